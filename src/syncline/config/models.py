@@ -1,0 +1,184 @@
+"""Pydantic models of ``syncline.yml``.
+
+Unknown keys are errors (``extra="forbid"``): a typo in a key must not silently change what a
+sync sends. Secrets are ``${ENV_VAR}`` references resolved by ``config.load`` before validation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+__all__ = [
+    "CleverTapDestinationConfig",
+    "ColumnMapping",
+    "DestinationConfig",
+    "DuckDBSourceConfig",
+    "FieldType",
+    "Mappings",
+    "ModelConfig",
+    "Project",
+    "SourceConfig",
+    "SyncConfig",
+]
+
+FieldType = Literal["string", "number", "date", "boolean"]
+CLEVERTAP_REGIONS = ("eu1", "in1", "us1", "sg1", "aps3", "mec1", "sk1")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DuckDBSourceConfig(_Strict):
+    """A DuckDB database file (relative paths are relative to the project folder)."""
+
+    type: Literal["duckdb"]
+    path: str
+    read_only: bool = False
+
+
+SourceConfig = Annotated[DuckDBSourceConfig, Field(discriminator="type")]
+
+
+class CleverTapDestinationConfig(_Strict):
+    """A CleverTap account (Settings > Project shows the account id, passcode and region)."""
+
+    type: Literal["clevertap"]
+    account_id: str = Field(min_length=1)
+    passcode: SecretStr
+    region: Literal["eu1", "in1", "us1", "sg1", "aps3", "mec1", "sk1"] = "eu1"
+    endpoint: str | None = None
+    """Base URL overriding the region's host, e.g. the sandbox's ``http://127.0.0.1:8899``."""
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+DestinationConfig = Annotated[CleverTapDestinationConfig, Field(discriminator="type")]
+
+
+class ModelConfig(_Strict):
+    """What a sync reads: a table (``schema.name``) or a query; exactly one."""
+
+    table: str | None = None
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ModelConfig:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of `table: schema.name` or `query: SELECT ...`")
+        return self
+
+
+class ColumnMapping(_Strict):
+    """One source column (or a constant) → one destination field."""
+
+    from_: str | None = Field(default=None, alias="from")
+    constant: str | int | float | bool | None = None
+    to: str = Field(min_length=1)
+    type: FieldType | None = None
+    """Data type sent; inferred from the column's type when omitted."""
+    send_nulls: bool = False
+    """Send null values (CleverTap then clears the property); by default nulls are not sent."""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ColumnMapping:
+        if (self.from_ is None) == (self.constant is None):
+            raise ValueError("give exactly one of `from: column` or `constant: value`")
+        return self
+
+
+class Mappings(_Strict):
+    """Either ``sync_all`` (every column, new columns included) or a list of ``columns``.
+
+    With ``sync_all``, ``columns`` may still rename or type particular columns and ``exclude``
+    leaves columns out.
+    """
+
+    sync_all: bool = False
+    columns: list[ColumnMapping] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    match_standard_fields: bool = True
+    """Map common column names (email, phone, name, ...) to CleverTap's standard fields."""
+
+    @model_validator(mode="after")
+    def _something(self) -> Mappings:
+        if not self.sync_all and not self.columns:
+            raise ValueError("map some columns (`columns:`) or set `sync_all: true`")
+        return self
+
+
+class SyncConfig(_Strict):
+    """One sync: a model of a source → an object of a destination."""
+
+    source: str
+    model: ModelConfig
+    destination: str
+    object: Literal["profile", "event"]
+    behavior: Literal["update_or_create", "send"] | None = None
+    sync_key: str = Field(min_length=1)
+    """Column that identifies a record; unique and non-null in the model."""
+    identity_field: Literal["identity", "objectId", "FBID", "GPID"] = "identity"
+    """CleverTap identifier the user's column maps to."""
+    identity_column: str | None = None
+    """Events: the column naming the user. Profiles: defaults to the sync key."""
+    event_name: str | None = None
+    event_name_column: str | None = None
+    timestamp_column: str | None = None
+    items_column: str | None = None
+    """Charged events: a column holding a list of objects, sent as ``Items``."""
+    mappings: Mappings = Field(default_factory=lambda: Mappings(sync_all=True))
+    history: Literal["send", "skip"] = "send"
+    """Events, first run: raise an event for every existing row, or mark them all as seen."""
+    in_doubt: Literal["skip", "resend"] = "skip"
+    """Events: what to do with keys in flight when a run crashed (profiles always resend)."""
+    diff: Literal["local", "source"] | None = None
+    batch_size: int = Field(default=1000, ge=1, le=1000)
+    in_flight: int = Field(default=5, ge=1, le=15)
+    schedule: str | None = None
+    """``every 15m`` or a cron expression; used by ``syncline serve``."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SyncConfig:
+        expected = "update_or_create" if self.object == "profile" else "send"
+        if self.behavior is None:
+            self.behavior = expected
+        elif self.behavior != expected:
+            raise ValueError(f"object `{self.object}` takes behavior `{expected}`")
+        if self.object == "event":
+            if self.identity_column is None:
+                raise ValueError("an event sync needs `identity_column` (the column naming the user)")
+            if (self.event_name is None) == (self.event_name_column is None):
+                raise ValueError("an event sync needs one of `event_name` or `event_name_column`")
+        else:
+            for name in ("event_name", "event_name_column", "timestamp_column", "items_column"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"`{name}` is for event syncs (object: event)")
+        return self
+
+    @property
+    def user_column(self) -> str:
+        """The column whose value becomes the CleverTap identity."""
+        return self.identity_column or self.sync_key
+
+
+class Project(_Strict):
+    """The whole ``syncline.yml``."""
+
+    version: Literal[1] = 1
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
+    syncs: dict[str, SyncConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> Project:
+        for name, sync in self.syncs.items():
+            if sync.source not in self.sources:
+                known = ", ".join(sorted(self.sources)) or "none"
+                raise ValueError(f"sync `{name}`: unknown source `{sync.source}` (known: {known})")
+            if sync.destination not in self.destinations:
+                known = ", ".join(sorted(self.destinations)) or "none"
+                raise ValueError(
+                    f"sync `{name}`: unknown destination `{sync.destination}` (known: {known})"
+                )
+        return self

@@ -1,0 +1,91 @@
+"""The destination protocol: what the engine needs from any destination.
+
+A destination is a small object that declares data (its capabilities) and answers four
+questions: can I connect (``check``), is this record valid (``validate``), turn records into a
+request body (``encode``), and deliver that body (``deliver``), with one outcome per record.
+Batching, concurrency, retries and commits belong to the engine, not to the destination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "BatchOutcome",
+    "DestinationCapabilities",
+    "DestinationClient",
+    "Record",
+    "Rejection",
+]
+
+Record = dict[str, Any]
+"""One record as the destination receives it (for CleverTap: one element of ``d``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one record was not accepted.
+
+    ``code`` is the destination's own code as text (CleverTap's ``"515"``), or Syncline's
+    (``"null_key"``, ``"duplicate_key"``, ``"bad_value"``) when the row never became a record.
+    ``column`` names the source column (or destination field) at fault, when known.
+    """
+
+    code: str
+    message: str
+    column: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What the destination did with one delivered batch.
+
+    Rejections are data, not exceptions: one CleverTap response mixes accepted and rejected
+    records. ``rejected`` maps the 0-based position of a record in the batch to its rejection;
+    every other position was accepted.
+    """
+
+    size: int
+    rejected: Mapping[int, Rejection] = field(default_factory=dict)
+
+    @property
+    def accepted_count(self) -> int:
+        return self.size - len(self.rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationCapabilities:
+    """Limits the engine must respect when delivering to this destination."""
+
+    max_records_per_batch: int = 1000
+    max_in_flight: int = 15
+    supports_dry_run: bool = True
+    objects: tuple[str, ...] = ("profile", "event")
+
+
+class DestinationClient(Protocol):
+    """A connected destination (one account)."""
+
+    capabilities: DestinationCapabilities
+
+    def check(self) -> None:
+        """Test the connection; raise a ``DestinationError`` whose message says what to fix."""
+
+    def validate(self, record: Record) -> Rejection | None:
+        """Return why the destination would reject ``record``, or ``None`` if it is valid."""
+
+    def encode(self, records: Sequence[Record]) -> bytes:
+        """Encode one batch of records as the request body."""
+
+    def deliver(self, body: bytes, size: int, *, dry_run: bool = False) -> BatchOutcome:
+        """Send one encoded batch of ``size`` records.
+
+        Raises:
+            DestinationError: a ``Transient`` one when retrying may help (429, 5xx, timeouts,
+                dropped connections), a ``Terminal`` one otherwise (400, 401, 403).
+        """
+
+    def close(self) -> None:
+        """Release connections."""
