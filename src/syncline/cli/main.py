@@ -1,0 +1,323 @@
+"""The ``syncline`` command: thin, it parses arguments and calls the engine.
+
+Exit codes: 0 the command did its work (a run that completed, even with rejected rows);
+1 a run failed as a whole or a connection test failed; 2 the input was wrong (project file,
+arguments, unknown names).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from syncline.errors import ConfigError, ModelError, RunLockedError, SynclineError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="syncline",
+    help="Syncline: sync warehouse tables to CleverTap, sending only what changed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--project", "-p", help="Project folder holding syncline.yml (default: here)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn Syncline errors into a red message and an exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, ModelError, RunLockedError) as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except SynclineError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+
+
+@app.command()
+@_handles_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
+    users: Annotated[int, typer.Option(help="Rows in the sample users table.")] = 50_000,
+) -> None:
+    """Scaffold a project: syncline.yml and a sample DuckDB warehouse."""
+    from syncline.demo.scaffold import init_project
+
+    path = init_project(directory, users=users)
+    console.print(f"Created [bold]{path}[/bold] and a sample warehouse in {directory}.")
+    console.print(
+        "Next: set CLEVERTAP_ACCOUNT_ID, CLEVERTAP_PASSCODE, CLEVERTAP_REGION (and "
+        "CLEVERTAP_ENDPOINT for the sandbox), then\n"
+        f"  syncline test clevertap_prod --project {directory}\n"
+        f"  syncline plan users_to_clevertap --project {directory}"
+    )
+
+
+@app.command("test")
+@_handles_errors
+def test_connection(
+    name: Annotated[str, typer.Argument(help="A source or destination name from syncline.yml.")],
+    project: ProjectOpt = None,
+) -> None:
+    """Test the connection to a source or a destination."""
+    from syncline.config.load import load_project
+    from syncline.destinations.registry import destination_client
+    from syncline.sources.registry import open_source
+
+    loaded = load_project(project)
+    if name in loaded.project.sources:
+        source = open_source(name, loaded.project.sources[name], loaded.root)
+        try:
+            source.check()
+        finally:
+            source.close()
+    elif name in loaded.project.destinations:
+        client = destination_client(loaded.project.destinations[name])
+        try:
+            client.check()
+        finally:
+            client.close()
+    else:
+        known = sorted([*loaded.project.sources, *loaded.project.destinations])
+        raise ConfigError(f"no source or destination `{name}` (known: {', '.join(known)})")
+    console.print(f"[green]✓[/green] {name}: connection works")
+
+
+def _runner(project: Path | None, *, quiet: bool) -> Any:
+    from syncline.cli.progress import progress_for
+    from syncline.config.load import load_project, state_url
+    from syncline.engine.runner import Runner
+    from syncline.store import StateStore
+
+    loaded = load_project(project)
+    store = StateStore(state_url(loaded.root))
+    return Runner(loaded, store, progress=progress_for(err_console, quiet))
+
+
+@app.command()
+@_handles_errors
+def plan(
+    sync: Annotated[str, typer.Argument(help="The sync to plan.")],
+    project: ProjectOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Plan a full resync.")] = False,
+    preview: Annotated[int, typer.Option(help="Records to show as CleverTap would get them.")] = 3,
+    as_json: JsonOpt = False,
+) -> None:
+    """Dry run: what a run would send, without sending anything."""
+    runner = _runner(project, quiet=True)
+    try:
+        summary = runner.plan(sync, full=full, preview=preview)
+    finally:
+        runner.store.close()
+    data = summary.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    _print_summary(data, title=f"Plan of {sync} (nothing sent)")
+    for record in data["preview"]:
+        console.print_json(orjson.dumps(record, default=str).decode())
+
+
+@app.command()
+@_handles_errors
+def run(
+    sync: Annotated[str, typer.Argument(help="The sync to run.")],
+    project: ProjectOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Full resync: resend every row.")] = False,
+    resend_in_doubt: Annotated[
+        bool,
+        typer.Option("--resend-in-doubt", help="Send events a crashed run left in doubt."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a sync: send new and changed rows, then print the summary."""
+    runner = _runner(project, quiet=as_json)
+    try:
+        summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt)
+    finally:
+        runner.store.close()
+    data = summary.to_dict()
+    data.pop("preview", None)
+    if as_json:
+        _print_json(data)
+    else:
+        _print_summary(data, title=f"Run {data['run_id']} of {sync}: {data['status']}")
+        if data["rejected"] or data["invalid"]:
+            console.print(f"See why rows were rejected: syncline rejections {data['run_id']}")
+    if summary.status != "succeeded":
+        raise typer.Exit(1)
+
+
+def _print_summary(data: dict[str, Any], *, title: str) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    planned = data["planned"]
+    table.add_row("rows in model", f"{data['rows_in_model']:,}")
+    for name in ("new", "changed", "unchanged", "removed"):
+        table.add_row(f"  {name}", f"{planned[name]:,}")
+    table.add_row("invalid keys", f"{data['invalid']:,}")
+    for name in ("sent", "accepted", "rejected", "failed", "in_doubt"):
+        table.add_row(name.replace("_", " "), f"{data[name]:,}")
+    if data.get("history"):
+        table.add_row("history", str(data["history"]))
+    table.add_row("duration", f"{data['duration_s']:.1f} s")
+    console.print(table)
+    if data.get("error"):
+        err_console.print(f"[red]error:[/red] {data['error']}", highlight=False)
+    if data.get("in_doubt_keys"):
+        keys = data["in_doubt_keys"]
+        shown = ", ".join(keys[:10]) + (" …" if len(keys) > 10 else "")
+        console.print(f"in doubt ({len(keys)}): {shown}")
+
+
+@app.command()
+@_handles_errors
+def runs(
+    sync: Annotated[str | None, typer.Argument(help="Only this sync's runs.")] = None,
+    project: ProjectOpt = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run history."""
+    runner = _runner(project, quiet=True)
+    try:
+        records = runner.store.runs(sync, limit=limit)
+    finally:
+        runner.store.close()
+    if as_json:
+        _print_json([r.to_dict() for r in records])
+        return
+    table = Table("run", "sync", "status", "started", "planned", "sent", "accepted", "rejected",
+                  "failed", "in doubt", "duration")
+    for r in records:
+        d = r.to_dict()
+        table.add_row(
+            str(d["id"]), d["sync"], d["status"], str(d["started_at"])[:19],
+            f"{d['planned_new'] + d['planned_changed']:,}", f"{d['sent']:,}",
+            f"{d['accepted']:,}", f"{d['rejected'] + d['invalid']:,}", f"{d['failed']:,}",
+            f"{d['in_doubt']:,}", f"{d['duration_s'] or 0:.1f} s",
+        )
+    console.print(table)
+
+
+@app.command()
+@_handles_errors
+def rejections(
+    run_id: Annotated[int, typer.Argument(help="The run (see `syncline runs`).")],
+    project: ProjectOpt = None,
+    code: Annotated[str | None, typer.Option(help="Only this code (e.g. 515).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """The rows a run rejected, with code, reason, key and column."""
+    runner = _runner(project, quiet=True)
+    try:
+        runner.store.run(run_id)
+        rows = runner.store.rejections(run_id, code=code, limit=limit)
+    finally:
+        runner.store.close()
+    if as_json:
+        _print_json([
+            {"sync_key": r.sync_key, "code": r.code, "message": r.message, "column": r.column,
+             "record": r.record} for r in rows
+        ])
+        return
+    table = Table("key", "code", "column", "reason")
+    for r in rows:
+        table.add_row(str(r.sync_key), r.code, r.column or "", r.message)
+    console.print(table)
+
+
+@app.command("in-doubt")
+@_handles_errors
+def in_doubt(
+    sync: Annotated[str, typer.Argument(help="The event sync.")],
+    project: ProjectOpt = None,
+    limit: Annotated[int, typer.Option(help="Look at this many recent runs.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Event keys whose upload was cut short: maybe in CleverTap, maybe not, and what was done."""
+    runner = _runner(project, quiet=True)
+    try:
+        rows = [
+            {"run_id": r.id, "sync_key": k.sync_key, "action": k.action}
+            for r in runner.store.runs(sync, limit=limit)
+            for k in runner.store.in_doubt(r.id)
+        ]
+    finally:
+        runner.store.close()
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("run", "key", "action")
+    for row in rows:
+        table.add_row(str(row["run_id"]), str(row["sync_key"]), str(row["action"]))
+    console.print(table)
+    console.print(
+        "skipped: marked as sent, never resent (check CleverTap; `syncline run SYNC "
+        "--resend-in-doubt` resends the next ones) · resent: sent again · pending: left by a "
+        "failed upload, resolved by the next run"
+    )
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8899,
+    data: Annotated[
+        Path | None, typer.Option(help="Keep data in this folder (default: in memory).")
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(help="ID:PASSCODE[:REGION]; repeat for more accounts or passcodes."),
+    ] = None,
+    accounts_file: Annotated[
+        Path | None, typer.Option(help="YAML or JSON list of accounts.")
+    ] = None,
+) -> None:
+    """Run the CleverTap-compatible sandbox server (for demos, tests and rehearsals)."""
+    from syncline_sandbox.__main__ import main as sandbox_main
+
+    argv = ["--host", host, "--port", str(port)]
+    if data is not None:
+        argv += ["--data", str(data)]
+    for item in account or []:
+        argv += ["--account", item]
+    if accounts_file is not None:
+        argv += ["--accounts-file", str(accounts_file)]
+    raise typer.Exit(sandbox_main(argv) or 0)
+
+
+def main() -> None:
+    """Entry point for ``python -m syncline``."""
+    app()

@@ -1,0 +1,124 @@
+"""``make demo``: the sample warehouse synced into a local CleverTap sandbox, twice.
+
+It drives the real command line, as a user would: ``syncline init``, ``syncline test``,
+``syncline plan``, ``syncline run``; it changes 1% of the users between the two runs to show that
+only those are sent again, then stops the sandbox. Nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ACCOUNT = "DEMO-ACC-0001"
+PASSCODE = "demo-passcode"
+MARKER = ".syncline-demo"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def sandbox(data: Path) -> Iterator[str]:
+    """Start the sandbox in its own process on a free loopback port; stop it at the end."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "syncline_sandbox", "--host", "127.0.0.1", "--port", str(port),
+           "--data", str(data), "--account", f"{ACCOUNT}:{PASSCODE}:eu1"]
+    proc = subprocess.Popen(cmd)
+    try:
+        _wait_until_up(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    headers = {"X-CleverTap-Account-Id": ACCOUNT, "X-CleverTap-Passcode": PASSCODE}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the sandbox exited with code {proc.returncode}")
+        try:
+            httpx.get(f"{url}/v1/connect?partner=syncline-demo", headers=headers, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"the sandbox did not answer on {url} within 20 s")
+
+
+def syncline(*args: str, env: Mapping[str, str], check: bool = True) -> int:
+    """Run one ``syncline`` command as a user would type it."""
+    print(f"\n$ syncline {' '.join(args)}", flush=True)
+    done = subprocess.run([sys.executable, "-m", "syncline", *args], env=dict(env), check=False)
+    if check and done.returncode != 0:
+        raise SystemExit(f"`syncline {' '.join(args)}` failed with exit code {done.returncode}")
+    return done.returncode
+
+
+def fresh_project(directory: Path, users: int) -> None:
+    """Recreate the demo project (only a folder the demo made itself is ever removed)."""
+    from syncline.demo.scaffold import init_project
+
+    if directory.exists():
+        if not (directory / MARKER).exists():
+            raise SystemExit(f"{directory} exists and was not made by the demo; pass --dir")
+        shutil.rmtree(directory)
+    init_project(directory, users=users)
+    (directory / MARKER).write_text("made by `make demo`; safe to delete\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m syncline.demo", description=__doc__)
+    parser.add_argument("--dir", type=Path, default=Path("demo-project"))
+    parser.add_argument("--users", type=int, default=50_000)
+    args = parser.parse_args(argv)
+    from syncline.demo.warehouse import change_sample_rows
+
+    started = time.monotonic()
+    directory: Path = args.dir.resolve()
+    print(f"Building the sample warehouse ({args.users:,} users) in {directory}", flush=True)
+    fresh_project(directory, args.users)
+    project = ["--project", str(directory)]
+    with sandbox(directory / ".sandbox") as url:
+        env = {**os.environ, "CLEVERTAP_ACCOUNT_ID": ACCOUNT, "CLEVERTAP_PASSCODE": PASSCODE,
+               "CLEVERTAP_REGION": "eu1", "CLEVERTAP_ENDPOINT": url}
+        print(f"CleverTap sandbox listening on {url} (account {ACCOUNT})", flush=True)
+        syncline("test", "clevertap_prod", *project, env=env)
+        syncline("plan", "users_to_clevertap", *project, env=env)
+        syncline("run", "users_to_clevertap", *project, env=env)
+        syncline("run", "orders_to_clevertap", *project, env=env, check=False)
+        changed = change_sample_rows(directory / "warehouse.duckdb", fraction=0.01)
+        print(f"\nChanged {changed:,} users (1%) in the warehouse; running again.", flush=True)
+        syncline("run", "users_to_clevertap", *project, env=env)
+        syncline("runs", *project, env=env)
+    print(
+        f"\nDone in {time.monotonic() - started:.0f} s. To look at what CleverTap received:\n"
+        f"  .venv/bin/syncline sandbox --data {directory / '.sandbox'} "
+        f"--account {ACCOUNT}:{PASSCODE}:eu1\n"
+        "  then open http://127.0.0.1:8899/ (profiles, events, segments)\n"
+        f"Rejected rows of a run: .venv/bin/syncline rejections RUN_ID --project {directory}",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

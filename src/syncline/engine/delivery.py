@@ -1,0 +1,185 @@
+"""Deliver batches to a destination: bounded concurrency, retries with backoff, one place.
+
+The runner hands over encoded batches in order; up to ``in_flight`` of them are sent at once from a
+small thread pool (CleverTap allows 15 concurrent uploads per account and answers 429 beyond). A
+batch whose request fails with a ``Transient`` error is retried with exponential backoff and full
+jitter; a ``Terminal`` error (bad credentials, a malformed request) stops the run, because every
+later batch would fail the same way. Record-level rejections are never retried: they come back as
+data in the ``BatchOutcome``.
+
+Events need one more distinction. When an upload times out or its connection drops after the body
+was sent, CleverTap may or may not have stored the events; sending them again could raise them
+twice. Such a failure is *ambiguous*: for a batch that must not be duplicated (``retry_ambiguous``
+false) the batch is not retried but reported as in doubt, and the sync's in-doubt policy decides.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import httpx
+
+from syncline.destinations.base import BatchOutcome, DestinationClient, Record
+from syncline.errors import (
+    DestinationError,
+    DestinationRateLimitError,
+    DestinationUnreachableError,
+    Terminal,
+    Transient,
+)
+
+__all__ = ["Batch", "BatchResult", "Delivery", "RetryPolicy", "is_ambiguous"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff for transient failures; attributes so a test or a user can tune them."""
+
+    max_attempts: int = 6
+    base_delay_s: float = 0.5
+    max_delay_s: float = 20.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full-jitter exponential backoff (AWS architecture blog): spreads retries apart."""
+        return rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
+
+
+@dataclass(slots=True)
+class Batch:
+    """One request's worth of records, with the sync keys and row hashes they came from."""
+
+    keys: list[str]
+    hashes: list[object]
+    records: list[Record]
+    body: bytes = b""
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What became of one batch: an outcome per record, or the error that ended it."""
+
+    batch: Batch
+    outcome: BatchOutcome | None = None
+    error: DestinationError | None = None
+    in_doubt: bool = False
+    """The request may have been processed although it failed (events only, not retried)."""
+    attempts: int = 0
+    retried_after: list[str] = field(default_factory=list)
+
+
+def is_ambiguous(error: DestinationError) -> bool:
+    """Whether the destination may have processed a request that failed with ``error``.
+
+    A 429, a 503 and a connection that never opened mean nothing was processed; a timeout
+    while reading the answer, a dropped connection or a 500 leave it unknown.
+    """
+    if isinstance(error, DestinationRateLimitError | DestinationUnreachableError):
+        return False
+    if error.status == 503:
+        return False
+    cause = error.__cause__
+    return not isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+class Delivery:
+    """Sends batches with at most ``in_flight`` requests at once.
+
+    Use from one thread: ``submit`` blocks while ``in_flight`` batches are pending and yields the
+    results that completed meanwhile, so the caller commits them as it goes; ``drain`` yields the
+    rest. Results come back in completion order.
+    """
+
+    def __init__(
+        self,
+        client: DestinationClient,
+        *,
+        in_flight: int,
+        retry: RetryPolicy | None = None,
+        retry_ambiguous: bool = True,
+        dry_run: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> None:
+        limit = client.capabilities.max_in_flight
+        self._in_flight = max(1, min(in_flight, limit))
+        self._client = client
+        self._retry = retry or RetryPolicy()
+        self._retry_ambiguous = retry_ambiguous
+        self._dry_run = dry_run
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="syncline-deliver")
+        self._pending: set[Future[BatchResult]] = set()
+        self._stopped = threading.Event()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def submit(self, batch: Batch) -> Iterator[BatchResult]:
+        """Queue ``batch``; yield results of batches that finished while waiting for a slot."""
+        while len(self._pending) >= self._in_flight:
+            yield from self._wait(FIRST_COMPLETED)
+        self._pending.add(self._pool.submit(self._send, batch))
+        yield from self._collect_done()
+
+    def drain(self) -> Iterator[BatchResult]:
+        """Wait for every pending batch and yield its result."""
+        while self._pending:
+            yield from self._wait(FIRST_COMPLETED)
+
+    def stop(self) -> None:
+        """Stop retrying: pending batches end with their last error (used on a terminal error)."""
+        self._stopped.set()
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _wait(self, how: str) -> Iterator[BatchResult]:
+        done, _ = wait(self._pending, return_when=how)
+        for future in done:
+            self._pending.discard(future)
+            yield future.result()
+
+    def _collect_done(self) -> Iterator[BatchResult]:
+        for future in [f for f in self._pending if f.done()]:
+            self._pending.discard(future)
+            yield future.result()
+
+    def _send(self, batch: Batch) -> BatchResult:
+        result = BatchResult(batch)
+        while True:
+            result.attempts += 1
+            try:
+                result.outcome = self._client.deliver(
+                    batch.body, len(batch.records), dry_run=self._dry_run
+                )
+                return result
+            except DestinationError as exc:
+                result.error = exc
+                if isinstance(exc, Terminal) or not isinstance(exc, Transient):
+                    return result
+                if not self._retry_ambiguous and is_ambiguous(exc):
+                    result.in_doubt = True
+                    return result
+                if result.attempts >= self._retry.max_attempts or self._stopped.is_set():
+                    return result
+                result.retried_after.append(str(exc))
+                self._sleep(self._backoff(result.attempts))
+
+    def _backoff(self, attempt: int) -> float:
+        with self._rng_lock:
+            return self._retry.delay(attempt, self._rng)
+
+
+def chunk(records: Sequence[Record], size: int) -> Iterator[Sequence[Record]]:
+    """Split ``records`` into slices of at most ``size``."""
+    for start in range(0, len(records), size):
+        yield records[start : start + size]

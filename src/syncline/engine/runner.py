@@ -1,0 +1,369 @@
+"""The path of one run: lock → plan → map + validate → deliver → commit → record.
+
+Every row of the model ends in exactly one count: unchanged, invalid (null or duplicate key),
+rejected (locally or by the destination, with the reason), accepted, failed (its request failed
+after retries; planned again next run) or in doubt (an event whose upload may or may not have
+been stored). Only accepted keys enter the snapshot, batch by batch, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from syncline.config.load import LoadedProject
+from syncline.config.models import SyncConfig
+from syncline.destinations.base import DestinationClient, Record, Rejection
+from syncline.destinations.registry import destination_client
+from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
+from syncline.engine.mapping import RecordBuilder, ResolvedMapping, resolve_mapping
+from syncline.engine.planner import Plan, Planner
+from syncline.engine.snapshot import Snapshot
+from syncline.engine.summary import NullProgress, Progress, RunSummary
+from syncline.errors import ConfigError, SynclineError, Terminal
+from syncline.sources.base import Source
+from syncline.sources.registry import model_sql, open_source
+from syncline.store import RejectedRow, StateStore
+
+__all__ = ["Runner"]
+
+_STORE_EVERY_S = 1.0
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class _Run:
+    """Everything one run holds open, closed together."""
+
+    name: str
+    sync: SyncConfig
+    source: Source
+    client: DestinationClient
+    model_sql: str
+    mapping: ResolvedMapping
+    planner: Planner
+    snapshot: Snapshot
+    summary: RunSummary
+    stack: ExitStack
+    aborted: str | None = None
+    rejections: list[RejectedRow] = field(default_factory=list)
+
+
+class Runner:
+    """Runs and plans the syncs of one project against one state store."""
+
+    def __init__(
+        self,
+        project: LoadedProject,
+        store: StateStore,
+        *,
+        progress: Progress | None = None,
+        retry: RetryPolicy | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.project = project
+        self.store = store
+        self.progress: Progress = progress or NullProgress()
+        self.retry = retry
+        self.cancel = cancel or threading.Event()
+
+    def sync(self, name: str) -> SyncConfig:
+        """The sync called ``name``; a ConfigError lists the known ones."""
+        try:
+            return self.project.project.syncs[name]
+        except KeyError:
+            known = ", ".join(sorted(self.project.project.syncs)) or "none"
+            raise ConfigError(
+                f"no sync `{name}` in {self.project.path} (known: {known})"
+            ) from None
+
+    def run(
+        self,
+        name: str,
+        *,
+        full: bool = False,
+        resend_in_doubt: bool = False,
+        trigger: str = "manual",
+    ) -> RunSummary:
+        """Run sync ``name`` to the end; the summary says how it went (never raises for rows)."""
+        sync = self.sync(name)
+        started = time.monotonic()
+        with self.store.lease(name, holder=_holder()) as lease:
+            run_id = self.store.start_run(name, trigger=trigger, full=full)
+            summary = RunSummary(sync=name, run_id=run_id, object=sync.object)
+            try:
+                with self._open(name, sync, summary) as run:
+                    self._resolve_in_doubt(run, resend_in_doubt)
+                    plan = self._plan(run, full=full)
+                    self._deliver(run, plan, lease)
+                summary.status = self._status(summary)
+            except SynclineError as exc:
+                summary.status, summary.error = "failed", str(exc)
+            except BaseException:
+                summary.status, summary.error = "cancelled", "interrupted"
+                raise
+            finally:
+                summary.duration_s = time.monotonic() - started
+                self.store.finish_run(
+                    run_id, summary.status, error=summary.error, **summary.store_counts()
+                )
+                self.progress.finish(summary)
+        return summary
+
+    def plan(self, name: str, *, full: bool = False, preview: int = 5) -> RunSummary:
+        """What a run would send, without sending anything or changing the snapshot."""
+        sync = self.sync(name)
+        started = time.monotonic()
+        summary = RunSummary(sync=name, object=sync.object, status="planned")
+        with self.store.lease(name, holder=_holder()), self._open(name, sync, summary) as run:
+            if sync.object == "event":
+                summary.in_doubt_keys = run.snapshot.in_doubt_keys()
+                summary.in_doubt = len(summary.in_doubt_keys)
+            plan = self._plan(run, full=full, dry=True)
+            summary.preview = self._preview(run, plan, preview)
+        summary.duration_s = time.monotonic() - started
+        return summary
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _open(self, name: str, sync: SyncConfig, summary: RunSummary) -> _OpenRun:
+        return _OpenRun(self.project, name, sync, summary)
+
+    def _resolve_in_doubt(self, run: _Run, resend: bool) -> None:
+        """Apply the sync's policy to event keys a crashed run left in flight."""
+        if run.sync.object != "event":
+            return
+        keys = run.snapshot.in_doubt_keys()
+        if not keys:
+            return
+        policy = "resend" if resend or run.sync.in_doubt == "resend" else "skip"
+        # the record first: a crash between the two leaves the keys in flight, found again next
+        # run, rather than resolved but never reported
+        action = "resent" if policy == "resend" else "skipped"
+        self.store.add_in_doubt(run.summary.run_id or 0, keys, action)
+        run.snapshot.resolve_in_doubt(keys, policy)
+        run.summary.in_doubt_keys = list(keys)
+
+    def _plan(self, run: _Run, *, full: bool, dry: bool = False) -> Plan:
+        history = "send"
+        if run.sync.object == "event" and run.sync.history == "skip" and run.snapshot.is_empty():
+            history = "skip"
+            run.summary.history = "skip: existing rows are marked as seen, none is sent"
+        elif run.sync.object == "event":
+            run.summary.history = "send"
+        plan = run.planner.plan(full=full, history="send" if dry else history)  # type: ignore[arg-type]
+        run.stack.callback(plan.close)
+        counts, s = plan.counts, run.summary
+        s.rows_in_model, s.unchanged, s.removed = counts.rows_in_model, counts.unchanged, counts.removed
+        s.new, s.changed = counts.new, counts.changed
+        if dry and history == "skip":
+            s.unchanged, s.new, s.changed = s.unchanged + s.new + s.changed, 0, 0
+        s.invalid = counts.null_keys + counts.duplicate_keys
+        if not dry and s.run_id is not None:
+            self._record_invalid(run, plan)
+            self.store.update_run(s.run_id, **s.store_counts())
+        return plan
+
+    def _record_invalid(self, run: _Run, plan: Plan) -> None:
+        rows = (
+            RejectedRow(sync_key=key, code=code, message=message, column=run.sync.sync_key,
+                        record=None)
+            for key, code, message in plan.invalid_rows()
+        )
+        self.store.add_rejections(run.summary.run_id or 0, rows)
+
+    def _records(self, run: _Run, plan: Plan) -> Iterator[tuple[str, object, Record]]:
+        """Valid records of the plan in order; rejected rows are noted on the way."""
+        builder = RecordBuilder(run.sync, run.mapping)
+        for arrow_batch in plan.batches(run.sync.batch_size):
+            hashes = arrow_batch.column("__syncline_hash").to_pylist()
+            for (key, record, rejection), row_hash in zip(
+                builder.build(arrow_batch), hashes, strict=True
+            ):
+                if record is not None and rejection is None:
+                    rejection = self._local_rejection(run, record)
+                if rejection is not None or record is None:
+                    self._reject(run, key, rejection, record)
+                    continue
+                yield key, row_hash, record
+
+    def _local_rejection(self, run: _Run, record: Record) -> Rejection | None:
+        rejection = run.client.validate(record)
+        if rejection is None:
+            return None
+        column = run.mapping.column_for(rejection.column) if rejection.column else None
+        return Rejection(rejection.code, rejection.message, column or rejection.column)
+
+    def _reject(
+        self, run: _Run, key: str | None, rejection: Rejection | None, record: Record | None
+    ) -> None:
+        reason = rejection or Rejection("bad_value", "the row could not be turned into a record")
+        run.summary.rejected += 1
+        run.rejections.append(
+            RejectedRow(sync_key=key, code=reason.code, message=reason.message,
+                        column=reason.column, record=record)
+        )
+
+    def _deliver(self, run: _Run, plan: Plan, lease: object) -> None:
+        summary, sync = run.summary, run.sync
+        self.progress.start(run.name, summary.new + summary.changed)
+        retry_ambiguous = sync.object == "profile" or sync.in_doubt == "resend"
+        delivery = Delivery(run.client, in_flight=sync.in_flight, retry=self.retry,
+                            retry_ambiguous=retry_ambiguous)
+        run.stack.callback(delivery.close)
+        batch = Batch([], [], [])
+        last_store = time.monotonic()
+        for key, row_hash, record in self._records(run, plan):
+            batch.keys.append(key)
+            batch.hashes.append(row_hash)
+            batch.records.append(record)
+            if len(batch.records) >= sync.batch_size:
+                self._submit(run, delivery, batch)
+                batch = Batch([], [], [])
+            if run.aborted or self.cancel.is_set():
+                break
+            if time.monotonic() - last_store > _STORE_EVERY_S:
+                last_store = self._heartbeat(run, lease)
+        if batch.records and not run.aborted and not self.cancel.is_set():
+            self._submit(run, delivery, batch)
+        for result in delivery.drain():
+            self._handle(run, result)
+        self._flush_rejections(run)
+        if self.cancel.is_set() and not run.aborted:
+            summary.error = "cancelled by a user"
+
+    def _submit(self, run: _Run, delivery: Delivery, batch: Batch) -> None:
+        batch.body = run.client.encode(batch.records)
+        if run.sync.object == "event":
+            run.snapshot.mark_in_flight(batch.keys, batch.hashes, run.summary.run_id or 0)
+        for result in delivery.submit(batch):
+            self._handle(run, result)
+            if run.aborted:
+                delivery.stop()
+
+    def _handle(self, run: _Run, result: BatchResult) -> None:
+        """Commit what the destination accepted; account for everything else."""
+        batch, summary = result.batch, run.summary
+        events = run.sync.object == "event"
+        if result.outcome is not None:
+            rejected = result.outcome.rejected
+            accepted = [i for i in range(len(batch.keys)) if i not in rejected]
+            run.snapshot.commit([batch.keys[i] for i in accepted],
+                                [batch.hashes[i] for i in accepted], summary.run_id or 0)
+            if events and rejected:
+                run.snapshot.release([batch.keys[i] for i in rejected])
+            for i, rejection in rejected.items():
+                self._reject(run, batch.keys[i], self._explain(run, batch.records[i], rejection),
+                             batch.records[i])
+            summary.sent += len(batch.keys)
+            summary.accepted += len(accepted)
+        elif result.in_doubt:
+            summary.in_doubt += len(batch.keys)
+            summary.in_doubt_keys.extend(batch.keys)
+            self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending")
+        else:
+            summary.failed += len(batch.keys)
+            if events:
+                run.snapshot.release(batch.keys)
+            if run.aborted is None:
+                run.aborted = self._abort_message(run, result)
+                summary.error = run.aborted
+        self.progress.advance(summary, summary.sent + summary.failed + summary.in_doubt)
+
+    def _explain(self, run: _Run, record: Record, rejection: Rejection) -> Rejection:
+        """Name the source column of a destination rejection, when the local rules can tell."""
+        local = run.client.validate(record)
+        if local is not None and local.code == rejection.code and local.column:
+            return Rejection(rejection.code, rejection.message,
+                             run.mapping.column_for(local.column) or local.column)
+        return rejection
+
+    def _abort_message(self, run: _Run, result: BatchResult) -> str:
+        error = result.error
+        kind = "refused the request" if isinstance(error, Terminal) else "kept failing"
+        return (
+            f"sync `{run.name}`: the destination {kind} after {result.attempts} attempt(s): "
+            f"{error}. Records not accepted stay out of the snapshot and are sent on the next run."
+        )
+
+    def _heartbeat(self, run: _Run, lease: object) -> float:
+        renew = getattr(lease, "renew", None)
+        if callable(renew):
+            renew()
+        self._flush_rejections(run)
+        if run.summary.run_id is not None:
+            self.store.update_run(run.summary.run_id, **run.summary.store_counts())
+        return time.monotonic()
+
+    def _flush_rejections(self, run: _Run) -> None:
+        if run.rejections and run.summary.run_id is not None:
+            self.store.add_rejections(run.summary.run_id, run.rejections)
+        run.rejections = []
+
+    def _preview(self, run: _Run, plan: Plan, limit: int) -> list[dict[str, object]]:
+        preview: list[dict[str, object]] = []
+        if limit <= 0:
+            return preview
+        for _key, _hash, record in self._records(run, plan):
+            preview.append(record)
+            if len(preview) >= limit:
+                break
+        run.summary.rejected = 0
+        run.rejections = []
+        return preview
+
+    @staticmethod
+    def _status(summary: RunSummary) -> str:
+        if summary.error:
+            return "cancelled" if summary.error == "cancelled by a user" else "failed"
+        return "succeeded"
+
+
+class _OpenRun:
+    """Opens the source, the destination client and the planner of one run; closes them all."""
+
+    def __init__(self, project: LoadedProject, name: str, sync: SyncConfig,
+                 summary: RunSummary) -> None:
+        self.project, self.name, self.sync, self.summary = project, name, sync, summary
+        self.stack = ExitStack()
+
+    def __enter__(self) -> _Run:
+        try:
+            return self._open()
+        except BaseException:
+            self.stack.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    def _open(self) -> _Run:
+        project, sync = self.project.project, self.sync
+        source = open_source(sync.source, project.sources[sync.source], self.project.root)
+        self.stack.callback(source.close)
+        client = destination_client(project.destinations[sync.destination])
+        self.stack.callback(client.close)
+        sql = model_sql(sync.model, source)
+        mapping = resolve_mapping(self.name, sync, source.columns(sql))
+        diff = sync.diff or ("source" if source.capabilities.writable else "local")
+        local_dir = self.project.root / ".syncline" / "diff"
+        local_dir.mkdir(parents=True, exist_ok=True)
+        planner = Planner(
+            self.name, source, sql, key_column=sync.sync_key,
+            hash_columns=mapping.hash_columns, salt=mapping.fingerprint,
+            mode="upsert" if sync.object == "profile" else "append",
+            diff=diff, local_path=local_dir / f"{self.name}.duckdb",
+        )
+        close = getattr(planner, "close", None)
+        if callable(close):
+            self.stack.callback(close)
+        return _Run(self.name, sync, source, client, sql, mapping, planner, planner.snapshot(),
+                    self.summary, self.stack)

@@ -1,0 +1,99 @@
+"""The account of one run: what was planned, sent, accepted, rejected, failed or left in doubt."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["NullProgress", "Progress", "RunSummary"]
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """Counts of one run, as ``syncline run --json`` prints them and the state store keeps them.
+
+    ``sent`` counts records that reached the destination in a request; ``accepted`` and
+    ``rejected`` split them by the destination's answer; ``rejected`` also counts rows Syncline
+    rejected before sending (a local rule broken, a value that cannot be converted); ``invalid``
+    counts rows with a null or duplicate sync key; ``failed`` counts records whose request failed
+    after its retries (tried again next run); ``in_doubt`` counts event keys that may or may not have
+    reached CleverTap.
+    """
+
+    sync: str
+    run_id: int | None = None
+    status: str = "running"
+    object: str = "profile"
+    rows_in_model: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    invalid: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    in_doubt_keys: list[str] = field(default_factory=list)
+    history: str | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def planned(self) -> dict[str, int]:
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable summary (``--json``)."""
+        data = asdict(self)
+        for name in ("new", "changed", "unchanged", "removed"):
+            data.pop(name)
+        data["planned"] = self.planned
+        data["duration_s"] = round(self.duration_s, 3)
+        return data
+
+    def store_counts(self) -> dict[str, int]:
+        """The counts as the state store's ``runs`` columns name them."""
+        return {
+            "rows_in_model": self.rows_in_model,
+            "planned_new": self.new,
+            "planned_changed": self.changed,
+            "planned_unchanged": self.unchanged,
+            "planned_removed": self.removed,
+            "invalid": self.invalid,
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "failed": self.failed,
+            "in_doubt": self.in_doubt,
+        }
+
+
+class Progress(Protocol):
+    """Where a run reports progress: a Rich bar on a terminal, log lines otherwise."""
+
+    def start(self, sync: str, total: int) -> None: ...
+
+    def advance(self, summary: RunSummary, done: int) -> None: ...
+
+    def finish(self, summary: RunSummary) -> None: ...
+
+
+class NullProgress:
+    """Reports nothing (API runs, tests)."""
+
+    def start(self, sync: str, total: int) -> None:
+        return None
+
+    def advance(self, summary: RunSummary, done: int) -> None:
+        return None
+
+    def finish(self, summary: RunSummary) -> None:
+        return None
