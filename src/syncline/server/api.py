@@ -1,0 +1,82 @@
+"""The REST API under ``/api``: health (open, for load balancers) and token-authenticated routes.
+
+Answers are JSON objects with ``"ok": true``; errors use ``syncline.server.errors.error_body``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from syncline import __version__
+from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.errors import NotFoundError
+from syncline.server.models import ApiToken
+from syncline.server.security import create_token, revoke_token
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+
+class TokenCreate(BaseModel):
+    """Body of ``POST /api/tokens``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    """What the token is for, e.g. ``airflow``."""
+
+
+def token_view(row: ApiToken) -> dict[str, Any]:
+    """A token as the API shows it: never the token itself, only its first characters."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": _iso(row.created_at),
+        "last_used_at": _iso(row.last_used_at),
+        "revoked": row.revoked_at is not None,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@router.get("/health")
+def health() -> dict[str, Any]:
+    """Liveness, without authentication."""
+    return {"ok": True, "status": "ok", "version": __version__}
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> dict[str, Any]:
+    """Who the token belongs to."""
+    return {"ok": True, "user": {"id": user.id, "username": user.username}}
+
+
+@router.get("/tokens")
+def list_tokens(user: CurrentUser) -> dict[str, Any]:
+    """The caller's tokens (their secrets are never shown again)."""
+    return {"ok": True, "tokens": [token_view(row) for row in user.tokens]}
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED)
+def add_token(body: TokenCreate, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    """A new token for the caller; ``token`` in this answer is the only time it is shown."""
+    row, token = create_token(session, user, body.name)
+    session.commit()
+    return {"ok": True, "token": token, "details": token_view(row)}
+
+
+@router.delete("/tokens/{token_id}")
+def delete_token(token_id: int, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    """Revoke one of the caller's tokens."""
+    if not revoke_token(session, user, token_id):
+        raise NotFoundError(f"you have no API token with id {token_id}; GET /api/tokens lists them")
+    session.commit()
+    return {"ok": True}

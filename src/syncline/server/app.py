@@ -1,0 +1,188 @@
+"""The server application: ``create_app(settings)`` wires the API, the dashboard, sessions,
+security headers and the one error shape; ``serve(settings)`` runs it with uvicorn.
+
+Errors: under ``/api`` every error is JSON from ``error_body`` (validation errors are 422 with
+``field`` and ``reason`` for each); on dashboard pages the same errors render ``error.html``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from syncline import __version__
+from syncline.server import api, web
+from syncline.server.errors import ApiError, FieldError, error_body
+from syncline.server.secrets import SecretBox, derive_key
+from syncline.server.settings import ServerSettings
+from syncline.server.throttle import SignInThrottle
+
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["create_app", "serve", "uvicorn_config"]
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "syncline_session"
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+_CSP = "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+class SecurityHeaders:
+    """Adds anti-framing, anti-sniffing and CSP headers to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # the interactive API docs load their script from a CDN: no CSP there
+        csp = not str(scope.get("path", "")).startswith("/api/docs")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _HEADERS.items():
+                    headers.setdefault(name, value)
+                if csp:
+                    headers.setdefault("Content-Security-Policy", _CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The whole server app for ``settings`` (no I/O happens until it serves a request)."""
+    app = FastAPI(
+        title=settings.title,
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.secret_box = SecretBox(settings.secret_key)
+    app.state.sign_in_throttle = SignInThrottle()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=derive_key(settings.secret_key, "sessions").hex(),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.https_only,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(web.router)
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+def serve(settings: ServerSettings) -> None:
+    """Run the server in this process until interrupted (``syncline serve``)."""
+    import uvicorn
+
+    if not _is_loopback(settings.host) and not settings.https_only:
+        log.warning(
+            "serving on %s without https_only: put a TLS proxy in front and set https_only, "
+            "or sign-in cookies travel in clear",
+            settings.host,
+        )
+    uvicorn.Server(uvicorn_config(settings)).run()
+
+
+def uvicorn_config(settings: ServerSettings) -> uvicorn.Config:
+    """How uvicorn serves the app: settings' host (loopback by default) and port."""
+    import uvicorn
+
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_api(request: Request) -> bool:
+    path = request.url.path
+    return path == "/api" or path.startswith("/api/")
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    title: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The one way the server answers an error: JSON under /api, a page elsewhere."""
+    body = error_body(status, message, title=title, errors=errors)
+    if _is_api(request):
+        if status == 401:
+            headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+        return JSONResponse(body, status_code=status, headers=headers)
+    return web.render(
+        request, "error.html", status_code=status, error_title=body["title"], message=message
+    )
+
+
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return error_response(request, exc.status, str(exc), title=exc.title)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404:
+        message = f"nothing at {request.url.path}; check the address"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    return error_response(request, exc.status_code, message, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    errors = [
+        FieldError(field=".".join(str(part) for part in err["loc"]), reason=str(err["msg"]))
+        for err in exc.errors()
+    ]
+    message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or "invalid request"
+    return error_response(request, 422, message, errors=errors)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(request, 500, "unexpected server error; the server log has details")

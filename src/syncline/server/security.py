@@ -1,0 +1,168 @@
+"""Who may use the server: users with argon2 password hashes, API tokens, CSRF tokens.
+
+Framework-free on purpose: ``syncline user add`` calls ``create_user`` with a store session, and
+the FastAPI dependencies in ``syncline.server.auth`` call the rest.
+
+* Passwords are hashed with argon2id (``argon2-cffi`` defaults, RFC 9106); hashes made with
+  older parameters are upgraded at the next successful sign-in.
+* API tokens are 256 random bits, shown once; only their SHA-256 is stored (a slow hash adds
+  nothing to a random 256-bit secret, and a digest can be looked up by equality).
+* CSRF: one random token per sign-in session, put in every dashboard form as a hidden field and
+  compared in constant time on every POST.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import MutableMapping
+from functools import lru_cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from syncline.errors import ConfigError
+from syncline.server.errors import CsrfError
+from syncline.server.models import ApiToken, User, utcnow
+
+__all__ = [
+    "CSRF_FIELD",
+    "TOKEN_PREFIX",
+    "authenticate",
+    "check_csrf",
+    "create_token",
+    "create_user",
+    "csrf_token",
+    "hash_password",
+    "revoke_token",
+    "user_for_token",
+    "verify_password",
+]
+
+TOKEN_PREFIX = "slk_"
+CSRF_FIELD = "csrf_token"
+_CSRF_KEY = "csrf"
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_MIN_PASSWORD = 8
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (salted; the parameters are inside the string)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; False for a corrupt hash, never raises."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def create_user(session: Session, username: str, password: str) -> User:
+    """Add a user who can sign in (``syncline user add``); the caller commits.
+
+    Raises:
+        ConfigError: the name is malformed or taken, or the password is too short.
+    """
+    if not _USERNAME.match(username):
+        raise ConfigError(
+            f"user name `{username}` is not valid: use 1 to 64 letters, digits, `_`, `.`, `@` "
+            f"or `-`, starting with a letter or digit"
+        )
+    if len(password) < _MIN_PASSWORD:
+        raise ConfigError(
+            f"the password for `{username}` is too short ({len(password)} characters): use at "
+            f"least {_MIN_PASSWORD}, ideally a passphrase"
+        )
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ConfigError(
+            f"user `{username}` already exists; choose another name or remove it first"
+        )
+    user = User(username=username, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The user if the name and password match, else None (same work either way)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        verify_password(_dummy_hash(), password)  # answer as slowly as for a real user
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new API token for ``user``: the row, and the token itself (show it once; not kept)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, name=name, token_hash=_digest(token), prefix=token[:10])
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The owner of a valid, unrevoked API token (and note it was used), else None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    row.last_used_at = utcnow()
+    return row.user
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> bool:
+    """Revoke one of ``user``'s tokens; False if it has no such token."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        return False
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return True
+
+
+def csrf_token(session: MutableMapping[str, Any]) -> str:
+    """The sign-in session's CSRF token, created on first use; put it in every form."""
+    token = session.get(_CSRF_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        session[_CSRF_KEY] = token
+    return token
+
+
+def check_csrf(session: MutableMapping[str, Any], submitted: str | None) -> None:
+    """Refuse a form whose hidden CSRF field is missing or is not this session's token.
+
+    Raises:
+        CsrfError: (403) with what to do: reload the page and send the form again.
+    """
+    expected = session.get(_CSRF_KEY)
+    if not isinstance(expected, str) or not submitted or not hmac.compare_digest(
+        expected.encode(), submitted.encode()
+    ):
+        raise CsrfError(
+            "this form is missing its security token or it has expired; reload the page and "
+            "submit the form again"
+        )

@@ -1,0 +1,117 @@
+"""The dashboard's pages: sign-in, sign-out and a protected home (server-rendered, no JS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from syncline.server.api import token_view
+from syncline.server.auth import SESSION_USER_KEY, DbSession, signed_in_user, verify_csrf
+from syncline.server.models import User
+from syncline.server.security import CSRF_FIELD, authenticate, create_token, csrf_token
+from syncline.server.throttle import SignInThrottle
+
+__all__ = ["render", "router", "templates"]
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    """A page with what every template needs (title, CSRF field)."""
+    context.setdefault("user", None)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "title": request.app.state.settings.title,
+            "csrf_field": CSRF_FIELD,
+            "csrf_token": csrf_token(request.session),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: ``next`` must not send a signed-in user to another site."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+def _require_user(request: Request, session: Session) -> User | Response:
+    user = signed_in_user(request, session)
+    if user is None:
+        return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
+    return user
+
+
+@router.get("/sign-in")
+def sign_in_page(
+    request: Request, next_: Annotated[str, Query(alias="next")] = "/"
+) -> Response:
+    return render(request, "sign_in.html", next=_safe_next(next_))
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    session: DbSession,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next_: Annotated[str, Form(alias="next")] = "/",
+) -> Response:
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    wait_s = throttle.wait_s(username)
+    if wait_s > 0:
+        minutes = max(1, round(wait_s / 60))
+        return render(
+            request, "sign_in.html", status_code=429, next=_safe_next(next_), username=username,
+            error=f"Too many failed sign-ins for this user; try again in {minutes} minute(s).",
+        )
+    user = authenticate(session, username, password)
+    if user is None:
+        throttle.failed(username)
+        return render(
+            request, "sign_in.html", status_code=401, next=_safe_next(next_), username=username,
+            error="Wrong user name or password.",
+        )
+    throttle.succeeded(username)
+    session.commit()  # a rehashed password
+    request.session.clear()  # a new session (and CSRF token) at each sign-in
+    request.session[SESSION_USER_KEY] = user.id
+    return RedirectResponse(_safe_next(next_), status_code=303)
+
+
+@router.post("/sign-out")
+def sign_out(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/sign-in", status_code=303)
+
+
+@router.get("/")
+def home(request: Request, session: DbSession) -> Response:
+    user = _require_user(request, session)
+    if isinstance(user, Response):
+        return user
+    tokens = [token_view(row) for row in user.tokens]
+    return render(request, "home.html", user=user, tokens=tokens)
+
+
+@router.post("/tokens")
+def new_token(request: Request, session: DbSession, name: Annotated[str, Form()]) -> Response:
+    user = _require_user(request, session)
+    if isinstance(user, Response):
+        return user
+    row, token = create_token(session, user, name.strip() or "dashboard")
+    session.commit()
+    tokens = [token_view(r) for r in user.tokens]
+    return render(request, "home.html", status_code=201, user=user, tokens=tokens,
+                  new_token=token, new_token_name=row.name)

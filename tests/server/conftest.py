@@ -1,0 +1,58 @@
+"""A real SQLite store in a temp dir, the server app, and an httpx client on ASGITransport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from syncline.server.app import create_app
+from syncline.server.models import User, metadata
+from syncline.server.security import create_user
+from syncline.server.settings import ServerSettings
+
+SECRET = "test-secret-key-0123456789abcdef"
+USERNAME = "ada"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def user(sessions: sessionmaker[Session]) -> User:
+    with sessions() as session:
+        created = create_user(session, USERNAME, PASSWORD)
+        session.commit()
+        return created
+
+
+@pytest.fixture
+def settings(sessions: sessionmaker[Session]) -> ServerSettings:
+    return ServerSettings(secret_key=SECRET, session_factory=sessions)
+
+
+@pytest.fixture
+async def client(settings: ServerSettings) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
