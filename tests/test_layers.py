@@ -19,6 +19,7 @@ FORBIDDEN = {
                         "syncline.sources", "syncline.destinations"),
     "syncline.store": ("syncline.engine", "syncline.cli", "syncline.server"),
     "syncline.errors": ("syncline.",),
+    "syncline.scheduler": ("syncline.server", "syncline.cli"),
     "syncline_sandbox": ("syncline.engine", "syncline.cli", "syncline.server", "syncline.store",
                          "syncline.sources", "syncline.config"),
 }

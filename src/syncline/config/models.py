@@ -137,6 +137,8 @@ class SyncConfig(_Strict):
     in_flight: int = Field(default=5, ge=1, le=15)
     schedule: str | None = None
     """``every 15m`` or a cron expression; used by ``syncline serve``."""
+    timezone: str | None = None
+    """IANA time zone for a cron schedule (e.g. ``Europe/Paris``); UTC when omitted."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncConfig:
