@@ -1,0 +1,1 @@
+"""CleverTap destination (filled in by the client engineer)."""

@@ -1,0 +1,5 @@
+"""Syncline's CleverTap-compatible sandbox server (spec: /work/shared/clevertap-api.md).
+
+Entry points: :func:`syncline_sandbox.app.create_app`, :func:`syncline_sandbox.server.serve`,
+:class:`syncline_sandbox.testing.SandboxServer`, ``python -m syncline_sandbox``.
+"""

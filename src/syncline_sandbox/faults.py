@@ -1,0 +1,65 @@
+"""Seeded fault injection for ``/1/upload`` (tests and benchmarks must be repeatable)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+__all__ = ["FaultPlan", "Faults", "UploadFault"]
+
+UploadFault = Literal["none", "429", "500", "503", "drop"]
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """What goes wrong, and how often, for one account.
+
+    ``burst_429`` = N answers every Nth upload with 429; rates are shares in [0, 1].
+    """
+
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    burst_429: int = 0
+    drop_rate: float = 0.0
+    reject_rate: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Faults:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault settings {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FaultPlan:
+    """The running schedule for one account: a seeded RNG and an upload counter."""
+
+    faults: Faults = field(default_factory=Faults)
+    uploads: int = 0
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.faults.seed)
+
+    def next_upload(self) -> UploadFault:
+        """Decide the fate of the next upload (request level)."""
+        self.uploads += 1
+        f = self.faults
+        if f.burst_429 and self.uploads % f.burst_429 == 0:
+            return "429"
+        if f.drop_rate and self.rng.random() < f.drop_rate:
+            return "drop"
+        if f.error_rate and self.rng.random() < f.error_rate:
+            return "500" if self.rng.random() < 0.5 else "503"
+        return "none"
+
+    def reject_record(self) -> bool:
+        """Whether a valid record fails with 555 anyway."""
+        return bool(self.faults.reject_rate) and self.rng.random() < self.faults.reject_rate

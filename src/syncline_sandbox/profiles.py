@@ -1,0 +1,68 @@
+"""How an uploaded ``profileData`` changes a stored profile (spec §2.4, DOC-PLAT).
+
+Keys not sent are kept; a plain value or array replaces; value operators ``$set``, ``$add``,
+``$remove``, ``$incr``, ``$decr``, ``$delete`` change the stored value in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["MAX_MULTI_VALUES", "apply_profile_data"]
+
+MAX_MULTI_VALUES = 100
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return list(value)
+    return [str(value)]
+
+
+def _add(old: Any, items: Any) -> list[Any]:
+    # a scalar is promoted to a multi-value; values stay unique; the oldest drop past 100
+    result = _as_list(old)
+    for item in _as_list(items):
+        if item not in result:
+            result.append(item)
+    return result[-MAX_MULTI_VALUES:]
+
+
+def _number(value: Any) -> float | int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def apply_profile_data(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """The profile after ``update``; ``current`` is not modified."""
+    result = dict(current)
+    for key, value in update.items():
+        if not isinstance(value, dict) or len(value) != 1:
+            result[key] = value
+            continue
+        ((op, arg),) = value.items()
+        if op == "$set":
+            result[key] = arg
+        elif op == "$delete":
+            result.pop(key, None)
+        elif op == "$incr":
+            result[key] = _number(result.get(key, 0)) + _number(arg)
+        elif op == "$decr":
+            result[key] = _number(result.get(key, 0)) - _number(arg)
+        elif op == "$add":
+            result[key] = _add(result.get(key), arg)
+        elif op == "$remove":
+            remaining = [v for v in _as_list(result.get(key)) if v not in _as_list(arg)]
+            if remaining:
+                result[key] = remaining
+            else:
+                result.pop(key, None)
+        else:
+            result[key] = value
+    return result

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from syncline.destinations.clevertap.rules import (
+    Violation,
+    error_text,
+    parse_error_text,
+    validate_record,
+)
+
+NOW = 1_700_000_000.0
+
+
+def profile(**data: Any) -> dict[str, Any]:
+    return {"type": "profile", "identity": "u1", "profileData": data}
+
+
+def event(name: Any = "Product viewed", **data: Any) -> dict[str, Any]:
+    return {"type": "event", "identity": "u1", "evtName": name, "evtData": data}
+
+
+CASES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("type", {"identity": "1", "type": "x"}, 524, "Data neither event nor profile"),
+    ("identity", {"type": "profile", "profileData": {}}, 523, "Missing identity"),
+    ("identity-null", {"type": "event", "identity": "null", "evtName": "a"}, 523,
+     "Missing identity"),
+    ("objectId", {"type": "profile", "objectId": "a b", "profileData": {}}, 526,
+     "objectId invalid"),
+    ("ts0", {**profile(), "ts": 0}, 525, "Timestamp should be present in the Unix Epoch format"),
+    ("ts-ms", {**profile(), "ts": 1_700_000_000_000}, 525,
+     "Timestamp should be present in the Unix Epoch format"),
+    ("evtName", event(name=""), 509,
+     "Event Name is incorrect. ErrorCode: 509 - Event name is mandatory"),
+    ("restricted", event(name="App Launched"), 513,
+     "Event Name is incorrect. ErrorCode: 513 - Trying to raise a restricted system event"),
+    ("nested", event(x={"a": 1}), 512,
+     "Event data is incorrect. ErrorCode: 512 - Invalid event structure"),
+    ("bad-key", event(**{"a.b": 1}), 512,
+     "Event data is incorrect. ErrorCode: 512 - Invalid event structure"),
+    ("long-value", event(x="v" * 513), 512,
+     "Event data is incorrect. ErrorCode: 512 - Invalid event structure"),
+    ("props", event(**{f"k{i}": i for i in range(257)}), 522,
+     "Event data is incorrect. ErrorCode: 522 - Event properties limit exceeded"),
+    ("gender", profile(Gender="Male"), 514, "Profile data is incorrect. Gender is not valid"),
+    ("email", profile(Email="$$$$$"), 515, "Profile data is incorrect. Email is not valid"),
+    ("phone", profile(Phone="+44+441234"), 516,
+     "Profile data is incorrect. Phone number is not valid"),
+    ("employed", profile(Employed="yes"), 517,
+     "Profile data is incorrect. Employed needs to be Y/N"),
+    ("education", profile(Education="PhD"), 518,
+     "Profile data is incorrect. Education needs to be School/College/Graduate."),
+    ("married", profile(Married="maybe"), 519,
+     "Profile data is incorrect. Married needs to be Y/N"),
+    ("age", profile(Age="aa"), 520, "Profile data is incorrect. Age is invalid"),
+    ("profileData", {"type": "profile", "identity": "1"}, 512,
+     "Profile data is incorrect. Invalid profile structure"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("record", "code", "message"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_each_code_has_its_message(record: dict[str, Any], code: int, message: str) -> None:
+    v = validate_record(record, now=NOW)
+    assert v is not None
+    assert (v.code, v.message) == (code, message)
+
+
+def test_valid_records_pass() -> None:
+    good = profile(Name="Jack", Email="jack@gmail.com", Phone="+14155551234", Gender="M",
+                   Employed="Y", Education="Graduate", Married="N", Age="18",
+                   DOB="$D_1487576752", Tags=["a", "b"], Score={"$incr": 1})  # fmt: skip
+    assert validate_record({**good, "ts": 1468308340}, now=NOW) is None
+    items = [{"Category": "books", "Quantity": 1}] * 3
+    assert validate_record(event("Charged", Amount=300, Items=items), now=NOW) is None
+    assert validate_record({"type": "event", "FBID": "3", "evtName": "x"}, now=NOW) is None
+
+
+def test_phone_numbers() -> None:
+    for bad in ("223", "123", "+44+441234", "14155551234"):
+        assert validate_record(profile(Phone=bad), now=NOW) == Violation(
+            516, "Profile data is incorrect. Phone number is not valid", "Phone"
+        )
+    assert validate_record(profile(Phone="+35922333232"), now=NOW) is None
+
+
+def test_discarded_events_ignore_case_and_spaces() -> None:
+    v = validate_record(event("sign up"), discarded_events=frozenset({"SignUp"}), now=NOW)
+    assert v is not None and v.code == 528
+
+
+def test_ts_rules() -> None:
+    assert validate_record({**profile(), "ts": "1468308340"}, now=NOW) is None
+    assert validate_record({**profile(), "ts": NOW + 2 * 86400}, now=NOW) is not None
+    assert validate_record({**profile(), "ts": True}, now=NOW) is not None
+
+
+def test_charged_items_limit() -> None:
+    too_many = [{"q": 1}] * 257
+    v = validate_record(event("Charged", Items=too_many), now=NOW)
+    assert v is not None and (v.code, v.field) == (512, "Items")
+    assert validate_record(event("Other", Items=[{"q": 1}]), now=NOW) is not None
+
+
+def test_error_text_separators() -> None:
+    p = validate_record(profile(Email="1234"), now=NOW)
+    e = validate_record(event(name=None), now=NOW)
+    t = validate_record({**profile(), "ts": 0}, now=NOW)
+    edu = validate_record(profile(Education="x"), now=NOW)
+    assert p and e and t and edu
+    assert (
+        error_text(p, 2)
+        == "Profile data is incorrect. Email is not valid.Skipped record number : 2"
+    )
+    assert error_text(e, 2) == (
+        "Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. "
+        "Skipped record number : 2"
+    )
+    assert error_text(t, 1) == (
+        "Timestamp should be present in the Unix Epoch format. Skipped record number : 1"
+    )
+    assert error_text(edu, 3).endswith("Graduate..Skipped record number : 3")
+
+
+@given(st.sampled_from([c[1] for c in CASES]), st.integers(min_value=1, max_value=1000))
+def test_parse_error_text_inverts_error_text(record: dict[str, Any], number: int) -> None:
+    v = validate_record(record, now=NOW)
+    assert v is not None
+    assert parse_error_text(error_text(v, number)) == (v.message, number)
+
+
+def test_parse_error_text_without_suffix() -> None:
+    assert parse_error_text("something else") == ("something else", None)
+
+
+@given(st.text(max_size=30))
+def test_random_identities_never_crash(identity: str) -> None:
+    v = validate_record({"type": "event", "identity": identity, "evtName": "x"}, now=NOW)
+    assert v is None or v.code == 523
