@@ -1,0 +1,225 @@
+"""The CleverTap client: the only place CleverTap's HTTP answers become Syncline errors.
+
+One ``httpx.Client`` is shared by every delivering thread (httpx clients are thread-safe); its
+pool holds as many keep-alive connections as CleverTap allows uploads in flight, so the engine
+reaches that limit without opening a connection per batch. The client never retries: the engine
+decides retries with one ``isinstance`` on ``Transient``/``Terminal`` (STYLE §6.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import httpx
+import orjson
+
+from syncline.config.models import CleverTapDestinationConfig
+from syncline.destinations.base import BatchOutcome, DestinationCapabilities, Record, Rejection
+from syncline.destinations.clevertap import CAPABILITIES, rules
+from syncline.destinations.clevertap.regions import REGIONS, base_url, region_host
+from syncline.errors import (
+    DestinationAuthError,
+    DestinationError,
+    DestinationRateLimitError,
+    DestinationRequestError,
+    DestinationUnavailableError,
+    DestinationUnreachableError,
+)
+
+__all__ = ["CAPABILITIES", "CleverTapClient"]
+
+_SETTINGS: Final = "CleverTap's Settings > Project"
+_BAD_ACCOUNT: Final = "Account ID is not valid"
+_BAD_PASSCODE: Final = "Invalid Credentials"
+
+
+def _error_text(response: httpx.Response) -> str:
+    """CleverTap's ``error`` text from a request-level failure, else the raw body."""
+    try:
+        data = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:500]
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return str(data["error"])
+    return response.text[:500]
+
+
+def map_status(response: httpx.Response, where: str) -> DestinationError:
+    """The Syncline error for a non-200 CleverTap answer (401/403, 429, 5xx, other 4xx)."""
+    status, body, text = response.status_code, response.text, _error_text(response)
+    if status in (401, 403):
+        return DestinationAuthError(
+            f"CleverTap refused the credentials for {where} ({status}: {text}); check the "
+            f"account id, passcode and region in {_SETTINGS}",
+            status=status, body=body,
+        )  # fmt: skip
+    if status == 429:
+        return DestinationRateLimitError(
+            f"CleverTap: too many uploads in flight for {where} (429: {text})",
+            status=status, body=body,
+        )  # fmt: skip
+    if status >= 500:
+        return DestinationUnavailableError(
+            f"CleverTap failed on {where} ({status}: {text}); retry later",
+            status=status, body=body,
+        )  # fmt: skip
+    return DestinationRequestError(
+        f"CleverTap rejected the request to {where} ({status}: {text})", status=status, body=body
+    )
+
+
+def map_transport(exc: httpx.HTTPError, url: str) -> DestinationError:
+    """The Syncline error for an httpx transport failure, most specific first."""
+    if isinstance(exc, httpx.ConnectError):
+        return DestinationUnreachableError(
+            f"cannot reach CleverTap at {url} ({exc}); check the region or endpoint and the network"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return DestinationUnavailableError(f"CleverTap at {url} timed out ({type(exc).__name__})")
+    return DestinationUnavailableError(
+        f"the connection to CleverTap at {url} failed ({type(exc).__name__}: {exc})"
+    )
+
+
+class CleverTapClient:
+    """A connected CleverTap account implementing ``DestinationClient``."""
+
+    capabilities: DestinationCapabilities = CAPABILITIES
+
+    def __init__(
+        self, config: CleverTapDestinationConfig, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.config = config
+        self.base_url = base_url(config.region, config.endpoint)
+        self._transport = transport
+        self._http = self._new_http()
+        self._upload_url = f"{self.base_url}/1/upload"
+        self._dry_run_url = f"{self._upload_url}?dryRun=1"
+
+    def _new_http(self) -> httpx.Client:
+        limits = httpx.Limits(
+            max_connections=rules.MAX_CONCURRENT_UPLOADS + 1,
+            max_keepalive_connections=rules.MAX_CONCURRENT_UPLOADS + 1,
+        )
+        headers = {
+            "X-CleverTap-Account-Id": self.config.account_id,
+            "X-CleverTap-Passcode": self.config.passcode.get_secret_value(),
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        return httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=self.config.timeout_s, limits=limits,
+            transport=self._transport,
+        )  # fmt: skip
+
+    def check(self) -> None:
+        """Call ``GET /v1/connect`` and explain a refusal: account id, passcode, region, host."""
+        response = self._connect()
+        if response.status_code == 200:
+            return
+        text = _error_text(response)
+        if response.status_code == 401 and text == _BAD_PASSCODE:
+            raise DestinationAuthError(
+                f"CleverTap: the passcode for account {self.config.account_id} is wrong "
+                f"({text}); copy it from {_SETTINGS} (Passcode)",
+                status=401, body=response.text,
+            )  # fmt: skip
+        if response.status_code == 401 and text == _BAD_ACCOUNT:
+            raise self._account_or_region_error(response)
+        raise map_status(response, f"account {self.config.account_id} (GET /v1/connect)")
+
+    def _connect(self) -> httpx.Response:
+        url = f"{self.base_url}/v1/connect"
+        try:
+            return self._http.get("/v1/connect", params={"partner": "syncline"})
+        except httpx.HTTPError as exc:
+            raise map_transport(exc, url) from exc
+
+    def _account_or_region_error(self, response: httpx.Response) -> DestinationAuthError:
+        """Tell a wrong region from a wrong account id by asking each other region's host once.
+
+        Only with real hosts (no ``endpoint``): a region that knows the account answers 200 or
+        "Invalid Credentials" instead of "Account ID is not valid".
+        """
+        account = self.config.account_id
+        if self.config.endpoint is None:
+            for region in REGIONS:
+                if region != self.config.region and self._known_in(region):
+                    return DestinationAuthError(
+                        f"CleverTap account {account} is not in region {self.config.region} "
+                        f"but in {region}; set `region: {region}` (the region is in the "
+                        f"dashboard URL, e.g. https://{region}.dashboard.clevertap.com)",
+                        status=401, body=response.text,
+                    )  # fmt: skip
+        return DestinationAuthError(
+            f"CleverTap does not know account id {account!r} in region {self.config.region} "
+            f"({_BAD_ACCOUNT}); copy the Account ID from {_SETTINGS} and check the region",
+            status=401, body=response.text,
+        )  # fmt: skip
+
+    def _known_in(self, region: str) -> bool:
+        # an absolute URL bypasses base_url: same pool, same headers, Host = the region's host
+        url = f"https://{region_host(region)}/v1/connect"
+        try:
+            response = self._http.get(url, params={"partner": "syncline"})
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 or _error_text(response) == _BAD_PASSCODE
+
+    def validate(self, record: Record) -> Rejection | None:
+        """CleverTap's rules applied locally; same code and message as the API would give."""
+        v = rules.validate_record(record)
+        if v is None:
+            return None
+        return Rejection(code=str(v.code), message=v.message, column=v.field)
+
+    def encode(self, records: Sequence[Record]) -> bytes:
+        """The upload body ``{"d": [...]}``."""
+        return orjson.dumps({"d": records})
+
+    def deliver(self, body: bytes, size: int, *, dry_run: bool = False) -> BatchOutcome:
+        """POST one encoded batch to ``/1/upload``; map ``unprocessed`` back to positions."""
+        url = self._dry_run_url if dry_run else self._upload_url
+        try:
+            response = self._http.post(url, content=body)
+        except httpx.HTTPError as exc:
+            raise map_transport(exc, url) from exc
+        if response.status_code != 200:
+            raise map_status(response, f"account {self.config.account_id} (POST /1/upload)")
+        return BatchOutcome(size=size, rejected=self._rejections(response, size))
+
+    def _rejections(self, response: httpx.Response, size: int) -> dict[int, Rejection]:
+        try:
+            data: Any = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise self._bad_answer(response, "is not JSON") from exc
+        unprocessed = data.get("unprocessed", []) if isinstance(data, dict) else None
+        if not isinstance(unprocessed, list):
+            raise self._bad_answer(response, "has no `unprocessed` list")
+        rejected: dict[int, Rejection] = {}
+        for entry in unprocessed:
+            position, rejection = self._one_rejection(entry, response, size)
+            rejected[position] = rejection
+        return rejected
+
+    def _one_rejection(
+        self, entry: Any, response: httpx.Response, size: int
+    ) -> tuple[int, Rejection]:
+        text = entry.get("error") if isinstance(entry, dict) else None
+        if not isinstance(text, str):
+            raise self._bad_answer(response, "has an `unprocessed` entry without `error`")
+        message, number = rules.parse_error_text(text)
+        if number is None or not 1 <= number <= size:
+            raise self._bad_answer(response, f"names no record number in {text!r}")
+        return number - 1, Rejection(code=str(entry.get("code", "")), message=message)
+
+    def _bad_answer(self, response: httpx.Response, what: str) -> DestinationRequestError:
+        return DestinationRequestError(
+            f"CleverTap's answer to POST /1/upload {what}, so its rows cannot be accounted "
+            f"for: {response.text[:500]}",
+            status=response.status_code, body=response.text,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Close the shared connection pool."""
+        self._http.close()
