@@ -52,6 +52,10 @@ class CleverTapDestinationConfig(_Strict):
     endpoint: str | None = None
     """Base URL overriding the region's host, e.g. the sandbox's ``http://127.0.0.1:8899``."""
     timeout_s: float = Field(default=60.0, gt=0)
+    discarded_events: list[str] = Field(default_factory=list)
+    """Event names discarded in this account's dashboard: rejected locally with code 528."""
+    max_event_properties: int = Field(default=256, ge=1)
+    """This account's limit of properties per event (CleverTap's default is 256, or 100)."""
 
 
 DestinationConfig = Annotated[CleverTapDestinationConfig, Field(discriminator="type")]

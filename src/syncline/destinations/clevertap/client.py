@@ -96,6 +96,7 @@ class CleverTapClient:
         self._http = self._new_http()
         self._upload_url = f"{self.base_url}/1/upload"
         self._dry_run_url = f"{self._upload_url}?dryRun=1"
+        self._discarded = frozenset(config.discarded_events)
 
     def _new_http(self) -> httpx.Client:
         limits = httpx.Limits(
@@ -168,7 +169,11 @@ class CleverTapClient:
 
     def validate(self, record: Record) -> Rejection | None:
         """CleverTap's rules applied locally; same code and message as the API would give."""
-        v = rules.validate_record(record)
+        v = rules.validate_record(
+            record,
+            max_event_properties=self.config.max_event_properties,
+            discarded_events=self._discarded,
+        )
         if v is None:
             return None
         return Rejection(code=str(v.code), message=v.message, column=v.field)
