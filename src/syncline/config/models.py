@@ -10,6 +10,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from syncline.config.sources import (
+    BigQuerySourceConfig,
+    DatabricksSourceConfig,
+    FilesSourceConfig,
+    GoogleSheetsSourceConfig,
+    MySQLSourceConfig,
+    PostgresSourceConfig,
+    RedshiftSourceConfig,
+    SnowflakeSourceConfig,
+    SQLiteSourceConfig,
+)
+
 __all__ = [
     "CleverTapDestinationConfig",
     "ColumnMapping",
@@ -39,7 +51,19 @@ class DuckDBSourceConfig(_Strict):
     read_only: bool = False
 
 
-SourceConfig = Annotated[DuckDBSourceConfig, Field(discriminator="type")]
+SourceConfig = Annotated[
+    DuckDBSourceConfig
+    | SQLiteSourceConfig
+    | PostgresSourceConfig
+    | MySQLSourceConfig
+    | RedshiftSourceConfig
+    | SnowflakeSourceConfig
+    | BigQuerySourceConfig
+    | DatabricksSourceConfig
+    | FilesSourceConfig
+    | GoogleSheetsSourceConfig,
+    Field(discriminator="type"),
+]
 
 
 class CleverTapDestinationConfig(_Strict):
