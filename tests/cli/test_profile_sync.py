@@ -113,7 +113,7 @@ def test_plan_sends_nothing(project: Project) -> None:
     assert project.cli_json("runs") == []
 
 
-def test_second_concurrent_run_is_refused(project: Project, sandbox_faults: object) -> None:
+def test_second_concurrent_run_is_refused(project: Project) -> None:
     project.set_faults(latency_ms=400)
     first = subprocess.Popen(
         [sys.executable, "-m", "syncline", "run", "users", "--project", str(project.root),

@@ -304,6 +304,10 @@ def sandbox(
     accounts_file: Annotated[
         Path | None, typer.Option(help="YAML or JSON list of accounts.")
     ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(help='Fault injection as JSON, e.g. \'{"ACC": {"latency_ms": 300}}\'.'),
+    ] = None,
 ) -> None:
     """Run the CleverTap-compatible sandbox server (for demos, tests and rehearsals)."""
     from syncline_sandbox.__main__ import main as sandbox_main
@@ -315,6 +319,8 @@ def sandbox(
         argv += ["--account", item]
     if accounts_file is not None:
         argv += ["--accounts-file", str(accounts_file)]
+    if faults is not None:
+        argv += ["--faults", faults]
     raise typer.Exit(sandbox_main(argv) or 0)
 
 
