@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from syncline.config.sources import (
     BigQuerySourceConfig,
@@ -76,6 +76,13 @@ class CleverTapDestinationConfig(_Strict):
     endpoint: str | None = None
     """Base URL overriding the region's host, e.g. the sandbox's ``http://127.0.0.1:8899``."""
     timeout_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("endpoint", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # `endpoint: ${CLEVERTAP_ENDPOINT:-}` with the variable unset means "the region's host"
+        return None if isinstance(value, str) and not value.strip() else value
+
     discarded_events: list[str] = Field(default_factory=list)
     """Event names discarded in this account's dashboard: rejected locally with code 528."""
     max_event_properties: int = Field(default=256, ge=1)

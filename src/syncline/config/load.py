@@ -1,0 +1,151 @@
+"""Load ``syncline.yml``: find it, interpolate ``${VAR}`` references, validate it.
+
+Errors name ``syncline.yml:LINE`` and the dotted field path, because a user fixing a config
+file needs to know where to look, not pydantic's internal location tuple.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from syncline.config.models import Project
+from syncline.errors import ConfigError
+
+__all__ = ["FILENAME", "LoadedProject", "find_project", "load_project", "state_url"]
+
+FILENAME = "syncline.yml"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    """A validated project and where it lives (relative paths resolve against ``root``)."""
+
+    root: Path
+    path: Path
+    project: Project
+
+
+def find_project(project_dir: Path | None = None) -> Path:
+    """Return the path of ``syncline.yml`` in ``project_dir`` (or the current directory)."""
+    folder = (project_dir or Path.cwd()).resolve()
+    path = folder / FILENAME
+    if not path.is_file():
+        raise ConfigError(
+            f"no {FILENAME} in {folder}; run `syncline init DIR` or pass --project DIR"
+        )
+    return path
+
+
+def state_url(root: Path, env: Mapping[str, str] | None = None) -> str:
+    """The state store's URL: ``SYNCLINE_STATE_URL`` or ``<root>/.syncline/state.db`` (created)."""
+    environ = os.environ if env is None else env
+    url = environ.get("SYNCLINE_STATE_URL")
+    if url:
+        return url
+    folder = root.resolve() / ".syncline"
+    folder.mkdir(parents=True, exist_ok=True)  # sqlite creates the file, not its folder
+    return f"sqlite:///{folder / 'state.db'}"
+
+
+def load_project(
+    project_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> LoadedProject:
+    """Read, interpolate and validate ``syncline.yml``; every error is a ``ConfigError``."""
+    path = find_project(project_dir)
+    environ = os.environ if env is None else env
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{FILENAME}:{mark.line + 1}" if mark is not None else FILENAME
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {reason}") from exc
+    data = _to_python(node, environ, ()) if node is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{FILENAME}:1: expected a mapping of sections")
+    try:
+        project = Project.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, node)) from exc
+    return LoadedProject(root=path.parent, path=path, project=project)
+
+
+def _to_python(node: yaml.Node, env: Mapping[str, str], keys: tuple[str, ...]) -> Any:
+    """Build plain Python from the node tree, interpolating strings as we go."""
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            out[key] = _to_python(value_node, env, (*keys, str(key)))
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, env, (*keys, f"[{i}]")) for i, v in enumerate(node.value)]
+    value = yaml.safe_load(yaml.serialize(node))
+    if isinstance(value, str) and "${" in value:
+        return _interpolate(value, env, node.start_mark.line + 1, keys)
+    return value
+
+
+def _interpolate(value: str, env: Mapping[str, str], line: int, keys: tuple[str, ...]) -> str:
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{FILENAME}:{line}: `{_dotted(keys)}` uses ${{{name}}} but the environment variable "
+            f"{name} is not set; export it or write ${{{name}:-default}}"
+        )
+
+    return _VAR.sub(repl, value)
+
+
+def _dotted(keys: tuple[str | int, ...]) -> str:
+    out = ""
+    for key in keys:
+        if isinstance(key, int) or (isinstance(key, str) and key.startswith("[")):
+            out += f"[{key}]" if isinstance(key, int) else key
+        else:
+            out += f".{key}" if out else key
+    return out
+
+
+def _describe(exc: ValidationError, root: yaml.Node | None) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = [p for p in error["loc"] if not (isinstance(p, str) and p in {"duckdb", "clevertap"})]
+        line = _line_of(root, loc)
+        path = _dotted(tuple(loc)) or "(top level)"
+        lines.append(f"{FILENAME}:{line}: {path}: {error['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _line_of(node: yaml.Node | None, loc: list[str | int]) -> int:
+    """Walk the node tree along a pydantic loc; the deepest node found gives the line."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if k.value == str(part)), None)
+            if found is None:
+                key = next((k for k, _ in node.value if k.value == str(part)), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = found
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line

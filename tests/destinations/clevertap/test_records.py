@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from syncline.destinations.clevertap.records import (
+    clevertap_date,
+    epoch_seconds,
+    event_record,
+    normalise_standard,
+    profile_record,
+    to_boolean,
+    to_number,
+    to_string,
+)
+
+EPOCH = 1_700_000_000
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        dt.datetime(2023, 11, 14, 22, 13, 20),
+        dt.datetime(2023, 11, 15, 0, 13, 20, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        EPOCH,
+        EPOCH * 1000,
+        "2023-11-14T22:13:20Z",
+        "1700000000",
+        Decimal(EPOCH),
+    ],
+    ids=["naive", "aware", "s", "ms", "iso", "digits", "decimal"],
+)
+def test_epoch_seconds(value: object) -> None:
+    assert epoch_seconds(value) == EPOCH
+    assert clevertap_date(value) == f"$D_{EPOCH}"
+
+
+def test_epoch_seconds_of_date_and_bad_values() -> None:
+    assert epoch_seconds(dt.date(1970, 1, 2)) == 86_400
+    for bad in ("yesterday", True, [1], None):
+        with pytest.raises(ValueError):
+            epoch_seconds(bad)
+
+
+def test_number_boolean_string() -> None:
+    assert to_number("42") == 42 and to_number("4.5") == 4.5 and to_number(Decimal("3.00")) == 3
+    assert to_number(Decimal("3.25")) == 3.25
+    for bad in ("aa", True, [1]):
+        with pytest.raises(ValueError):
+            to_number(bad)
+    for truthy in (True, 1, "true", "YES", "y"):
+        assert to_boolean(truthy) is True
+    for falsy in (False, 0, "false", "No", "n"):
+        assert to_boolean(falsy) is False
+    for bad in ("maybe", 2, 1.5):
+        with pytest.raises(ValueError):
+            to_boolean(bad)
+    assert to_string(3.0) == "3" and to_string(dt.date(2020, 1, 2)) == "2020-01-02"
+    with pytest.raises(ValueError):
+        to_string({"a": 1})
+
+
+def test_standard_normalisation_leaves_bad_values() -> None:
+    assert normalise_standard("Gender", "female") == "F"
+    assert normalise_standard("Gender", "M") == "M"
+    assert normalise_standard("Gender", "other") == "other"
+    assert normalise_standard("Married", True) == "Y"
+    assert normalise_standard("Employed", "no") == "N"
+    assert normalise_standard("Employed", "sometimes") == "sometimes"
+    assert normalise_standard("Phone", "123") == "123"
+
+
+def test_record_shapes() -> None:
+    assert profile_record("identity", 13, {"Name": "A"}) == {
+        "identity": "13", "type": "profile", "profileData": {"Name": "A"},
+    }  # fmt: skip
+    record = event_record("identity", "u1", "Charged", {"Amount": 1}, EPOCH)
+    assert record == {
+        "identity": "u1", "type": "event", "ts": EPOCH, "evtName": "Charged",
+        "evtData": {"Amount": 1},
+    }  # fmt: skip

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from syncline.config.models import SyncConfig
+from syncline.engine.mapping import RecordBuilder, resolve_mapping
+from syncline.errors import ModelError
+from syncline.sources.base import Column
+
+USERS = [
+    Column("user_id", "VARCHAR"), Column("Full_Name", "VARCHAR"), Column("email", "VARCHAR"),
+    Column("sex", "VARCHAR"), Column("birthday", "DATE"), Column("plan", "VARCHAR"),
+    Column("score", "DECIMAL(10,2)"), Column("vip", "BOOLEAN"),
+]  # fmt: skip
+
+
+def _sync(**kw: Any) -> SyncConfig:
+    base: dict[str, Any] = {
+        "source": "s", "model": {"table": "main.t"}, "destination": "d", "object": "profile",
+        "sync_key": "user_id",
+    }  # fmt: skip
+    return SyncConfig.model_validate({**base, **kw})
+
+
+def test_sync_all_matches_standard_fields_and_infers_types() -> None:
+    mapping = resolve_mapping("users", _sync(), USERS)
+    fields = {f.field: (f.column, f.type) for f in mapping.fields}
+    assert fields == {
+        "Name": ("Full_Name", "string"), "Email": ("email", "string"),
+        "Gender": ("sex", "string"), "DOB": ("birthday", "date"), "plan": ("plan", "string"),
+        "score": ("score", "number"), "vip": ("vip", "boolean"),
+    }  # fmt: skip
+    assert mapping.column_for("DOB") == "birthday"
+    assert mapping.hash_columns[0] == "user_id"
+
+
+def test_new_column_changes_fingerprint_and_hash_columns() -> None:
+    before = resolve_mapping("users", _sync(), USERS)
+    after = resolve_mapping("users", _sync(), [*USERS, Column("city", "VARCHAR")])
+    assert before.fingerprint != after.fingerprint
+    assert "city" in after.hash_columns and "city" not in before.hash_columns
+    again = resolve_mapping("users", _sync(), USERS)
+    assert again.fingerprint == before.fingerprint
+
+
+def test_explicit_columns_and_missing_column() -> None:
+    sync = _sync(mappings={"columns": [
+        {"from": "plan", "to": "Plan"}, {"from": "score", "to": "Score", "type": "string"},
+        {"constant": "crm", "to": "Source"},
+    ]})  # fmt: skip
+    mapping = resolve_mapping("users", sync, USERS)
+    assert [(f.field, f.type) for f in mapping.fields] == [
+        ("Plan", "string"),
+        ("Score", "string"),
+        ("Source", "string"),
+    ]
+    assert set(mapping.hash_columns) == {"user_id", "plan", "score"}
+    bad = _sync(mappings={"columns": [{"from": "plann", "to": "Plan"}]})
+    with pytest.raises(ModelError, match=r"sync `users`.*`plann`.*user_id, Full_Name"):
+        resolve_mapping("users", bad, USERS)
+
+
+def test_profile_records_nulls_and_bad_values() -> None:
+    sync = _sync(mappings={"sync_all": True, "columns": [
+        {"from": "plan", "to": "Plan", "send_nulls": True},
+    ]})  # fmt: skip
+    mapping = resolve_mapping("users", sync, USERS)
+    batch = pa.RecordBatch.from_pylist([
+        {"user_id": "u1", "Full_Name": "Ann", "email": None, "sex": "female",
+         "birthday": dt.date(1970, 1, 2), "plan": None, "score": None, "vip": True},
+        {"user_id": "u2", "Full_Name": "Bob", "email": "b@x.io", "sex": "m",
+         "birthday": None, "plan": "pro", "score": None, "vip": None},
+    ])  # fmt: skip
+    rows = RecordBuilder(sync, mapping).build(batch)
+    assert rows[0] == ("u1", {"identity": "u1", "type": "profile", "profileData": {
+        "Plan": None, "Name": "Ann", "Gender": "F", "DOB": "$D_86400", "vip": True,
+    }}, None)  # fmt: skip
+    assert rows[1][1] is not None and rows[1][1]["profileData"]["Gender"] == "M"
+    nested = _sync(mappings={"columns": [{"from": "tags", "to": "Tags"}]})
+    cols = [Column("user_id", "VARCHAR"), Column("tags", "VARCHAR[]")]
+    out = RecordBuilder(nested, resolve_mapping("n", nested, cols)).build(
+        pa.RecordBatch.from_pylist([{"user_id": "u3", "tags": ["a", "b"]}])
+    )
+    assert out[0][1] is None and out[0][2] is not None
+    assert out[0][2].code == "bad_value" and "tags" in out[0][2].message
+
+
+def _events(items_sql: str, tmp_path: Path) -> list[Any]:
+    tmp_path.mkdir(exist_ok=True)
+    db = tmp_path / "e.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"""CREATE TABLE orders AS SELECT * FROM (VALUES
+            ('o1', 'u1', TIMESTAMP '1970-01-02 00:00:00', 9.5, {items_sql}),
+            ('o2', 'u2', NULL, 1.0, NULL)) t(order_id, user_id, ordered_at, amount, items)""")
+        cols = [Column(str(r[0]), str(r[1])) for r in con.execute("DESCRIBE orders").fetchall()]
+        batch = con.sql("SELECT * FROM orders").to_arrow_table().to_batches()[0]
+    sync = _sync(object="event", sync_key="order_id", identity_column="user_id",
+                 event_name="Charged", timestamp_column="ordered_at", items_column="items",
+                 mappings={"columns": [{"from": "amount", "to": "Amount"}]})  # fmt: skip
+    return RecordBuilder(sync, resolve_mapping("orders", sync, cols)).build(batch)
+
+
+def test_events_with_items_from_list_of_struct(tmp_path: Path) -> None:
+    rows = _events("[{'name': 'Pen', 'quantity': 2}]", tmp_path)
+    assert rows[0] == ("o1", {"identity": "u1", "type": "event", "evtName": "Charged",
+                              "ts": 86400, "evtData": {"Amount": 9.5,
+                              "Items": [{"name": "Pen", "quantity": 2}]}}, None)  # fmt: skip
+    assert rows[1][1] is None and rows[1][2] is not None and rows[1][2].column == "ordered_at"
+
+
+def test_events_with_items_from_json_and_bad_items(tmp_path: Path) -> None:
+    good = json.dumps([{"name": "Pen", "price": 1.5}])
+    rows = _events(f"'{good}'", tmp_path)
+    assert rows[0][1] is not None and rows[0][1]["evtData"]["Items"] == [
+        {"name": "Pen", "price": 1.5}
+    ]
+    nested = json.dumps([{"name": "Pen", "tags": ["a"]}])
+    rows = _events(f"'{nested}'", tmp_path / "nested")
+    assert rows[0][1] is None and rows[0][2] is not None and "nested" in rows[0][2].message
+    many = json.dumps([{"n": i} for i in range(257)])
+    rows = _events(f"'{many}'", tmp_path / "many")
+    assert rows[0][2] is not None and "257 items" in rows[0][2].message
