@@ -1,0 +1,1 @@
+"""Dialect-specific pieces of the diff, kept in one table so the algorithm is written once."""

@@ -1,0 +1,91 @@
+"""A DuckDB database file as a source; also the place the diff is pushed down to when writable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from syncline.config.models import DuckDBSourceConfig
+from syncline.errors import ModelError, SourceError
+from syncline.sources.base import Column, SourceCapabilities
+
+__all__ = ["DuckDBSource", "open_duckdb_source"]
+
+
+class DuckDBSource:
+    """One DuckDB file. Each call uses its own cursor so the planner can share the connection."""
+
+    def __init__(self, name: str, path: Path, read_only: bool) -> None:
+        self.name, self.path, self.read_only = name, path, read_only
+        self.capabilities = SourceCapabilities(dialect="duckdb", writable=not read_only)
+        self._conn: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The open connection (opened on first use), for the planner's pushdown."""
+        if self._conn is None:
+            if not self.path.exists():
+                raise SourceError(f"source `{self.name}`: the DuckDB file {self.path} does not "
+                                  "exist; fix `path:` in syncline.yml (relative to the project).")
+            try:
+                self._conn = duckdb.connect(str(self.path), read_only=self.read_only)
+            except duckdb.Error as exc:
+                raise SourceError(f"source `{self.name}`: cannot open {self.path} ({exc}); "
+                                  "check the file is a DuckDB database not locked by "
+                                  "another process.") from exc
+        return self._conn
+
+    def check(self) -> None:
+        """Open the file and run a trivial query."""
+        self.connection.cursor().execute("SELECT 1").fetchall()
+
+    def schemas(self) -> list[str]:
+        """Schemas except DuckDB's internal ones and our own `syncline` schema."""
+        rows = self.connection.cursor().execute(
+            "SELECT DISTINCT schema_name FROM information_schema.schemata WHERE catalog_name = "
+            "current_database() AND schema_name NOT IN ('information_schema', 'pg_catalog', "
+            "'syncline') ORDER BY 1").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def tables(self, schema: str) -> list[str]:
+        """Tables and views of `schema`."""
+        rows = self.connection.cursor().execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+            "AND table_catalog = current_database() ORDER BY 1", [schema]).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def columns(self, model_sql: str) -> list[Column]:
+        """Columns of a model, from running it with LIMIT 0."""
+        try:
+            cur = self.connection.cursor().execute(f"SELECT * FROM {model_sql} LIMIT 0")
+        except duckdb.Error as exc:
+            raise ModelError(f"source `{self.name}`: the model {model_sql} does not run: {exc}. "
+                             "Fix the table name or query in the sync's `model:`.") from exc
+        return [Column(str(d[0]), str(d[1])) for d in cur.description or []]
+
+    def stream(self, model_sql: str, batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
+        """Arrow batches straight from DuckDB's streaming reader."""
+        try:
+            reader = self.connection.cursor().sql(
+                f"SELECT * FROM {model_sql}").to_arrow_reader(batch_rows)
+        except duckdb.Error as exc:
+            raise ModelError(f"source `{self.name}`: the model {model_sql} does not run: {exc}. "
+                             "Fix the table name or query in the sync's `model:`.") from exc
+        yield from reader
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def open_duckdb_source(name: str, config: DuckDBSourceConfig, root: Path) -> DuckDBSource:
+    """Open a DuckDB source; a relative path resolves against the project folder."""
+    path = Path(config.path)
+    if not path.is_absolute():
+        path = root / path
+    return DuckDBSource(name, path, config.read_only)

@@ -1,0 +1,80 @@
+"""Open a source by its config `type`: built-ins and `syncline.sources` entry points, one path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from syncline.config.models import ModelConfig
+from syncline.errors import ConfigError, ModelError
+from syncline.sources.base import Source
+
+__all__ = ["model_sql", "open_source"]
+
+_Opener = Callable[[str, Any, Path], Source]
+
+
+def _builtins() -> dict[str, _Opener]:
+    """Imported lazily so a broken optional source does not break the others."""
+    from syncline.sources.duckdb import open_duckdb_source
+    from syncline.sources.files import open_files_source
+    from syncline.sources.sheets import open_sheets_source
+    from syncline.sources.sql import open_sql_source
+
+    openers: dict[str, _Opener] = {"duckdb": open_duckdb_source, "files": open_files_source,
+                                   "google_sheets": open_sheets_source}
+    for kind in ("sqlite", "postgres", "mysql", "mariadb", "redshift", "snowflake", "bigquery",
+                 "databricks"):
+        openers[kind] = open_sql_source
+    return openers
+
+
+def _openers() -> dict[str, _Opener]:
+    openers = _builtins()
+    for ep in entry_points(group="syncline.sources"):
+        openers.setdefault(ep.name, ep.load())
+    return openers
+
+
+def open_source(name: str, config: Any, root: Path) -> Source:
+    """Open source `name` from its validated config; unknown type is a ConfigError."""
+    kind = str(getattr(config, "type", ""))
+    openers = _openers()
+    if kind not in openers:
+        raise ConfigError(f"source `{name}`: unknown type `{kind}`; known types: "
+                          f"{', '.join(sorted(openers))}. Fix `type:` or install the plugin.")
+    return openers[kind](name, config, root)
+
+
+def model_sql(model: ModelConfig, source: Source | None = None) -> str:
+    """The model as a relation: a quoted `schema.table`, or the query as a subquery.
+
+    sqlglot quotes each identifier so names with spaces, quotes or mixed case survive.
+    """
+    dialect = source.capabilities.dialect if source is not None else "duckdb"
+    if model.query is not None:
+        return f"({model.query.strip().rstrip(';')}) AS syncline_model"
+    assert model.table is not None
+    parts = _split(model.table)
+    table = exp.Table(this=exp.to_identifier(parts[-1], quoted=True),
+                      db=exp.to_identifier(parts[-2], quoted=True) if len(parts) > 1 else None,
+                      catalog=exp.to_identifier(parts[-3], quoted=True) if len(parts) > 2 else None)
+    return table.sql(dialect=dialect)
+
+
+def _split(name: str) -> list[str]:
+    """Split `schema.table`; parts may already be quoted ("My Schema"."a.b")."""
+    try:
+        parsed = sqlglot.parse_one(name, into=exp.Table, dialect="duckdb")
+        parts = [p.name for p in parsed.parts]
+    except sqlglot.errors.ParseError:
+        parts = name.split(".")
+    if not parts or any(not p for p in parts):
+        raise ModelError(f"model table `{name}` is not `schema.table`; quote names with "
+                         "spaces or dots, e.g. `\"My Schema\".\"My Table\"`.")
+    return parts

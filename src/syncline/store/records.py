@@ -1,0 +1,78 @@
+"""Frozen records the store hands out: callers never see ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["InDoubtKey", "RejectedRow", "RunRecord"]
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One record a run did not deliver, with the reason (what `syncline rejections` shows)."""
+
+    sync_key: str | None
+    code: str
+    message: str
+    column: str | None = None
+    record: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class InDoubtKey:
+    """A key left in flight by a crashed run and what was done about it."""
+
+    run_id: int
+    sync_key: str
+    action: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as recorded: status, timing and counts."""
+
+    id: int
+    sync: str
+    status: str
+    trigger: str
+    full: bool
+    started_at: datetime
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    error: str | None
+    rows_in_model: int = 0
+    planned_new: int = 0
+    planned_changed: int = 0
+    planned_unchanged: int = 0
+    planned_removed: int = 0
+    invalid: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The counts by name, as stored."""
+        data = asdict(self)
+        return {k: v for k, v in data.items() if isinstance(v, int) and k != "id"
+                and not isinstance(v, bool)}
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to finish; None while the run is still going."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the API and `--json` output."""
+        data = asdict(self)
+        for name in ("started_at", "finished_at", "heartbeat_at"):
+            value = data[name]
+            data[name] = value.isoformat() if value is not None else None
+        data["duration_s"] = self.duration_s
+        return data

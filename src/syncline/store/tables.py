@@ -1,0 +1,41 @@
+"""SQLAlchemy Core descriptions of the state tables (the migrations create them)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+COUNTS = ("rows_in_model", "planned_new", "planned_changed", "planned_unchanged",
+          "planned_removed", "invalid", "sent", "accepted", "rejected", "failed", "in_doubt")
+
+metadata = sa.MetaData()
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sync", sa.String(200)), sa.Column("status", sa.String(20)),
+    sa.Column("trigger", sa.String(20)), sa.Column("full", sa.Boolean),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+    *[sa.Column(c, sa.Integer) for c in COUNTS],
+)
+rejections = sa.Table(
+    "rejections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer), sa.Column("sync_key", sa.Text),
+    sa.Column("code", sa.String(100)), sa.Column("message", sa.Text),
+    sa.Column("column", sa.Text), sa.Column("record", sa.Text),
+)
+in_doubt_keys = sa.Table(
+    "in_doubt_keys", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer), sa.Column("sync_key", sa.Text),
+    sa.Column("action", sa.String(20)),
+)
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("sync", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200)), sa.Column("run_id", sa.Integer),
+    sa.Column("acquired_at", sa.DateTime(timezone=True)),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+)

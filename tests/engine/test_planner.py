@@ -1,0 +1,126 @@
+"""Planner: the diff in SQL against real DuckDB files, in both placements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from syncline.config.models import ModelConfig
+from syncline.engine.planner import Plan, Planner
+from syncline.sources.duckdb import DuckDBSource
+from syncline.sources.registry import model_sql
+
+TABLE = '"My Schema"."User ""Table"""'
+
+
+def _make(path: Path, rows: list[tuple[object, ...]]) -> None:
+    with duckdb.connect(str(path)) as conn:
+        conn.execute('CREATE SCHEMA IF NOT EXISTS "My Schema"')
+        conn.execute(f'CREATE OR REPLACE TABLE {TABLE} ("User Id" VARCHAR, "Name" VARCHAR, '
+                     "city VARCHAR, other INT)")
+        conn.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)", rows)
+
+
+def _rows(n: int) -> list[tuple[object, ...]]:
+    return [(f"u{i:03d}", f"name{i}", "x", i) for i in range(n)]
+
+
+def _planner(tmp: Path, src: DuckDBSource, *, diff: str = "source", salt: str = "m1",
+             mode: str = "upsert") -> Planner:
+    sql = model_sql(ModelConfig(table='"My Schema"."User ""Table"""'), src)
+    return Planner("users", src, sql, key_column="User Id", hash_columns=["Name", "city"],
+                   salt=salt, mode=mode, diff=diff, local_path=tmp / "diff.duckdb")  # type: ignore[arg-type]
+
+
+def _commit_all(planner: Planner, plan: Plan) -> None:
+    for batch in plan.batches(7):
+        d = batch.to_pydict()
+        planner.snapshot().commit(d["__syncline_key"], d["__syncline_hash"], 1)
+
+
+def test_first_second_changed_unrelated_salt(tmp_path: Path) -> None:
+    _make(tmp_path / "w.duckdb", _rows(20))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src)
+    plan = p.plan()
+    assert (plan.counts.new, plan.counts.rows_in_model) == (20, 20)
+    _commit_all(p, plan)
+    plan.close()
+    assert p.plan().counts.unchanged == 20
+    src.connection.execute(f"UPDATE {TABLE} SET \"Name\" = 'z' WHERE other < 3")
+    src.connection.execute(f"UPDATE {TABLE} SET other = other + 100")
+    plan = p.plan()
+    assert (plan.counts.changed, plan.counts.new, plan.counts.unchanged) == (3, 0, 17)
+    assert [b.num_rows for b in plan.batches()] == [3]
+    assert p.plan(full=True).counts.changed == 20
+    p.close()
+    p2 = _planner(tmp_path, src, salt="m2")
+    assert p2.plan().counts.changed == 20
+    p2.close()
+    src.close()
+
+
+def test_null_vs_empty_and_invalid_and_removed(tmp_path: Path) -> None:
+    rows = [*_rows(3), ("d", "a", None, 1), ("d", "b", "", 2), (None, "n", "", 3)]
+    _make(tmp_path / "w.duckdb", rows)
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src)
+    plan = p.plan()
+    assert (plan.counts.null_keys, plan.counts.duplicate_keys, plan.counts.new) == (1, 2, 3)
+    invalid = list(plan.invalid_rows())
+    assert [r[:2] for r in invalid] == [(None, "null_key"), ("d", "duplicate_key"),
+                                        ("d", "duplicate_key")]
+    assert "User Id" in invalid[0][2]
+    _commit_all(p, plan)
+    src.connection.execute(f"DELETE FROM {TABLE} WHERE \"User Id\" = 'u000'")
+    assert p.plan().counts.removed == 1
+    p.close()
+    src.close()
+
+
+def test_null_hashes_differently_from_empty(tmp_path: Path) -> None:
+    _make(tmp_path / "w.duckdb", [("a", "n", None, 1)])
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src)
+    _commit_all(p, p.plan())
+    src.connection.execute(f"UPDATE {TABLE} SET city = ''")
+    assert p.plan().counts.changed == 1
+    p.close()
+    src.close()
+
+
+@pytest.mark.parametrize("policy", ["skip", "resend"])
+def test_events_history_skip_and_in_doubt(tmp_path: Path, policy: str) -> None:
+    _make(tmp_path / "w.duckdb", _rows(5))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src, mode="append")
+    plan = p.plan(history="skip")
+    assert (plan.counts.new, list(plan.batches())) == (0, [])
+    src.connection.execute(f"INSERT INTO {TABLE} VALUES ('v1', 'a', 'b', 1), ('v2', 'a', 'b', 2)")
+    src.connection.execute(f"UPDATE {TABLE} SET \"Name\" = 'q'")
+    plan = p.plan(history="skip")
+    assert (plan.counts.new, plan.counts.changed) == (2, 0)
+    batch = next(plan.batches()).to_pydict()
+    p.snapshot().mark_in_flight(batch["__syncline_key"], batch["__syncline_hash"], 2)
+    assert p.snapshot().in_doubt_keys() == ["v1", "v2"]
+    p.snapshot().resolve_in_doubt(["v1", "v2"], policy)  # type: ignore[arg-type]
+    assert p.snapshot().in_doubt_keys() == []
+    assert p.plan().counts.new == (0 if policy == "skip" else 2)
+    p.close()
+    src.close()
+
+
+def test_local_and_source_placement_agree(tmp_path: Path) -> None:
+    _make(tmp_path / "w.duckdb", [*_rows(10), ("d", "a", "", 1), ("d", "a", "", 1)])
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    results = []
+    for diff in ("source", "local"):
+        p = _planner(tmp_path, src, diff=diff)
+        plan = p.plan()
+        keys = [k for b in plan.batches() for k in b.to_pydict()["__syncline_key"]]
+        results.append((plan.counts, keys))
+        p.close()
+    assert results[0] == results[1]
+    src.close()

@@ -1,0 +1,60 @@
+"""State store on a real SQLite file: migrations, runs, rejections, leases."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from syncline.errors import RunLockedError, StoreError
+from syncline.store import RejectedRow, StateStore
+
+
+def test_migration_creates_tables(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    names = set(sa.inspect(store.engine).get_table_names())
+    store.close()
+    assert {"runs", "rejections", "in_doubt_keys", "leases", "alembic_version"} <= names
+
+
+def test_runs_and_rejections_round_trip(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    run = store.start_run("users", trigger="schedule", full=True)
+    store.update_run(run, planned_new=5)
+    rows = [RejectedRow("k1", "invalid_email", "bad email", "email", {"a": 1}),
+            RejectedRow(None, "null_key", "no key", None, None)]
+    store.add_rejections(run, rows)
+    store.add_in_doubt(run, ["k9"], "resent")
+    store.finish_run(run, "succeeded", sent=5, accepted=4, rejected=1)
+    rec = store.run(run)
+    assert (rec.status, rec.trigger, rec.full, rec.sent, rec.planned_new) == (
+        "succeeded", "schedule", True, 5, 5)
+    assert rec.started_at.tzinfo is not None and (rec.duration_s or 0) >= 0
+    assert rec.to_dict()["accepted"] == 4
+    assert store.rejections(run) == rows
+    assert store.rejections(run, code="null_key") == rows[1:]
+    assert [k.sync_key for k in store.in_doubt(run)] == ["k9"]
+    assert [r.id for r in store.runs("users")] == [run]
+    with pytest.raises(StoreError, match="syncline runs"):
+        store.run(999)
+    store.close()
+
+
+def test_lease_refused_across_stores_and_taken_over_after_expiry(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    one, two = StateStore(url), StateStore(url)
+    lease = one.lease("users", holder="host:1", ttl_s=0.3)
+    run = one.start_run("users")
+    lease.renew(run)
+    with pytest.raises(RunLockedError, match="already running"):
+        two.lease("users", holder="host:2")
+    time.sleep(0.4)
+    with two.lease("users", holder="host:2"):
+        assert two.run(run).status == "failed"
+        assert two.run(run).error == "the process running it stopped"
+    with one.lease("users", holder="host:3"):
+        pass
+    one.close()
+    two.close()
