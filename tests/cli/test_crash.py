@@ -53,7 +53,6 @@ def _kill_while_in_flight(project: Project, proc: subprocess.Popen[bytes],
 def _crash_then_finish(project: Project, sync: str, *flags: str) -> set[str]:
     """Kill ``sync`` KILLS times mid-run, then run it to completion; return the in-doubt keys."""
     rng = random.Random(20261129)
-    in_doubt: set[str] = set()
     killed = 0
     for _ in range(KILLS):
         proc = _start(project, sync, *flags)
@@ -76,7 +75,7 @@ def crash_project(tmp_path: Path, sandbox_account: dict[str, Any]) -> EventProje
         "items STRUCT(name VARCHAR, category VARCHAR, quantity INTEGER, price DOUBLE)[])"
     )
     project.add_orders(1, EVENTS)
-    project.set_faults(latency_ms=60)
+    project.set_faults(latency_ms=300)
     return project
 
 
@@ -110,7 +109,7 @@ def test_killed_profile_runs_end_equal_to_the_source(tmp_path: Path,
     project = Project.create(tmp_path, sandbox_account, users=8_000)
     text = project.config_path.read_text().replace("batch_size: 1000", f"batch_size: {BATCH // 2}")
     project.config_path.write_text(text)
-    project.set_faults(latency_ms=60)
+    project.set_faults(latency_ms=300)
     _crash_then_finish(project, "users")
     profiles = sandbox_profiles(project)
     assert set(profiles) == {str(i) for i in range(1, 8_001)} - {"2", "4"}

@@ -114,7 +114,10 @@ def test_plan_sends_nothing(project: Project) -> None:
 
 
 def test_second_concurrent_run_is_refused(project: Project) -> None:
-    project.set_faults(latency_ms=400)
+    project.config_path.write_text(
+        project.config_path.read_text().replace("batch_size: 1000", "batch_size: 20")
+    )
+    project.set_faults(latency_ms=500)  # 15 uploads, 4 at a time: about 2 s
     first = subprocess.Popen(
         [sys.executable, "-m", "syncline", "run", "users", "--project", str(project.root),
          "--json"], env=project.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -177,14 +177,18 @@ class SyncConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncConfig:
-        expected = "update_or_create" if self.object == "profile" else "send"
+        expected: Literal["update_or_create", "send"] = (
+            "update_or_create" if self.object == "profile" else "send"
+        )
         if self.behavior is None:
             self.behavior = expected
         elif self.behavior != expected:
             raise ValueError(f"object `{self.object}` takes behavior `{expected}`")
         if self.object == "event":
             if self.identity_column is None:
-                raise ValueError("an event sync needs `identity_column` (the column naming the user)")
+                raise ValueError(
+                    "an event sync needs `identity_column` (the column naming the user)"
+                )
             if (self.event_name is None) == (self.event_name_column is None):
                 raise ValueError("an event sync needs one of `event_name` or `event_name_column`")
         else:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Literal
 
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
@@ -98,6 +99,7 @@ class Runner:
         started = time.monotonic()
         with self.store.lease(name, holder=_holder()) as lease:
             run_id = self.store.start_run(name, trigger=trigger, full=full)
+            lease.renew(run_id)  # a takeover of an expired lease then fails this run by id
             summary = RunSummary(sync=name, run_id=run_id, object=sync.object)
             try:
                 with self._open(name, sync, summary) as run:
@@ -144,7 +146,9 @@ class Runner:
         keys = run.snapshot.in_doubt_keys()
         if not keys:
             return
-        policy = "resend" if resend or run.sync.in_doubt == "resend" else "skip"
+        policy: Literal["skip", "resend"] = (
+            "resend" if resend or run.sync.in_doubt == "resend" else "skip"
+        )
         # the record first: a crash between the two leaves the keys in flight, found again next
         # run, rather than resolved but never reported
         action = "resent" if policy == "resend" else "skipped"
@@ -153,17 +157,17 @@ class Runner:
         run.summary.in_doubt_keys = list(keys)
 
     def _plan(self, run: _Run, *, full: bool, dry: bool = False) -> Plan:
-        history = "send"
+        history: Literal["send", "skip"] = "send"
         if run.sync.object == "event" and run.sync.history == "skip" and run.snapshot.is_empty():
             history = "skip"
             run.summary.history = "skip: existing rows are marked as seen, none is sent"
         elif run.sync.object == "event":
             run.summary.history = "send"
-        plan = run.planner.plan(full=full, history="send" if dry else history)  # type: ignore[arg-type]
+        plan = run.planner.plan(full=full, history="send" if dry else history)
         run.stack.callback(plan.close)
         counts, s = plan.counts, run.summary
-        s.rows_in_model, s.unchanged, s.removed = counts.rows_in_model, counts.unchanged, counts.removed
-        s.new, s.changed = counts.new, counts.changed
+        s.rows_in_model, s.new, s.changed = counts.rows_in_model, counts.new, counts.changed
+        s.unchanged, s.removed = counts.unchanged, counts.removed
         if dry and history == "skip":
             s.unchanged, s.new, s.changed = s.unchanged + s.new + s.changed, 0, 0
         s.invalid = counts.null_keys + counts.duplicate_keys

@@ -15,9 +15,9 @@ class RunSummary:
     ``sent`` counts records that reached the destination in a request; ``accepted`` and
     ``rejected`` split them by the destination's answer; ``rejected`` also counts rows Syncline
     rejected before sending (a local rule broken, a value that cannot be converted); ``invalid``
-    counts rows with a null or duplicate sync key; ``failed`` counts records whose request failed
-    after its retries (tried again next run); ``in_doubt`` counts event keys that may or may not have
-    reached CleverTap.
+    counts rows with a null or duplicate sync key; ``failed`` counts records whose request
+    failed after its retries (tried again next run); ``in_doubt`` counts event keys that may or
+    may not have reached CleverTap.
     """
 
     sync: str

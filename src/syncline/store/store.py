@@ -7,6 +7,8 @@ PostgreSQL, and the schema upgrades itself when a newer Syncline opens an older 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,7 +98,7 @@ class StateStore:
             current = conn.execute(sa.select(t.leases).where(t.leases.c.sync == sync)).first()
             if current is not None:
                 expires = _utc(current.expires_at)
-                if expires is not None and expires > now:
+                if expires is not None and expires > now and _holder_alive(current.holder):
                     raise RunLockedError(
                         f"sync `{sync}` is already running (run {current.run_id}, started "
                         f"{_utc(current.acquired_at)} by {current.holder}); wait for it to "
@@ -208,3 +210,22 @@ def _record(row: Any) -> RunRecord:
         finished_at=_utc(row["finished_at"]), heartbeat_at=_utc(row["heartbeat_at"]),
         error=row["error"], **{c: int(row[c] or 0) for c in t.COUNTS},
     )
+
+
+def _holder_alive(holder: str) -> bool:
+    """Whether a lease holder (``host:pid``) may still be running.
+
+    A holder on this host whose process is gone (killed, crashed) cannot renew its lease, so
+    waiting for the lease to expire would only delay the next run; on another host we cannot
+    tell, and trust the expiry.
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
