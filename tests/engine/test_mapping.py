@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,15 @@ def test_events_with_items_from_json_and_bad_items(tmp_path: Path) -> None:
     many = json.dumps([{"n": i} for i in range(257)])
     rows = _events(f"'{many}'", tmp_path / "many")
     assert rows[0][2] is not None and "257 items" in rows[0][2].message
+
+
+def test_decimals_arrive_as_the_numbers_in_the_warehouse() -> None:
+    columns = [Column("user_id", "VARCHAR"), Column("ltv", "DECIMAL(12,2)")]
+    mapping = resolve_mapping("users", _sync(), columns)
+    batch = pa.record_batch(
+        [pa.array(["1", "2"]),
+         pa.array([Decimal("3600.68"), Decimal("0.10")], pa.decimal128(12, 2))],
+        names=["user_id", "ltv"],
+    )
+    records = [r for _, r, _ in RecordBuilder(_sync(), mapping).build(batch)]
+    assert [r["profileData"]["ltv"] for r in records if r] == [3600.68, 0.1]

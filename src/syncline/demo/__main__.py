@@ -37,7 +37,8 @@ def sandbox(data: Path) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "syncline_sandbox", "--host", "127.0.0.1", "--port", str(port),
-           "--data", str(data), "--account", f"{ACCOUNT}:{PASSCODE}:eu1"]
+           "--data", str(data), "--account", f"{ACCOUNT}:{PASSCODE}:eu1",
+           "--log-level", "warning"]
     proc = subprocess.Popen(cmd)
     try:
         _wait_until_up(url, proc)
@@ -99,12 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     project = ["--project", str(directory)]
     with sandbox(directory / ".sandbox") as url:
         env = {**os.environ, "CLEVERTAP_ACCOUNT_ID": ACCOUNT, "CLEVERTAP_PASSCODE": PASSCODE,
-               "CLEVERTAP_REGION": "eu1", "CLEVERTAP_ENDPOINT": url}
+               "CLEVERTAP_REGION": "eu1", "CLEVERTAP_ENDPOINT": url,
+               "COLUMNS": os.environ.get("COLUMNS", "110")}
         print(f"CleverTap sandbox listening on {url} (account {ACCOUNT})", flush=True)
         syncline("test", "clevertap_prod", *project, env=env)
         syncline("plan", "users_to_clevertap", *project, env=env)
         syncline("run", "users_to_clevertap", *project, env=env)
-        syncline("run", "orders_to_clevertap", *project, env=env, check=False)
+        syncline("rejections", "1", *project, env=env)
+        syncline("run", "orders_to_clevertap", *project, env=env)
         changed = change_sample_rows(directory / "warehouse.duckdb", fraction=0.01)
         print(f"\nChanged {changed:,} users (1%) in the warehouse; running again.", flush=True)
         syncline("run", "users_to_clevertap", *project, env=env)

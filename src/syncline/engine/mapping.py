@@ -300,7 +300,11 @@ def _convert_column(item: FieldMap, conv: Converter, array: pa.Array) -> list[An
         seconds = pc.cast(array, unit, safe=False).cast(pa.int64())
         return [None if v is None else f"$D_{v}" for v in seconds.to_pylist()]
     if item.type == "number" and pa.types.is_decimal(kind):
-        array = array.cast(pa.int64() if kind.scale == 0 else pa.float64())
+        # through text: Arrow's direct decimal → double cast is not correctly rounded
+        # (3600.68 would arrive as 3600.6800000000003)
+        array = array.cast(pa.int64()) if kind.scale == 0 else (
+            array.cast(pa.string()).cast(pa.float64())
+        )
         kind = array.type
     plain = (
         (item.type == "string" and pa.types.is_string(kind) and conv is to_string)
