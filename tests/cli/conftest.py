@@ -33,6 +33,10 @@ class SandboxView:
     def upload_count(self, account: str) -> int:
         return int(self.server.stats(account)["uploads"])
 
+    def upload_attempts(self, account: str) -> int:
+        """Every upload request, faulted ones included (the fault plan counts them)."""
+        return self.server.state.plan(account).uploads
+
     def set_faults(self, account: str, **faults: Any) -> None:
         self.server.set_faults(account, **faults)
 

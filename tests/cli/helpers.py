@@ -141,9 +141,12 @@ class Project:
             con.execute(statement)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.cli_with_env(self.env, *args)
+
+    def cli_with_env(self, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "syncline", *args, "--project", str(self.root)],
-            env=self.env, capture_output=True, text=True, timeout=240, check=False,
+            env=env, capture_output=True, text=True, timeout=240, check=False,
         )
 
     def cli_json(self, *args: str) -> Any:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 
 from tests.cli.helpers import Project, sandbox_profiles
@@ -157,3 +158,30 @@ def test_warehouse_is_a_real_duckdb_file(project: Project) -> None:
     with duckdb.connect(str(project.warehouse), read_only=True) as con:
         row = con.execute("SELECT count(*) FROM users").fetchone()
     assert row is not None and row[0] == USERS + 3
+
+
+def test_failing_uploads_are_retried_and_nothing_is_lost(project: Project) -> None:
+    project.config_path.write_text(
+        project.config_path.read_text().replace("batch_size: 1000", "batch_size: 25")
+    )
+    project.set_faults(error_rate=0.3, burst_429=4, drop_rate=0.1, seed=3)
+    summary = project.run_json("users")
+    assert (summary["status"], summary["failed"]) == ("succeeded", 0)
+    assert summary["accepted"] == USERS - 2
+    assert set(sandbox_profiles(project)) == {str(i) for i in range(1, USERS + 1)} - {"2", "4"}
+    stored = project.sandbox.upload_count(project.account["account_id"])
+    assert stored == 12  # 298 valid records, 25 a batch
+    assert project.sandbox.upload_attempts(project.account["account_id"]) > stored
+
+
+def test_destination_down_fails_the_run_and_loses_nothing(project: Project) -> None:
+    project.set_faults(error_rate=1.0, seed=1)
+    env = dict(project.env, SYNCLINE_RETRY_BASE_DELAY_S="0.01")
+    failed = project.cli_with_env(env, "run", "users", "--json")
+    assert failed.returncode == 1
+    summary = orjson.loads(failed.stdout)
+    assert (summary["status"], summary["accepted"]) == ("failed", 0)
+    assert "kept failing" in summary["error"]
+    project.set_faults()
+    again = project.run_json("users")
+    assert again["accepted"] == USERS - 2

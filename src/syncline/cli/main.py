@@ -114,13 +114,15 @@ def test_connection(
 
 def _runner(project: Path | None, *, quiet: bool) -> Any:
     from syncline.cli.progress import progress_for
-    from syncline.config.load import load_project, state_url
+    from syncline.config.load import load_project, retry_settings, state_url
+    from syncline.engine.delivery import RetryPolicy
     from syncline.engine.runner import Runner
     from syncline.store import StateStore
 
     loaded = load_project(project)
+    retry = RetryPolicy(**retry_settings())  # type: ignore[arg-type]
     store = StateStore(state_url(loaded.root))
-    return Runner(loaded, store, progress=progress_for(err_console, quiet))
+    return Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry)
 
 
 @app.command()

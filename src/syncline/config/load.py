@@ -56,6 +56,28 @@ def state_url(root: Path, env: Mapping[str, str] | None = None) -> str:
     return f"sqlite:///{folder / 'state.db'}"
 
 
+RETRY_SETTINGS = {
+    "SYNCLINE_RETRY_ATTEMPTS": "max_attempts",
+    "SYNCLINE_RETRY_BASE_DELAY_S": "base_delay_s",
+    "SYNCLINE_RETRY_MAX_DELAY_S": "max_delay_s",
+}
+
+
+def retry_settings(env: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Backoff overrides from the environment (for impatient tests or a patient night job)."""
+    env = os.environ if env is None else env
+    found: dict[str, float] = {}
+    for var, name in RETRY_SETTINGS.items():
+        if env.get(var):
+            try:
+                found[name] = float(env[var])
+            except ValueError:
+                raise ConfigError(f"{var}={env[var]!r} is not a number (e.g. {var}=0.5)") from None
+    if "max_attempts" in found:
+        found["max_attempts"] = max(1, int(found["max_attempts"]))
+    return found
+
+
 def load_project(
     project_dir: Path | None = None, env: Mapping[str, str] | None = None
 ) -> LoadedProject:
