@@ -326,6 +326,15 @@ def sandbox(
     raise typer.Exit(sandbox_main(argv) or 0)
 
 
+def _register_server_commands() -> None:
+    from syncline.cli.serve import register
+
+    register(app)
+
+
+_register_server_commands()
+
+
 def main() -> None:
     """Entry point for ``python -m syncline``."""
     app()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,14 +24,27 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncline import __version__
-from syncline.server import api, web
-from syncline.server.errors import ApiError, FieldError, error_body
+from syncline.errors import RunLockedError, SynclineError
+from syncline.server import (
+    api,
+    api_connections,
+    api_runs,
+    api_syncs,
+    pages_connections,
+    pages_runs,
+    pages_syncs,
+    web,
+    wizard,
+)
+from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
 from syncline.server.secrets import SecretBox, derive_key
 from syncline.server.settings import ServerSettings
 from syncline.server.throttle import SignInThrottle
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from syncline.server.jobs import RunManager
 
 __all__ = ["create_app", "serve", "uvicorn_config"]
 
@@ -70,16 +84,34 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """The whole server app for ``settings`` (no I/O happens until it serves a request)."""
+def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> FastAPI:
+    """The whole server app for ``settings`` (no I/O happens until it serves a request).
+
+    ``jobs`` runs syncs and fires their schedules (``syncline serve`` passes one): its
+    scheduler starts with the app and stops, cancelling runs in progress, when the app stops.
+    Without it the run endpoints answer 503.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if jobs is not None:
+            jobs.start()
+        try:
+            yield
+        finally:
+            if jobs is not None:
+                jobs.close()
+
     app = FastAPI(
         title=settings.title,
         version=__version__,
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.jobs = jobs
     app.state.secret_box = SecretBox(settings.secret_key)
     app.state.sign_in_throttle = SignInThrottle()
     app.add_middleware(
@@ -93,15 +125,24 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(api_connections.router)
+    app.include_router(api_syncs.router)
+    app.include_router(api_runs.router)
+    app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)
     app.include_router(web.router)
+    app.include_router(pages_connections.router)
+    app.include_router(wizard.router)  # /syncs/new before /syncs/{name}
+    app.include_router(pages_syncs.router)
+    app.include_router(pages_runs.router)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(SynclineError, _syncline_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
     return app
 
 
-def serve(settings: ServerSettings) -> None:
+def serve(settings: ServerSettings, jobs: RunManager | None = None) -> None:
     """Run the server in this process until interrupted (``syncline serve``)."""
     import uvicorn
 
@@ -111,15 +152,15 @@ def serve(settings: ServerSettings) -> None:
             "or sign-in cookies travel in clear",
             settings.host,
         )
-    uvicorn.Server(uvicorn_config(settings)).run()
+    uvicorn.Server(uvicorn_config(settings, jobs)).run()
 
 
-def uvicorn_config(settings: ServerSettings) -> uvicorn.Config:
+def uvicorn_config(settings: ServerSettings, jobs: RunManager | None = None) -> uvicorn.Config:
     """How uvicorn serves the app: settings' host (loopback by default) and port."""
     import uvicorn
 
     return uvicorn.Config(
-        create_app(settings),
+        create_app(settings, jobs),
         host=settings.host,
         port=settings.port,
         log_level="info",
@@ -162,7 +203,14 @@ def error_response(
 
 
 async def _api_error(request: Request, exc: ApiError) -> Response:
-    return error_response(request, exc.status, str(exc), title=exc.title)
+    errors = exc.errors if isinstance(exc, InvalidInputError) else None
+    return error_response(request, exc.status, str(exc), title=exc.title, errors=errors)
+
+
+async def _syncline_error(request: Request, exc: SynclineError) -> Response:
+    """An engine or config error that reached a route: the user's to fix, not a crash."""
+    status = 409 if isinstance(exc, RunLockedError) else 400
+    return error_response(request, status, str(exc))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -20,11 +20,14 @@ from syncline.errors import SynclineError
 __all__ = [
     "ApiError",
     "BadRequestError",
+    "ConflictError",
     "CsrfError",
     "FieldError",
     "ForbiddenError",
+    "InvalidInputError",
     "NotFoundError",
     "UnauthorizedError",
+    "UnavailableError",
     "error_body",
 ]
 
@@ -75,6 +78,31 @@ class NotFoundError(ApiError):
 
     status = 404
     title = "Not found"
+
+
+class ConflictError(ApiError):
+    """The request clashes with the current state (a name taken, a run already going)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class InvalidInputError(ApiError):
+    """Input that fails validation; ``errors`` says which field and why (422)."""
+
+    status = 422
+    title = "Invalid request"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['reason']}" for e in errors))
+
+
+class UnavailableError(ApiError):
+    """The server cannot do this as it was started (e.g. runs without a state store)."""
+
+    status = 503
+    title = "Unavailable"
 
 
 _TITLES = {

@@ -1,4 +1,4 @@
-"""Tables the server owns: users, API tokens, and connection definitions with sealed secrets.
+"""Tables the server owns: users, API tokens, connection definitions with sealed secrets, syncs.
 
 They live on their own ``MetaData`` for now, created with ``metadata.create_all``; they are
 meant to move into the state store's Alembic migrations (``syncline.store``) so one upgrade
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["ApiToken", "Connection", "ServerBase", "User", "metadata"]
+__all__ = ["ApiToken", "Connection", "ServerBase", "SyncDefinition", "User", "metadata"]
 
 metadata = MetaData()
 
@@ -95,5 +95,23 @@ class Connection(ServerBase):
     """Plugin type, e.g. ``duckdb`` or ``clevertap``."""
     settings: Mapped[str] = mapped_column(Text, default="{}")
     sealed_secrets: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SyncDefinition(ServerBase):
+    """A sync defined from the dashboard or API (or by ``syncline apply``).
+
+    ``body`` is the sync as ``syncline.yml`` writes it (a ``SyncConfig`` in JSON), so the
+    server's runs go through the same pydantic model and the same ``Runner`` as the CLI's.
+    """
+
+    __tablename__ = "syncline_syncs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A paused sync is not started by its schedule (a manual run still works)."""
     created_at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,212 @@
+"""``syncline serve``, ``syncline user add``, ``syncline apply`` and ``syncline export``.
+
+The server keeps its definitions (connections, syncs) and users in the project's state store,
+next to the runs. ``apply`` copies ``syncline.yml`` into it, ``export`` writes it back as YAML
+with every secret replaced by a ``${SYNCLINE_<NAME>_<FIELD>}`` reference.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from syncline.errors import ConfigError, SynclineError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["register"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--project", "-p", help="Project folder (its state store holds the server's "
+                                         "users and definitions; default: here)."),
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """A red message and exit code 2 (bad input) or 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except SynclineError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _root(project: Path | None) -> Path:
+    root = (project or Path.cwd()).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"project folder {root} does not exist; pass --project DIR")
+    return root
+
+
+def open_server_store(root: Path) -> tuple[str, Engine, sessionmaker[Session]]:
+    """The state store's URL, an engine with the server's tables created, and a session maker."""
+    from sqlalchemy import create_engine, make_url
+    from sqlalchemy.orm import sessionmaker
+
+    from syncline.config.load import state_url
+    from syncline.server.models import metadata
+
+    url = state_url(root)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    return url, engine, sessionmaker(engine, expire_on_commit=False)
+
+
+@_handles_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    project: ProjectOpt = None,
+    https_only: Annotated[
+        bool, typer.Option("--https-only", help="Secure cookies (behind a TLS proxy).")
+    ] = False,
+) -> None:
+    """Serve the dashboard and the REST API, and run scheduled syncs."""
+    from syncline.server.app import serve
+    from syncline.server.jobs import RunManager
+    from syncline.server.secrets import SecretBox
+    from syncline.server.settings import ServerSettings
+    from syncline.store import StateStore
+
+    root = _root(project)
+    url, engine, sessions = open_server_store(root)
+    settings = ServerSettings.from_env(sessions, host=host, port=port, https_only=https_only)
+    store = StateStore(url)
+    jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key))
+    console.print(f"Syncline on http://{host}:{port} (project {root}); Ctrl+C stops it.")
+    try:
+        serve(settings, jobs)
+    finally:
+        store.close()
+        engine.dispose()
+
+
+@_handles_errors
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name to sign in with.")],
+    project: ProjectOpt = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a dashboard user (the password is prompted, or read with --password-stdin)."""
+    from syncline.server.security import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _, engine, sessions = open_server_store(_root(project))
+    try:
+        with sessions() as session:
+            create_user(session, name, password)
+            session.commit()
+    finally:
+        engine.dispose()
+    console.print(f"User [bold]{name}[/bold] added; sign in on the dashboard.")
+
+
+@_handles_errors
+def apply_command(project: ProjectOpt = None) -> None:
+    """Copy syncline.yml's sources, destinations and syncs into the state store (the server's)."""
+    from syncline.config.load import load_project
+    from syncline.server.definitions import apply_project
+    from syncline.server.secrets import SecretBox
+
+    loaded = load_project(project)
+    box = SecretBox.from_env()
+    _, engine, sessions = open_server_store(loaded.root)
+    try:
+        with sessions() as session:
+            counts = apply_project(session, box, loaded.project)
+            session.commit()
+    finally:
+        engine.dispose()
+    console.print(
+        f"Applied {counts['sources']} source(s), {counts['destinations']} destination(s) and "
+        f"{counts['syncs']} sync(s) from {loaded.path}."
+    )
+
+
+@_handles_errors
+def export_command(
+    project: ProjectOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the YAML here (default: stdout).")
+    ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option("--env-file", help="Also write the secrets as VAR=value lines here (0600)."),
+    ] = None,
+) -> None:
+    """Write the state store's definitions as syncline.yml; secrets become ${ENV} references."""
+    import yaml
+
+    from syncline.server.definitions import export_project
+    from syncline.server.secrets import SecretBox
+
+    box = SecretBox.from_env()
+    _, engine, sessions = open_server_store(_root(project))
+    try:
+        with sessions() as session:
+            data, env = export_project(session, box)
+    finally:
+        engine.dispose()
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"Wrote {output}.")
+    if env_file is not None:
+        _write_env(env_file, env)
+        err_console.print(f"Wrote {len(env)} secret(s) to {env_file}; keep it out of git.")
+    elif env:
+        err_console.print("Set these variables before `syncline apply` or a run: "
+                          + ", ".join(sorted(env)))
+
+
+def _write_env(path: Path, env: dict[str, str]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        for name, value in sorted(env.items()):
+            handle.write(f"{name}={value}\n")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve``, ``user add``, ``apply`` and ``export`` to the ``syncline`` app."""
+    app.command("serve")(serve_command)
+    app.command("apply")(apply_command)
+    app.command("export")(export_command)
+    users = typer.Typer(help="Dashboard users.", no_args_is_help=True)
+    users.command("add")(user_add)
+    app.add_typer(users, name="user")

@@ -1,0 +1,201 @@
+"""REST API for connections (sources and destinations) and for browsing a source.
+
+Secrets are accepted on the way in and never sent back: answers show them masked. Every
+body is validated by the same pydantic models as ``syncline.yml``; a bad field is a 422 naming
+``body.config.<field>`` and why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.checks import browse_columns, browse_schemas, browse_tables, test_connection
+from syncline.server.connections import get_connection, save_connection, view
+from syncline.server.definitions import (
+    check_name,
+    connection_config,
+    list_syncs,
+    split_config,
+    sync_config,
+    validate_connection,
+)
+from syncline.server.errors import ConflictError, NotFoundError
+from syncline.server.models import Connection
+from syncline.server.secrets import SecretBox
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["connections"])
+
+Kind = Literal["source", "destination"]
+
+
+class ConnectionIn(BaseModel):
+    """Body of ``POST /api/connections``: a name, and the config as ``syncline.yml`` has it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    name: str = Field(min_length=1, max_length=100)
+    config: dict[str, Any]
+    """E.g. ``{"type": "clevertap", "account_id": "...", "passcode": "...", "region": "eu1"}``."""
+
+
+class ConnectionUpdate(BaseModel):
+    """Body of ``PUT /api/connections/{kind}/{name}``: the config; omitted secrets are kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any]
+
+
+def box_of(request: Request) -> SecretBox:
+    """The app's secret box."""
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+def project_root(request: Request) -> Path:
+    """The project folder relative paths are resolved against (the server's folder without
+    a run manager)."""
+    jobs = getattr(request.app.state, "jobs", None)
+    root: Path = jobs.root if jobs is not None else Path.cwd()
+    return root
+
+
+def saved(session: Session, kind: Kind, name: str) -> Connection:
+    """The saved connection, or a 404 that says how to list them."""
+    row = get_connection(session, kind, name)
+    if row is None:
+        raise NotFoundError(f"no {kind} `{name}`; GET /api/connections lists them")
+    return row
+
+
+def store_connection(
+    session: Session, box: SecretBox, kind: Kind, name: str, config: dict[str, Any]
+) -> Connection:
+    """Validate ``config`` (saved secrets filling omitted ones) and save it; the caller commits."""
+    existing = get_connection(session, kind, name)
+    merged = dict(config)
+    if existing is not None:
+        for key, value in connection_config(box, existing).items():
+            merged.setdefault(key, value)
+        if config.get("type", existing.type) != existing.type:
+            merged = dict(config)
+    model = validate_connection(kind, merged)
+    type_, settings, secrets = split_config(model)
+    return save_connection(session, box, kind=kind, name=name, type=type_,
+                           settings=settings, secrets=secrets)
+
+
+@router.get("/connections")
+def list_connections(
+    request: Request, user: CurrentUser, session: DbSession, kind: Kind | None = None
+) -> dict[str, Any]:
+    """Every saved source and destination (secrets masked)."""
+    query = select(Connection).order_by(Connection.kind, Connection.name)
+    if kind is not None:
+        query = query.where(Connection.kind == kind)
+    box = box_of(request)
+    return {"ok": True, "connections": [view(box, row) for row in session.scalars(query)]}
+
+
+@router.post("/connections", status_code=status.HTTP_201_CREATED)
+def create_connection(
+    request: Request, body: ConnectionIn, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """Save a new source or destination (409 if the name is taken)."""
+    check_name(body.name)
+    if get_connection(session, body.kind, body.name) is not None:
+        raise ConflictError(
+            f"a {body.kind} `{body.name}` already exists; PUT /api/connections/{body.kind}/"
+            f"{body.name} changes it"
+        )
+    row = store_connection(session, box_of(request), body.kind, body.name, body.config)
+    session.commit()
+    return {"ok": True, "connection": view(box_of(request), row)}
+
+
+@router.get("/connections/{kind}/{name}")
+def get_one(
+    request: Request, kind: Kind, name: str, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """One connection (secrets masked)."""
+    return {"ok": True, "connection": view(box_of(request), saved(session, kind, name))}
+
+
+@router.put("/connections/{kind}/{name}")
+def update_connection(
+    request: Request, kind: Kind, name: str, body: ConnectionUpdate, user: CurrentUser,
+    session: DbSession,
+) -> dict[str, Any]:
+    """Change a connection; secrets left out keep their saved values."""
+    saved(session, kind, name)
+    row = store_connection(session, box_of(request), kind, name, body.config)
+    session.commit()
+    return {"ok": True, "connection": view(box_of(request), row)}
+
+
+@router.delete("/connections/{kind}/{name}")
+def delete_connection(
+    kind: Kind, name: str, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """Delete a connection no sync uses (409 names the syncs that do)."""
+    row = saved(session, kind, name)
+    users = [s.name for s in list_syncs(session) if getattr(sync_config(s), kind) == name]
+    if users:
+        raise ConflictError(
+            f"{kind} `{name}` is used by sync(s) {', '.join(users)}; delete or change them first"
+        )
+    session.delete(row)
+    session.commit()
+    return {"ok": True}
+
+
+@router.post("/connections/{kind}/{name}/test")
+def test_saved(
+    request: Request, kind: Kind, name: str, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """Test a saved connection: ``ok`` false with the reason when it does not work."""
+    config = connection_config(box_of(request), saved(session, kind, name))
+    return test_connection(kind, name, config, project_root(request))
+
+
+@router.get("/sources/{name}/schemas")
+def schemas(
+    request: Request, name: str, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """The schemas of a source."""
+    config = connection_config(box_of(request), saved(session, "source", name))
+    return {"ok": True, "schemas": browse_schemas(name, config, project_root(request))}
+
+
+@router.get("/sources/{name}/schemas/{schema}/tables")
+def tables(
+    request: Request, name: str, schema: str, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """The tables of one schema of a source."""
+    config = connection_config(box_of(request), saved(session, "source", name))
+    return {"ok": True, "tables": browse_tables(name, config, project_root(request), schema)}
+
+
+@router.get("/sources/{name}/columns")
+def columns(
+    request: Request,
+    name: str,
+    user: CurrentUser,
+    session: DbSession,
+    table: Annotated[str | None, Query(description="schema.table")] = None,
+    query: Annotated[str | None, Query(description="a SELECT")] = None,
+) -> dict[str, Any]:
+    """The columns (name, type) of a table or a query of a source."""
+    config = connection_config(box_of(request), saved(session, "source", name))
+    found = browse_columns(name, config, project_root(request), table=table, query=query)
+    return {"ok": True, "columns": found}

@@ -1,0 +1,139 @@
+"""REST API for runs: trigger (answers at once with the run id), list, one run with its counts
+and live progress, its rejected records (JSON or CSV), cancel."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
+
+from syncline.errors import ConfigError, RunLockedError, SynclineError
+from syncline.server.api_syncs import jobs_of, saved_sync
+from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
+from syncline.server.jobs import RunManager
+
+__all__ = ["rejections_csv", "router", "run_view", "start_run"]
+
+router = APIRouter(prefix="/api", tags=["runs"])
+
+
+class RunIn(BaseModel):
+    """Body of ``POST /api/syncs/{name}/runs`` (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full: bool = False
+    """Full resync: send every row again, not only the new and changed ones."""
+
+
+def start_run(jobs: RunManager, name: str, *, full: bool = False, trigger: str = "api") -> int:
+    """Start a run; 409 if one is going, 400 with the reason if it cannot start."""
+    try:
+        return jobs.trigger(name, full=full, trigger=trigger)
+    except RunLockedError as exc:
+        raise ConflictError(
+            f"sync `{name}` is already running; wait for that run or cancel it ({exc})"
+        ) from exc
+    except ConfigError as exc:
+        raise BadRequestError(f"sync `{name}` cannot run: {exc}") from exc
+
+
+def run_view(jobs: RunManager, run_id: int) -> dict[str, Any]:
+    """One run's record, with live progress while this server runs it."""
+    try:
+        record = jobs.store.run(run_id)
+    except SynclineError as exc:
+        raise NotFoundError(f"no run {run_id}; GET /api/runs lists them") from exc
+    data: dict[str, Any] = orjson.loads(orjson.dumps(record.to_dict(), default=str))
+    live = jobs.live(run_id)
+    data["progress"] = live.progress() if live is not None else None
+    return data
+
+
+def rejection_rows(
+    jobs: RunManager, run_id: int, code: str | None, limit: int | None
+) -> list[dict[str, Any]]:
+    """A run's rejected records, as dicts."""
+    run_view(jobs, run_id)  # the 404 for an unknown run
+    return [
+        {"sync_key": r.sync_key, "code": r.code, "message": r.message, "column": r.column,
+         "record": r.record}
+        for r in jobs.store.rejections(run_id, code=code, limit=limit)
+    ]
+
+
+def rejections_csv(rows: list[dict[str, Any]]) -> str:
+    """Rejected records as CSV (the record itself as JSON in the last column)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["sync_key", "code", "column", "reason", "record"])
+    for row in rows:
+        record = "" if row["record"] is None else orjson.dumps(row["record"], default=str).decode()
+        writer.writerow([row["sync_key"], row["code"], row["column"] or "", row["message"],
+                         record])
+    return out.getvalue()
+
+
+@router.post("/syncs/{name}/runs", status_code=status.HTTP_202_ACCEPTED)
+def trigger(
+    request: Request, name: str, user: CurrentUser, session: DbSession,
+    body: RunIn | None = None,
+) -> dict[str, Any]:
+    """Start a run in the background; poll ``GET /api/runs/{run_id}``."""
+    saved_sync(session, name)
+    run_id = start_run(jobs_of(request), name, full=body.full if body else False)
+    return {"ok": True, "run_id": run_id, "url": f"/api/runs/{run_id}"}
+
+
+@router.get("/runs")
+def list_runs(
+    request: Request,
+    user: CurrentUser,
+    sync: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """Recent runs, newest first (of one sync with ``?sync=``)."""
+    records = jobs_of(request).store.runs(sync, limit=limit)
+    runs = [orjson.loads(orjson.dumps(r.to_dict(), default=str)) for r in records]
+    return {"ok": True, "runs": runs}
+
+
+@router.get("/runs/{run_id}")
+def get_run(request: Request, run_id: int, user: CurrentUser) -> dict[str, Any]:
+    """One run: status, counts and, while it runs, progress."""
+    return {"ok": True, "run": run_view(jobs_of(request), run_id)}
+
+
+@router.get("/runs/{run_id}/rejections")
+def get_rejections(
+    request: Request,
+    run_id: int,
+    user: CurrentUser,
+    code: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """The run's rejected records (code, reason, key, column, record); ``?format=csv``."""
+    rows = rejection_rows(jobs_of(request), run_id, code, limit)
+    if format == "csv":
+        return Response(
+            rejections_csv(rows), media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="run-{run_id}-rejected.csv"'},
+        )
+    return {"ok": True, "rejections": rows}
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel(request: Request, run_id: int, user: CurrentUser) -> dict[str, Any]:
+    """Ask a running run to stop (it ends as ``cancelled`` after its batch in flight)."""
+    jobs = jobs_of(request)
+    run_view(jobs, run_id)
+    if not jobs.cancel(run_id):
+        raise ConflictError(f"run {run_id} is not running in this server; nothing to cancel")
+    return {"ok": True, "run_id": run_id, "cancelling": True}

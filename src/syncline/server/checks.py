@@ -1,0 +1,164 @@
+"""What the server asks of sources and destinations: connection tests, browsing, and checking
+a sync against its source before it is saved.
+
+Each function opens the plugin, asks, and closes it; errors of the plugin become answers a
+person can act on (``ok: false`` with the reason for a test, a 422 naming the field for a sync).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from syncline.config.models import ModelConfig, SyncConfig
+from syncline.errors import SynclineError
+from syncline.server.definitions import field_errors, validate_connection
+from syncline.server.errors import BadRequestError, FieldError, InvalidInputError
+
+__all__ = [
+    "browse_columns",
+    "browse_schemas",
+    "browse_tables",
+    "check_sync",
+    "key_problems",
+    "test_connection",
+]
+
+
+@contextmanager
+def opened_source(name: str, config: dict[str, Any], root: Path) -> Iterator[Any]:
+    """The source plugin, open for the ``with`` block (a 400 with the reason if it cannot)."""
+    from syncline.sources.registry import open_source
+
+    model = validate_connection("source", config)
+    try:
+        source = open_source(name, model, root)
+    except SynclineError as exc:
+        raise BadRequestError(f"source `{name}`: {exc}") from exc
+    try:
+        yield source
+    except SynclineError as exc:
+        raise BadRequestError(f"source `{name}`: {exc}") from exc
+    finally:
+        source.close()
+
+
+def test_connection(kind: str, name: str, config: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Try the connection: ``{"ok": True}`` or ``{"ok": False, "error": why}``."""
+    try:
+        if kind == "source":
+            with opened_source(name, config, root) as source:
+                source.check()
+        else:
+            _check_destination(config)
+    except (SynclineError, BadRequestError) as exc:
+        return {"ok": False, "error": f"{kind} `{name}`: {exc}"}
+    return {"ok": True, "message": f"{kind} `{name}`: connection works"}
+
+
+def _check_destination(config: dict[str, Any]) -> None:
+    from syncline.destinations.registry import destination_client
+
+    client = destination_client(validate_connection("destination", config))
+    try:
+        client.check()
+    finally:
+        client.close()
+
+
+def browse_schemas(name: str, config: dict[str, Any], root: Path) -> list[str]:
+    """The schemas of a source."""
+    with opened_source(name, config, root) as source:
+        return list(source.schemas())
+
+
+def browse_tables(name: str, config: dict[str, Any], root: Path, schema: str) -> list[str]:
+    """The tables of ``schema``."""
+    with opened_source(name, config, root) as source:
+        return list(source.tables(schema))
+
+
+def browse_columns(
+    name: str, config: dict[str, Any], root: Path, *, table: str | None, query: str | None
+) -> list[dict[str, str]]:
+    """The columns of a table or query, as ``{"name", "type"}``."""
+    from syncline.sources.registry import model_sql
+
+    try:
+        model = ModelConfig(table=table, query=query)
+    except ValidationError as exc:
+        raise InvalidInputError(field_errors(exc, "query")) from None
+    with opened_source(name, config, root) as source:
+        return [{"name": c.name, "type": c.type} for c in source.columns(model_sql(model, source))]
+
+
+def check_sync(sync: SyncConfig, source_config: dict[str, Any], root: Path) -> list[FieldError]:
+    """Check a sync against its source: model readable, key unique and non-null, columns mapped
+    exist, an event's identity and name mapped. Every problem is returned, not the first."""
+    from syncline.sources.registry import model_sql
+
+    try:
+        with opened_source(sync.source, source_config, root) as source:
+            sql = model_sql(sync.model, source)
+            try:
+                names = {c.name for c in source.columns(sql)}
+            except SynclineError as exc:
+                return [FieldError(field="body.config.model", reason=str(exc))]
+            problems = _missing_columns(sync, names)
+            if sync.sync_key in names:
+                problems += key_problems(source, sql, sync.sync_key)
+            return problems
+    except BadRequestError as exc:
+        return [FieldError(field="body.config.source", reason=str(exc))]
+
+
+def _missing_columns(sync: SyncConfig, names: set[str]) -> list[FieldError]:
+    wanted: list[tuple[str, str | None]] = [
+        ("sync_key", sync.sync_key),
+        ("identity_column", sync.identity_column),
+        ("event_name_column", sync.event_name_column),
+        ("timestamp_column", sync.timestamp_column),
+        ("items_column", sync.items_column),
+    ]
+    wanted += [
+        (f"mappings.columns.{i}.from", m.from_) for i, m in enumerate(sync.mappings.columns)
+    ]
+    known = ", ".join(sorted(names))
+    return [
+        FieldError(field=f"body.config.{field}",
+                   reason=f"column `{column}` is not in the model (its columns: {known})")
+        for field, column in wanted
+        if column is not None and column not in names
+    ]
+
+
+def key_problems(source: Any, sql: str, key: str) -> list[FieldError]:
+    import sqlglot
+
+    dialect = getattr(getattr(source, "capabilities", None), "dialect", None) or "duckdb"
+    column = sqlglot.exp.to_identifier(key, quoted=True).sql(dialect=dialect)
+    # ``sql`` is a relation (a quoted table, or ``(query) AS alias``), as sources stream them
+    query = (f"(SELECT count(*) AS n, count(DISTINCT {column}) AS d, count({column}) AS nn "
+             f"FROM {sql}) AS syncline_key_check")
+    rows = [row for batch in source.stream(query) for row in batch.to_pylist()]
+    if not rows:
+        return []
+    n, distinct, non_null = rows[0]["n"], rows[0]["d"], rows[0]["nn"]
+    problems: list[FieldError] = []
+    if non_null < n:
+        problems.append(FieldError(
+            field="body.config.sync_key",
+            reason=f"`{key}` is null in {n - non_null} row(s); the sync key must be non-null "
+                   f"(those rows would be rejected): pick another column or filter them out",
+        ))
+    if distinct < non_null:
+        problems.append(FieldError(
+            field="body.config.sync_key",
+            reason=f"`{key}` is not unique ({non_null - distinct} duplicate value(s)); the sync "
+                   f"key must identify one row",
+        ))
+    return problems

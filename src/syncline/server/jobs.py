@@ -1,0 +1,264 @@
+"""Runs started by the server: each in a background thread, answered at once with its run id.
+
+The API, the dashboard's "Run Sync Now" and the scheduler all go through ``RunManager.trigger``:
+it builds the project from the stored definitions, starts the same ``Runner`` the CLI uses on
+a thread, and returns as soon as the run has a row in the state store (its id), so a caller
+polls ``GET /api/runs/{id}``. Cancelling sets the runner's cancel event; the runner stops
+between batches and records the run as cancelled. A sync whose previous run still holds its
+lease raises ``RunLockedError`` (a 409 for the API; a *skipped* run for the scheduler).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from syncline.config.models import Project
+from syncline.engine.summary import RunSummary
+from syncline.errors import RunLockedError, SynclineError
+from syncline.scheduler import Clock, Scheduler, schedules_of
+from syncline.server.definitions import list_syncs, stored_project
+from syncline.server.secrets import SecretBox
+from syncline.store import StateStore
+
+__all__ = ["LiveRun", "RunManager"]
+
+log = logging.getLogger(__name__)
+
+_START_TIMEOUT_S = 30.0
+_PLAN_RETRIES, _PLAN_WAIT_S = 3, 1.0
+
+
+@dataclass
+class LiveRun:
+    """A run this process started and has not yet seen finish."""
+
+    sync: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    run_id: int | None = None
+    total: int = 0
+    done: int = 0
+    summary: RunSummary | None = None
+    started: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    def progress(self) -> dict[str, Any]:
+        """What the run page polls: records planned to send and handled so far."""
+        return {"total": self.total, "done": self.done, "cancelling": self.cancel.is_set()}
+
+
+class _Progress:
+    """The runner's progress hooks, kept on the ``LiveRun`` for the run page."""
+
+    def __init__(self, live: LiveRun) -> None:
+        self.live = live
+
+    def start(self, sync: str, total: int) -> None:
+        self.live.total = total
+
+    def advance(self, summary: RunSummary, done: int) -> None:
+        self.live.done = done
+
+    def finish(self, summary: RunSummary) -> None:
+        self.live.summary = summary
+
+
+class _ReportingStore(StateStore):
+    """The same state store (same engine), telling the ``LiveRun`` its id as soon as
+    ``start_run`` makes it, so ``trigger`` can answer before the run ends."""
+
+    def __init__(self, store: StateStore, live: LiveRun) -> None:
+        # share the open store's engine and settings; no second connection pool, no migration
+        self.__dict__.update(store.__dict__)
+        self._live = live
+
+    def start_run(self, sync: str, *, trigger: str = "manual", full: bool = False) -> int:
+        run_id = super().start_run(sync, trigger=trigger, full=full)
+        self._live.run_id = run_id
+        self._live.started.set()
+        return run_id
+
+
+class RunManager:
+    """Starts, tracks and cancels the server's runs, and owns the scheduler that fires them.
+
+    Args:
+        root: the project folder (relative source paths and local diff files live there).
+        store: the ``syncline.store.StateStore`` runs are recorded in.
+        sessions: opens a session on the server's tables (the stored definitions).
+        box: opens the stored secrets.
+        clock: the scheduler's clock (tests pass a ``ManualClock``).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        store: StateStore,
+        sessions: Callable[[], Session],
+        box: SecretBox,
+        clock: Clock | None = None,
+    ) -> None:
+        self.root, self.store, self.sessions, self.box = root, store, sessions, box
+        self._lock = threading.Lock()
+        self._live: dict[int, LiveRun] = {}
+        self._threads: list[threading.Thread] = []
+        self.scheduler = Scheduler(self._scheduled, self._record_skipped, clock)
+
+    def project(self) -> Project:
+        """The stored definitions as a ``Project`` (ConfigError if they do not validate)."""
+        with self.sessions() as session:
+            return stored_project(session, self.box)
+
+    def trigger(self, sync: str, *, full: bool = False, trigger: str = "api") -> int:
+        """Start a run of ``sync`` on a thread; return its run id once it is recorded.
+
+        Raises:
+            ConfigError: no such sync, or the stored definitions are invalid.
+            RunLockedError: a run of this sync is already going.
+            SynclineError: the run could not start (e.g. the state store refused).
+        """
+        from syncline.config.load import LoadedProject
+        from syncline.engine.runner import Runner
+
+        live = LiveRun(sync=sync)
+        loaded = LoadedProject(root=self.root, path=self.root / "syncline.yml",
+                               project=self.project())
+        runner = Runner(loaded, _ReportingStore(self.store, live), progress=_Progress(live),
+                        cancel=live.cancel)
+        runner.sync(sync)  # the ConfigError for an unknown sync, here and now
+
+        def work() -> None:
+            try:
+                runner.run(sync, full=full, trigger=trigger)
+            except BaseException as exc:  # reported to the caller or logged, never lost
+                live.error = exc
+                if live.run_id is not None:
+                    log.exception("run %s of sync %r ended with an error", live.run_id, sync)
+            finally:
+                live.started.set()
+                with self._lock:
+                    if live.run_id is not None:
+                        self._live.pop(live.run_id, None)
+
+        thread = threading.Thread(target=work, name=f"syncline-run-{sync}", daemon=True)
+        live.thread = thread
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        live.started.wait(_START_TIMEOUT_S)
+        if live.run_id is None:
+            if isinstance(live.error, SynclineError):
+                raise live.error
+            raise SynclineError(
+                f"sync `{sync}`: the run did not start ({live.error or 'timed out'}); "
+                f"the server log has details"
+            )
+        with self._lock:
+            if thread.is_alive():
+                self._live[live.run_id] = live
+        return live.run_id
+
+    def live(self, run_id: int) -> LiveRun | None:
+        """The run if this process is running it now."""
+        with self._lock:
+            return self._live.get(run_id)
+
+    def cancel(self, run_id: int) -> bool:
+        """Ask run ``run_id`` to stop; False if this process is not running it."""
+        live = self.live(run_id)
+        if live is None:
+            return False
+        live.cancel.set()
+        return True
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Wait for every run started so far to end (tests, shutdown)."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    def load_schedules(self) -> None:
+        """(Re)register every stored sync's schedule with the scheduler."""
+        project = self.project()
+        with self.sessions() as session:
+            paused = {row.name: row.paused for row in list_syncs(session)}
+        schedules = schedules_of(project.syncs)
+        for entry in self.scheduler.syncs():
+            if entry.name not in schedules:
+                self.scheduler.remove(entry.name)
+        known = {entry.name: entry for entry in self.scheduler.syncs()}
+        for name, schedule in schedules.items():
+            current = known.get(name)
+            if current is not None and current.schedule == schedule:
+                if current.paused != paused.get(name, False):
+                    if paused.get(name, False):
+                        self.scheduler.pause(name)
+                    else:
+                        self.scheduler.resume(name)
+                continue
+            self.scheduler.add(name, schedule, last_run_at=self._last_run_at(name),
+                               paused=paused.get(name, False))
+
+    def start(self) -> None:
+        """Load the schedules and start firing them."""
+        self.load_schedules()
+        self.scheduler.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the scheduler, cancel running runs and wait for them."""
+        self.scheduler.stop()
+        with self._lock:
+            running = list(self._live.values())
+        for live in running:
+            live.cancel.set()
+        self.wait(timeout)
+
+    def _last_run_at(self, sync: str) -> datetime | None:
+        try:
+            runs = self.store.runs(sync, limit=1)
+        except SynclineError:
+            return None
+        if not runs:
+            return None
+        started = getattr(runs[0], "started_at", None)
+        return started if isinstance(started, datetime) else None
+
+    def _scheduled(self, sync: str) -> bool:
+        """Start a scheduled run; False (skipped) only if a *run* of the sync holds the lock.
+
+        A dry-run plan (the dashboard's preview) holds the lock for a moment too; a due run
+        waits briefly for it instead of being skipped for a whole schedule period.
+        """
+        for attempt in range(_PLAN_RETRIES + 1):
+            try:
+                self.trigger(sync, trigger="schedule")
+            except RunLockedError:
+                if self._running(sync) or attempt == _PLAN_RETRIES:
+                    return False
+                time.sleep(_PLAN_WAIT_S)
+            else:
+                return True
+        return False
+
+    def _running(self, sync: str) -> bool:
+        with self._lock:
+            return any(live.sync == sync for live in self._live.values())
+
+    def _record_skipped(self, sync: str, due: datetime) -> None:
+        run_id = self.store.start_run(sync, trigger="schedule", full=False)
+        self.store.finish_run(
+            run_id, "skipped",
+            error=f"the previous run was still going at {due.isoformat()}; this run was skipped",
+        )

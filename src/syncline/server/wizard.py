@@ -1,0 +1,270 @@
+"""The "+ Create a new Sync" wizard: model → destination and object → sync key → field
+mappings → confirm, then the preview page (first records as CleverTap gets them) and the trigger.
+
+Every step is a GET form carrying the answers so far as query parameters, so Back, reload and
+bookmarks just work and nothing half-made is stored. Each request re-checks every earlier step
+against the source (table exists, sync key unique and non-null, mapped columns exist, an
+event's identity and name mapped) and reopens the first step that no longer holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from syncline.config.models import ModelConfig, SyncConfig
+from syncline.errors import SynclineError
+from syncline.server.api_connections import project_root
+from syncline.server.api_syncs import reload_schedules
+from syncline.server.auth import DbSession
+from syncline.server.checks import check_sync, key_problems, opened_source
+from syncline.server.connections import get_connection
+from syncline.server.dashboard import box, new_router, page, require_user
+from syncline.server.definitions import check_name, connection_config, field_errors, get_sync
+from syncline.server.definitions import save_sync as store_sync
+from syncline.server.errors import ApiError, BadRequestError
+from syncline.server.models import Connection, User
+
+__all__ = ["STANDARD_FIELDS", "router"]
+
+router = new_router()
+
+STEPS = ("model", "destination", "key", "mappings", "confirm")
+_OWN = {
+    "model": ("source", "table"),
+    "destination": ("destination", "object"),
+    "key": ("sync_key", "identity_column", "event_name", "event_name_column", "timestamp_column"),
+    "mappings": ("mode", "col"),
+    "confirm": ("name", "schedule"),
+}
+STANDARD_FIELDS = {
+    "name": "Name", "full_name": "Name", "email": "Email", "email_address": "Email",
+    "phone": "Phone", "phone_number": "Phone", "mobile": "Phone", "gender": "Gender",
+    "dob": "DOB", "birthday": "DOB", "date_of_birth": "DOB", "age": "Age", "photo": "Photo",
+    "education": "Education", "married": "Married", "employed": "Employed",
+}
+
+
+@dataclass
+class Wizard:
+    """The answers so far, and what the checks found."""
+
+    state: dict[str, str]
+    cols: list[str]
+    targets: dict[str, str]
+    columns: list[dict[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_request(cls, params: Any) -> Wizard:
+        state = {k: str(v).strip() for k, v in params.items()
+                 if k not in ("col", "csrf_token") and not k.startswith("to_")}
+        cols = [str(c) for c in params.getlist("col")]
+        targets = {k[3:]: str(v).strip() for k, v in params.items() if k.startswith("to_")}
+        return cls(state, cols, targets)
+
+    def carry(self, step: str) -> list[tuple[str, str]]:
+        """Hidden fields: every answer not asked again on ``step``."""
+        own = set(_OWN[step])
+        pairs = [(k, v) for k, v in self.state.items() if k not in own and k != "step" and v]
+        if step != "mappings":
+            pairs += [("col", c) for c in self.cols]
+            pairs += [(f"to_{c}", t) for c, t in self.targets.items() if t]
+        return pairs
+
+    def sync(self) -> SyncConfig:
+        """The sync these answers describe (pydantic checks the combination)."""
+        s = self.state
+        config: dict[str, Any] = {
+            "source": s.get("source"), "model": {"table": s.get("table")},
+            "destination": s.get("destination"), "object": s.get("object"),
+            "sync_key": s.get("sync_key"),
+        }
+        if s.get("object") == "event":
+            for name in ("identity_column", "event_name", "event_name_column",
+                         "timestamp_column"):
+                if s.get(name):
+                    config[name] = s[name]
+        if s.get("mode") == "columns":
+            config["mappings"] = {"columns": [
+                {"from": c, "to": self.targets.get(c) or c} for c in self.cols
+            ]}
+        else:
+            config["mappings"] = {"sync_all": True}
+        if s.get("schedule"):
+            config["schedule"] = s["schedule"]
+        return SyncConfig.model_validate(config)
+
+
+def _source(session: Session, name: str) -> Connection | None:
+    return get_connection(session, "source", name) if name else None
+
+
+def _check_model(request: Request, session: Session, w: Wizard) -> None:
+    row = _source(session, w.state.get("source", ""))
+    if row is None:
+        w.errors.append("Pick a source (add one on the Connections page first).")
+        return
+    if not w.state.get("table"):
+        w.errors.append("Pick a table.")
+        return
+    from syncline.sources.registry import model_sql
+
+    try:
+        with opened_source(row.name, connection_config(box(request), row),
+                           project_root(request)) as source:
+            sql = model_sql(ModelConfig(table=w.state["table"]), source)
+            w.columns = [{"name": c.name, "type": c.type} for c in source.columns(sql)]
+    except (ApiError, SynclineError) as exc:
+        w.errors.append(f"Table `{w.state['table']}` cannot be read: {exc}")
+
+
+def _check_destination(session: Session, w: Wizard) -> None:
+    if get_connection(session, "destination", w.state.get("destination", "")) is None:
+        w.errors.append("Pick a destination (add one on the Connections page first).")
+    if w.state.get("object") not in ("profile", "event"):
+        w.errors.append("Pick the object to sync: Profile or Event.")
+
+
+def _check_key(request: Request, session: Session, w: Wizard) -> None:
+    names = {c["name"] for c in w.columns}
+    key = w.state.get("sync_key", "")
+    if key not in names:
+        w.errors.append("Pick the sync key: the column that identifies a row.")
+        return
+    if w.state.get("object") == "event":
+        if w.state.get("identity_column", "") not in names:
+            w.errors.append("An event sync needs the column naming the user (identity).")
+        if bool(w.state.get("event_name")) == bool(w.state.get("event_name_column")):
+            w.errors.append("Give the event name, or the column holding it (one of the two).")
+    row = _source(session, w.state["source"])
+    assert row is not None
+    try:
+        with opened_source(row.name, connection_config(box(request), row),
+                           project_root(request)) as source:
+            from syncline.sources.registry import model_sql
+
+            sql = model_sql(ModelConfig(table=w.state["table"]), source)
+            w.errors += [p["reason"] for p in key_problems(source, sql, key)]
+    except BadRequestError as exc:
+        w.errors.append(str(exc))
+
+
+def _check_mappings(w: Wizard) -> None:
+    names = {c["name"] for c in w.columns}
+    if w.state.get("mode") not in ("all", "columns"):
+        w.errors.append("Choose to sync all columns or specific ones.")
+    elif w.state["mode"] == "columns":
+        if not w.cols:
+            w.errors.append("Tick at least one column to map (or choose to sync all columns).")
+        w.errors += [f"Column `{c}` is not in the table." for c in w.cols if c not in names]
+
+
+def _first_failing(request: Request, session: Session, w: Wizard, upto: str) -> str:
+    """The step to show: ``upto``, or the first earlier one whose answers do not hold."""
+    checks = {
+        "model": lambda: _check_model(request, session, w),
+        "destination": lambda: _check_destination(session, w),
+        "key": lambda: _check_key(request, session, w),
+        "mappings": lambda: _check_mappings(w),
+    }
+    for step in STEPS[: STEPS.index(upto)]:
+        checks[step]()
+        if w.errors:
+            return step
+    if upto in ("key", "mappings") and not w.columns:
+        _check_model(request, session, w)
+    return upto
+
+
+def _render(request: Request, session: Session, user: User, w: Wizard, step: str,
+            status_code: int = 200) -> Response:
+    context: dict[str, Any] = {
+        "section": "syncs", "step": step, "steps": STEPS, "w": w, "state": w.state,
+        "carry": w.carry(step),
+    }
+    if step == "model":
+        context["sources"] = _names(session, "source")
+        context["tables"] = _tables(request, session, w) if w.state.get("source") else []
+    elif step == "destination":
+        context["destinations"] = _names(session, "destination")
+    elif step == "mappings":
+        context["standard"] = {c["name"]: STANDARD_FIELDS.get(c["name"].lower())
+                               for c in w.columns}
+    elif step == "confirm":
+        try:
+            context["summary"] = w.sync().model_dump(mode="json", by_alias=True,
+                                                     exclude_defaults=True)
+        except ValidationError as exc:
+            w.errors += [e["reason"] for e in field_errors(exc, "sync")]
+    return page(request, user, "wizard.html", status_code=status_code, **context)
+
+
+def _names(session: Session, kind: str) -> list[str]:
+    from sqlalchemy import select
+
+    query = select(Connection.name).where(Connection.kind == kind).order_by(Connection.name)
+    return list(session.scalars(query))
+
+
+def _tables(request: Request, session: Session, w: Wizard) -> list[str]:
+    row = _source(session, w.state["source"])
+    if row is None:
+        return []
+    try:
+        with opened_source(row.name, connection_config(box(request), row),
+                           project_root(request)) as source:
+            return [f"{schema}.{table}" for schema in source.schemas()
+                    for table in source.tables(schema)]
+    except BadRequestError as exc:
+        w.errors.append(str(exc))
+        return []
+
+
+@router.get("/syncs/new")
+def wizard(request: Request, session: DbSession) -> Response:
+    user = require_user(request, session)
+    if isinstance(user, Response):
+        return user
+    w = Wizard.from_request(request.query_params)
+    wanted = w.state.get("step", "model")
+    step = _first_failing(request, session, w, wanted if wanted in STEPS else "model")
+    return _render(request, session, user, w, step, 200 if step == wanted else 422)
+
+
+@router.post("/syncs/new")
+async def create(request: Request, session: DbSession) -> Response:
+    """Save the sync (checked against its source once more), then open its preview."""
+    user = require_user(request, session)
+    if isinstance(user, Response):
+        return user
+    w = Wizard.from_request(await request.form())
+    step = _first_failing(request, session, w, "confirm")
+    if step != "confirm":
+        return _render(request, session, user, w, step, 422)
+    name = w.state.get("name", "")
+    try:
+        check_name(name, field="name")
+        if get_sync(session, name) is not None:
+            raise BadRequestError(f"a sync `{name}` already exists; pick another name")
+        sync = w.sync()
+        source = _source(session, sync.source)
+        assert source is not None
+        problems = check_sync(sync, connection_config(box(request), source), project_root(request))
+        if problems:
+            raise BadRequestError("; ".join(p["reason"] for p in problems))
+        store_sync(session, name, sync)
+        session.commit()
+        reload_schedules(request)
+    except ValidationError as exc:
+        w.errors += [e["reason"] for e in field_errors(exc, "sync")]
+    except ApiError as exc:
+        w.errors.append(str(exc))
+    if w.errors:
+        return _render(request, session, user, w, "confirm", 422)
+    return RedirectResponse(f"/syncs/{name}/preview", status_code=303)

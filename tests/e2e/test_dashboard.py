@@ -1,0 +1,205 @@
+"""The dashboard in headless Chromium: sign in, add the CleverTap destination (the sandbox) and
+test it, add a DuckDB source, create a profile sync with the wizard, run it, read the counts and
+open a rejected record; then an event sync on a schedule that fires.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``) and the ``playwright`` package; the
+browser Playwright would download is never used. Screenshots go to ``tests/artifacts/``, and
+the sync page's to ``docs/sync-page.png`` for the README.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("no /usr/bin/chromium: `apt-get install -y chromium` to run the browser tests",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="install the test extra (playwright)")
+pytest.importorskip("syncline.config.load", reason="config/load.py is not written yet")
+pytest.importorskip("syncline.sources.registry", reason="sources/registry.py is not written yet")
+if not hasattr(pytest.importorskip("syncline.store"), "StateStore"):
+    pytest.skip("syncline.store.StateStore is not written yet", allow_module_level=True)
+
+from tests.server.served import (  # noqa: E402
+    ACCOUNT,
+    BAD_PHONE_USER,
+    PASSCODE,
+    PASSWORD,
+    USERNAME,
+    USERS,
+    Served,
+    served,
+)
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Served]:
+    with served(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            tab = context.new_page()
+            tab.set_default_timeout(15_000)
+            yield tab
+            context.close()
+        finally:
+            browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, app: Served) -> None:
+    page.goto(f"{app.url}/syncs")
+    page.fill("input[name=username]", USERNAME)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{app.url}/syncs")
+
+
+def add_connections(page: Any, app: Served) -> None:
+    page.click("nav >> text=Connections")
+    page.click("text=+ New Destination")
+    page.fill("input[name=name]", "clevertap")
+    page.fill("input[name=account_id]", ACCOUNT)
+    page.fill("input[name=passcode]", PASSCODE)
+    page.select_option("select[name=region]", "eu1")
+    page.click("summary")
+    page.fill("input[name=endpoint]", app.sandbox.url)
+    page.click("button[value=test]")
+    assert "connection works" in page.inner_text("#test-result")
+    shot(page, "01-destination-tested")
+    page.click("#finish")
+    page.click("text=+ New Source")
+    page.fill("input[name=name]", "warehouse")
+    page.fill("input[name=path]", "wh.duckdb")
+    page.click("button[value=test]")
+    assert "connection works" in page.inner_text("#test-result")
+    page.click("#finish")
+    assert "warehouse" in page.inner_text("main") and ACCOUNT in page.inner_text("main")
+
+
+def wizard(page: Any, app: Served, table: str, obj: str, name: str, **extra: str) -> None:
+    page.goto(f"{app.url}/syncs")
+    page.click("#new-sync")
+    page.select_option("#source", "warehouse")
+    page.click("#show-tables")
+    page.select_option("#table", table)
+    page.click("#next")
+    page.select_option("#destination", "clevertap")
+    page.select_option("#object", obj)
+    page.click("#next")
+    page.select_option("#sync_key", extra.get("sync_key", "user_id"))
+    if obj == "event":
+        page.select_option("#identity_column", "user_id")
+        page.fill("#event_name", "Charged")
+    page.click("#next")
+    if obj == "profile":
+        page.check("#mode-columns")
+        for column in ("email", "phone", "name"):
+            page.check(f"input[name=col][value={column}]")
+        assert page.input_value("input[name=to_email]") == "Email"  # standard field matched
+    page.click("#next")
+    page.fill("#sync-name", name)
+    if "schedule" in extra:
+        page.fill("input[name=schedule]", extra["schedule"])
+    shot(page, f"wizard-{name}-confirm")
+    page.click("#create")
+    page.wait_for_url(f"{app.url}/syncs/{name}/preview")
+
+
+def wait_for_runs(page: Any, count: int) -> None:
+    """Reload the sync page until ``count`` runs succeeded (scheduled runs start by themselves)."""
+    for _ in range(100):
+        if page.locator("td.status-succeeded").count() >= count:
+            return
+        page.wait_for_timeout(100)
+        page.reload()
+    raise AssertionError(page.inner_text("main"))
+
+
+def change_users(app: Served, count: int) -> None:
+    """Rename ``count`` users (not the one with the bad phone) so the next run sends them."""
+    import duckdb
+
+    with duckdb.connect(str(app.root / "wh.duckdb")) as con:
+        con.execute("UPDATE users SET name = name || '*' WHERE user_id IN (SELECT user_id "
+                    f"FROM users WHERE user_id <> '{BAD_PHONE_USER}' ORDER BY user_id LIMIT ?)",
+                    [count])
+
+
+def test_profile_sync_then_scheduled_event_sync(app: Served, page: Any) -> None:
+    sign_in(page, app)
+    add_connections(page, app)
+
+    page.goto(f"{app.url}/syncs/new?step=key&source=warehouse&table=main.orders"
+              "&destination=clevertap&object=profile&sync_key=user_id&mode=all")
+    page.click("#next")
+    assert "not unique" in page.inner_text("#wizard-errors")  # checked against the source
+
+    wizard(page, app, "main.users", "profile", "users")
+    assert page.inner_text("#planned-new") == str(USERS)
+    assert '"Email": "user1@example.com"' in page.inner_text("pre.record >> nth=0")
+    shot(page, "02-preview")
+    app.sandbox.set_faults(ACCOUNT, latency_ms=1500)  # slow enough to watch it run
+    page.click("#run-now")
+    assert page.inner_text("#run-status") == "running"
+    assert page.locator("#run-progress").count() == 1
+    page.wait_for_selector("#run-status.status-succeeded")  # run.js polled, then reloaded
+    app.sandbox.set_faults(ACCOUNT, latency_ms=0)
+    assert page.inner_text("#count-accepted") == str(USERS - 1)
+    assert page.inner_text("#count-rejected") == "1"
+    page.click(f"#rejections summary:has-text('{BAD_PHONE_USER}')")
+    assert "516" in page.inner_text("#rejections") and "phone" in page.inner_text("#rejections")
+    assert '"Phone": "12"' in page.inner_text("#rejections details[open] pre")
+    shot(page, "03-run")
+    with page.expect_download() as download:
+        page.click("text=Download CSV")
+    assert download.value.suggested_filename.endswith("-rejected.csv")
+
+    wizard(page, app, "main.orders", "event", "orders", sync_key="order_id")
+    page.fill("input[name=schedule]", "every 1h")  # the confirm page's other trigger
+    page.click("#save-schedule")
+    page.wait_for_url(f"{app.url}/syncs/orders")
+    wait_for_runs(page, 1)  # an interval schedule fires at once for a sync never run
+    assert "schedule" in page.inner_text("table")
+    assert len(app.sandbox.events(ACCOUNT, name="Charged")) == 6
+    app.clock.advance(timedelta(hours=1))
+    wait_for_runs(page, 2)  # and again an hour later: nothing new to send
+    assert len(app.sandbox.events(ACCOUNT, name="Charged")) == 6
+    assert "next run" in page.inner_text("#schedule-state")
+
+    for changed in (3, 0, 5, 2):  # a history for the chart: some runs with changed rows
+        change_users(app, changed)
+        page.goto(f"{app.url}/syncs/users")
+        page.click("#run-now")
+        page.wait_for_selector("#run-status.status-succeeded")
+        assert page.inner_text("#count-accepted") == str(changed)
+    page.goto(f"{app.url}/syncs/users")
+    assert page.locator("svg.chart rect.sent").count() == 5
+    shot(page, "04-sync-page")
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copy(ARTIFACTS / "04-sync-page.png", docs / "sync-page.png")

@@ -1,0 +1,76 @@
+"""Definitions in the store: yml → store (apply), store → Project (runs), store → yml (export)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from syncline.config.models import Project
+from syncline.errors import ConfigError
+from syncline.server.definitions import apply_project, export_project, stored_project
+from syncline.server.models import Connection, SyncDefinition
+from syncline.server.secrets import SecretBox
+
+from .conftest import SECRET
+
+PROJECT = {
+    "sources": {"wh": {"type": "duckdb", "path": "wh.duckdb"}},
+    "destinations": {
+        "ct": {"type": "clevertap", "account_id": "ACC", "passcode": "s3cret-pass",
+               "region": "in1"},
+    },
+    "syncs": {
+        "users": {"source": "wh", "model": {"table": "main.users"}, "destination": "ct",
+                  "object": "profile", "sync_key": "user_id", "schedule": "every 1h",
+                  "mappings": {"columns": [{"from": "email", "to": "Email"}]}},
+        "orders": {"source": "wh", "model": {"query": "SELECT * FROM orders"},
+                   "destination": "ct", "object": "event", "sync_key": "order_id",
+                   "identity_column": "user_id", "event_name": "Charged"},
+    },
+}
+
+
+def test_apply_then_stored_project_gives_the_same_project(
+    sessions: sessionmaker[Session],
+) -> None:
+    box = SecretBox(SECRET)
+    project = Project.model_validate(PROJECT)
+    with sessions() as session:
+        counts = apply_project(session, box, project)
+        session.commit()
+    assert counts == {"sources": 1, "destinations": 1, "syncs": 2}
+    with sessions() as session:
+        rows = {row.name: row for row in session.query(Connection)}
+        assert "s3cret-pass" not in rows["ct"].settings + (rows["ct"].sealed_secrets or "")
+        assert stored_project(session, box) == project
+        # applying again replaces, it does not duplicate
+        apply_project(session, box, project)
+        session.commit()
+        assert session.query(SyncDefinition).count() == 2
+
+
+def test_export_writes_secrets_as_env_references(sessions: sessionmaker[Session]) -> None:
+    box = SecretBox(SECRET)
+    with sessions() as session:
+        apply_project(session, box, Project.model_validate(PROJECT))
+        session.commit()
+        data, env = export_project(session, box)
+    assert data["destinations"]["ct"]["passcode"] == "${SYNCLINE_CT_PASSCODE}"
+    assert env == {"SYNCLINE_CT_PASSCODE": "s3cret-pass"}
+    assert "s3cret-pass" not in json.dumps(data)
+    resolved = json.loads(json.dumps(data).replace("${SYNCLINE_CT_PASSCODE}", "s3cret-pass"))
+    assert Project.model_validate(resolved) == Project.model_validate(PROJECT)
+
+
+def test_a_broken_stored_definition_names_the_part(sessions: sessionmaker[Session]) -> None:
+    box = SecretBox(SECRET)
+    with sessions() as session:
+        apply_project(session, box, Project.model_validate(PROJECT))
+        session.commit()
+        row = session.query(SyncDefinition).filter_by(name="users").one()
+        row.body = json.dumps({**json.loads(row.body), "object": "banana"})
+        session.commit()
+        with pytest.raises(ConfigError, match=r"syncs\.users\.object"):
+            stored_project(session, box)
