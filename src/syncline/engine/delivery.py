@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -178,8 +178,3 @@ class Delivery:
         with self._rng_lock:
             return self._retry.delay(attempt, self._rng)
 
-
-def chunk(records: Sequence[Record], size: int) -> Iterator[Sequence[Record]]:
-    """Split ``records`` into slices of at most ``size``."""
-    for start in range(0, len(records), size):
-        yield records[start : start + size]
