@@ -157,3 +157,37 @@ def test_bad_values_are_rejected_with_reason(events_project: EventProject) -> No
     ts = {e["evtData"]["Order ID"]: e["ts"] for e in events_project.events()}
     assert ts[5] == 1767225600 + 5 * 60  # epoch milliseconds, converted to seconds
     assert ts[4] == 1767225600 + 4 * 60  # an ISO string
+
+
+def test_ambiguous_upload_failures_are_in_doubt_never_silently_resent(
+    events_project: EventProject,
+) -> None:
+    events_project.configure_events(batch_size=25)
+    events_project.set_faults(drop_rate=0.3, burst_429=5, seed=5)
+    first = events_project.run_json("orders")
+    assert first["in_doubt"] > 0
+    assert first["in_doubt"] == len(first["in_doubt_keys"])
+    assert first["accepted"] + first["in_doubt"] == ORDERS  # 429s were retried, drops were not
+    counts = events_project.order_counts()
+    assert set(counts.values()) == {1}
+    doubtful = set(first["in_doubt_keys"])
+    assert {str(k) for k in range(1, ORDERS + 1)} - {str(k) for k in counts} == doubtful
+    events_project.set_faults()
+    resent = events_project.run_json("orders", "--resend-in-doubt")
+    assert set(resent["in_doubt_keys"]) == doubtful
+    assert resent["sent"] == len(doubtful)
+    assert set(events_project.order_counts()) == set(range(1, ORDERS + 1))
+    listed = events_project.cli_json("in-doubt", "orders")
+    assert {r["action"] for r in listed} == {"pending", "resent"}
+
+
+def test_in_doubt_keys_are_skipped_by_default(events_project: EventProject) -> None:
+    events_project.configure_events(batch_size=25)
+    events_project.set_faults(drop_rate=0.5, seed=8)
+    first = events_project.run_json("orders")
+    assert first["in_doubt"] > 0
+    events_project.set_faults()
+    second = events_project.run_json("orders")
+    assert set(second["in_doubt_keys"]) == set(first["in_doubt_keys"])
+    assert second["sent"] == 0  # marked as seen, not resent: no event is ever duplicated
+    assert len(events_project.events()) == ORDERS - first["in_doubt"]
