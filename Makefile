@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint demo bench bench-quick sandbox clean
+.PHONY: help venv test lint demo dashboard bench bench-quick sandbox clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ lint: $(STAMP)  ## ruff and mypy only
 
 demo: $(STAMP)  ## build the sample warehouse, start the sandbox, run the syncs
 	$(BIN)/python -m syncline.demo
+
+dashboard: $(STAMP)  ## after `make demo`: the demo project in the dashboard (127.0.0.1:8000)
+	$(BIN)/python -m syncline.demo.dashboard
 
 sandbox: $(STAMP)  ## run the CleverTap sandbox on 127.0.0.1:8899 (demo account)
 	$(BIN)/syncline sandbox --host 127.0.0.1 --port 8899 --account DEMO-ACC-0001:demo-passcode:eu1

@@ -41,7 +41,7 @@ def sandbox(data: Path) -> Iterator[str]:
            "--log-level", "warning"]
     proc = subprocess.Popen(cmd)
     try:
-        _wait_until_up(url, proc)
+        wait_until_up(url, proc)
         yield url
     finally:
         proc.terminate()
@@ -51,7 +51,7 @@ def sandbox(data: Path) -> Iterator[str]:
             proc.kill()
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     headers = {"X-CleverTap-Account-Id": ACCOUNT, "X-CleverTap-Passcode": PASSCODE}
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -113,11 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         syncline("run", "users_to_clevertap", *project, env=env)
         syncline("runs", *project, env=env)
     print(
-        f"\nDone in {time.monotonic() - started:.0f} s. To look at what CleverTap received:\n"
-        f"  .venv/bin/syncline sandbox --data {directory / '.sandbox'} "
-        f"--account {ACCOUNT}:{PASSCODE}:eu1\n"
-        "  then open http://127.0.0.1:8899/ (profiles, events, segments)\n"
-        f"Rejected rows of a run: .venv/bin/syncline rejections RUN_ID --project {directory}",
+        f"\nDone in {time.monotonic() - started:.0f} s. Next:\n"
+        "  make dashboard   # the dashboard on http://127.0.0.1:8000 (user demo, password "
+        "demo-password)\n"
+        "                   # and the sandbox's pages on http://127.0.0.1:8899/ (profiles, "
+        "events, segments)\n"
+        f"  .venv/bin/syncline rejections 1 --project {directory}   # why rows were rejected",
         flush=True,
     )
     return 0
