@@ -87,3 +87,22 @@ def test_unknown_sync_lists_the_known_ones(tmp_path: Path) -> None:
     result = _syncline("run", "nope", "--project", str(project), env=env)
     assert result.returncode == 2
     assert "users_to_clevertap" in result.stderr
+
+
+def test_sources_browsing_lists_schemas_tables_and_typed_columns(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    assert _syncline("init", str(project), "--users", "10").returncode == 0
+    env = {**os.environ, "CLEVERTAP_ACCOUNT_ID": ACCOUNT, "CLEVERTAP_PASSCODE": PASSCODE}
+    where = ["--project", str(project), "--json"]
+    schemas = _syncline("sources", "schemas", "warehouse", *where, env=env)
+    assert {"schema": "main"} in orjson.loads(schemas.stdout)
+    tables = _syncline("sources", "tables", "warehouse", "main", *where, env=env)
+    assert {r["table"] for r in orjson.loads(tables.stdout)} >= {"users", "orders"}
+    columns = _syncline("sources", "columns", "warehouse", "--table", "main.orders", *where,
+                        env=env)
+    types = {r["column"]: r["type"] for r in orjson.loads(columns.stdout)}
+    assert types["ordered_at"].startswith("TIMESTAMP")
+    missing = _syncline("sources", "columns", "warehouse", "--table", "main.nope", *where,
+                        env=env)
+    assert missing.returncode == 2
+    assert "warehouse" in missing.stderr and "nope" in missing.stderr

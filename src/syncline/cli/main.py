@@ -7,18 +7,15 @@ arguments, unknown names).
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from syncline.errors import ConfigError, ModelError, RunLockedError, SynclineError
+from syncline.cli.output import console, err_console, handles_errors, print_json
+from syncline.errors import ConfigError
 
 __all__ = ["app"]
 
@@ -29,42 +26,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
-
 ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", "-p", help="Project folder holding syncline.yml (default: here)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")]
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _handles_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn Syncline errors into a red message and an exit code, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, ModelError, RunLockedError) as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(2) from None
-        except SynclineError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
-
 
 @app.command()
-@_handles_errors
+@handles_errors
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
     users: Annotated[int, typer.Option(help="Rows in the sample users table.")] = 50_000,
@@ -83,7 +53,7 @@ def init(
 
 
 @app.command("test")
-@_handles_errors
+@handles_errors
 def test_connection(
     name: Annotated[str, typer.Argument(help="A source or destination name from syncline.yml.")],
     project: ProjectOpt = None,
@@ -126,7 +96,7 @@ def _runner(project: Path | None, *, quiet: bool) -> Any:
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def plan(
     sync: Annotated[str, typer.Argument(help="The sync to plan.")],
     project: ProjectOpt = None,
@@ -142,7 +112,7 @@ def plan(
         runner.store.close()
     data = summary.to_dict()
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     _print_summary(data, title=f"Plan of {sync} (nothing sent)")
     for record in data["preview"]:
@@ -150,7 +120,7 @@ def plan(
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def run(
     sync: Annotated[str, typer.Argument(help="The sync to run.")],
     project: ProjectOpt = None,
@@ -170,7 +140,7 @@ def run(
     data = summary.to_dict()
     data.pop("preview", None)
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         _print_summary(data, title=f"Run {data['run_id']} of {sync}: {data['status']}")
         if data["rejected"] or data["invalid"]:
@@ -203,7 +173,7 @@ def _print_summary(data: dict[str, Any], *, title: str) -> None:
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def runs(
     sync: Annotated[str | None, typer.Argument(help="Only this sync's runs.")] = None,
     project: ProjectOpt = None,
@@ -217,7 +187,7 @@ def runs(
     finally:
         runner.store.close()
     if as_json:
-        _print_json([r.to_dict() for r in records])
+        print_json([r.to_dict() for r in records])
         return
     table = Table("run", "sync", "status", "started", "planned", "sent", "accepted", "rejected",
                   "failed", "in doubt", "duration")
@@ -233,7 +203,7 @@ def runs(
 
 
 @app.command()
-@_handles_errors
+@handles_errors
 def rejections(
     run_id: Annotated[int, typer.Argument(help="The run (see `syncline runs`).")],
     project: ProjectOpt = None,
@@ -249,7 +219,7 @@ def rejections(
     finally:
         runner.store.close()
     if as_json:
-        _print_json([
+        print_json([
             {"sync_key": r.sync_key, "code": r.code, "message": r.message, "column": r.column,
              "record": r.record} for r in rows
         ])
@@ -261,7 +231,7 @@ def rejections(
 
 
 @app.command("in-doubt")
-@_handles_errors
+@handles_errors
 def in_doubt(
     sync: Annotated[str, typer.Argument(help="The event sync.")],
     project: ProjectOpt = None,
@@ -279,7 +249,7 @@ def in_doubt(
     finally:
         runner.store.close()
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("run", "key", "action")
     for row in rows:
@@ -326,13 +296,15 @@ def sandbox(
     raise typer.Exit(sandbox_main(argv) or 0)
 
 
-def _register_server_commands() -> None:
+def _register_subcommands() -> None:
     from syncline.cli.serve import register
+    from syncline.cli.sources import sources_app
 
     register(app)
+    app.add_typer(sources_app, name="sources")
 
 
-_register_server_commands()
+_register_subcommands()
 
 
 def main() -> None:

@@ -7,17 +7,15 @@ with every secret replaced by a ``${SYNCLINE_<NAME>_<FIELD>}`` reference.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from syncline.errors import ConfigError, SynclineError
+from syncline.cli.output import console, err_console, handles_errors
+from syncline.errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -25,35 +23,12 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-console = Console()
-err_console = Console(stderr=True)
 
 ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", "-p", help="Project folder (its state store holds the server's "
                                          "users and definitions; default: here)."),
 ]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _handles_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """A red message and exit code 2 (bad input) or 1, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(2) from None
-        except SynclineError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
 
 def _root(project: Path | None) -> Path:
     root = (project or Path.cwd()).resolve()
@@ -79,7 +54,7 @@ def open_server_store(root: Path) -> tuple[str, Engine, sessionmaker[Session]]:
     return url, engine, sessionmaker(engine, expire_on_commit=False)
 
 
-@_handles_errors
+@handles_errors
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
         "127.0.0.1"
@@ -110,7 +85,7 @@ def serve_command(
         engine.dispose()
 
 
-@_handles_errors
+@handles_errors
 def user_add(
     name: Annotated[str, typer.Argument(help="User name to sign in with.")],
     project: ProjectOpt = None,
@@ -135,7 +110,7 @@ def user_add(
     console.print(f"User [bold]{name}[/bold] added; sign in on the dashboard.")
 
 
-@_handles_errors
+@handles_errors
 def apply_command(project: ProjectOpt = None) -> None:
     """Copy syncline.yml's sources, destinations and syncs into the state store (the server's)."""
     from syncline.config.load import load_project
@@ -157,7 +132,7 @@ def apply_command(project: ProjectOpt = None) -> None:
     )
 
 
-@_handles_errors
+@handles_errors
 def export_command(
     project: ProjectOpt = None,
     output: Annotated[
