@@ -12,7 +12,7 @@ import pytest
 
 from syncline.config.models import SyncConfig
 from syncline.engine.mapping import RecordBuilder, resolve_mapping
-from syncline.errors import ModelError
+from syncline.errors import ConfigError, ModelError
 from syncline.sources.base import Column
 
 USERS = [
@@ -140,3 +140,19 @@ def test_decimals_arrive_as_the_numbers_in_the_warehouse() -> None:
     )
     records = [r for _, r, _ in RecordBuilder(_sync(), mapping).build(batch)]
     assert [r["profileData"]["ltv"] for r in records if r] == [3600.68, 0.1]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("App Launched", "513"), ("notification sent", "513"), ("Bad.Name", "512"), ("", "509")],
+    ids=["restricted", "restricted-any-case", "forbidden-character", "empty"],
+)
+def test_constant_event_names_are_checked_against_cleverTap_rules(name: str, code: str) -> None:
+    sync = _sync(object="event", sync_key="order_id", identity_column="user_id",
+                 event_name=name)
+    columns = [Column("order_id", "BIGINT"), Column("user_id", "VARCHAR")]
+    with pytest.raises(ConfigError, match=f"sync `orders`: event_name .* \\({code}: "):
+        resolve_mapping("orders", sync, columns)
+    assert resolve_mapping("orders", _sync(object="event", sync_key="order_id",
+                                           identity_column="user_id", event_name="Charged"),
+                           columns).fields == ()

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from syncline.config.models import FieldType, SyncConfig
 from syncline.destinations.base import Record, Rejection
+from syncline.destinations.clevertap import rules
 from syncline.destinations.clevertap.records import (
     STANDARD_PROFILE_FIELDS,
     clevertap_date,
@@ -28,7 +29,7 @@ from syncline.destinations.clevertap.records import (
     to_number,
     to_string,
 )
-from syncline.errors import ModelError
+from syncline.errors import ConfigError, ModelError
 from syncline.sources.base import Column
 
 __all__ = ["FieldMap", "RecordBuilder", "ResolvedMapping", "resolve_mapping", "standard_field"]
@@ -90,8 +91,21 @@ class ResolvedMapping:
         return None
 
 
+def _check_event_name(sync_name: str, name: str) -> None:
+    """A constant event name CleverTap would refuse is a configuration error, not N rejections."""
+    probe = {"identity": "probe", "type": "event", "evtName": name, "evtData": {}}
+    violation = rules.validate_record(probe)
+    if violation is not None:
+        raise ConfigError(
+            f"sync `{sync_name}`: event_name `{name}` would be refused by CleverTap "
+            f"({violation.code}: {violation.message}); choose another name"
+        )
+
+
 def resolve_mapping(sync_name: str, sync: SyncConfig, columns: Sequence[Column]) -> ResolvedMapping:
     """Resolve ``sync.mappings`` against ``columns``; unknown columns raise ``ModelError``."""
+    if sync.event_name is not None:
+        _check_event_name(sync_name, sync.event_name)
     types = {c.name: c.type for c in columns}
     lowered = {c.name.lower(): c.name for c in columns}
 
