@@ -1,9 +1,8 @@
-"""State store on a real SQLite file: migrations, runs, rejections, leases."""
+"""State store on a real SQLite file and a real PostgreSQL database: migrations, runs, leases."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,15 +11,15 @@ from syncline.errors import RunLockedError, StoreError
 from syncline.store import RejectedRow, StateStore
 
 
-def test_migration_creates_tables(tmp_path: Path) -> None:
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+def test_migration_creates_tables(state_url: str) -> None:
+    store = StateStore(state_url)
     names = set(sa.inspect(store.engine).get_table_names())
     store.close()
     assert {"runs", "rejections", "in_doubt_keys", "leases", "alembic_version"} <= names
 
 
-def test_runs_and_rejections_round_trip(tmp_path: Path) -> None:
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+def test_runs_and_rejections_round_trip(state_url: str) -> None:
+    store = StateStore(state_url)
     run = store.start_run("users", trigger="schedule", full=True)
     store.update_run(run, planned_new=5)
     rows = [RejectedRow("k1", "invalid_email", "bad email", "email", {"a": 1}),
@@ -42,8 +41,8 @@ def test_runs_and_rejections_round_trip(tmp_path: Path) -> None:
     store.close()
 
 
-def test_lease_refused_across_stores_and_taken_over_after_expiry(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'state.db'}"
+def test_lease_refused_across_stores_and_taken_over_after_expiry(state_url: str) -> None:
+    url = state_url
     one, two = StateStore(url), StateStore(url)
     lease = one.lease("users", holder="host:1", ttl_s=0.3)
     run = one.start_run("users")
