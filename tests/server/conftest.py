@@ -11,9 +11,10 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncline.server.app import create_app
-from syncline.server.models import User, metadata
+from syncline.server.models import User
 from syncline.server.security import create_user
 from syncline.server.settings import ServerSettings
+from syncline.store import StateStore
 
 SECRET = "test-secret-key-0123456789abcdef"
 USERNAME = "ada"
@@ -27,8 +28,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    metadata.create_all(engine)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    StateStore(url).close()  # the migrations create every table, the server's included
+    engine = create_engine(url)
     yield engine
     engine.dispose()
 

@@ -22,7 +22,6 @@ from sqlalchemy.orm import sessionmaker
 from syncline.scheduler import ManualClock
 from syncline.server.app import uvicorn_config
 from syncline.server.jobs import RunManager
-from syncline.server.models import metadata
 from syncline.server.secrets import SecretBox
 from syncline.server.security import create_token, create_user
 from syncline.server.settings import ServerSettings
@@ -88,8 +87,8 @@ def served(tmp: Path) -> Iterator[Served]:
     root.mkdir()
     make_warehouse(root / "wh.duckdb")
     url = f"sqlite:///{tmp / 'state.db'}"
+    StateStore(url).close()  # the migrations create every table, the server's included
     engine = create_engine(url)
-    metadata.create_all(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions() as session:
         user = create_user(session, USERNAME, PASSWORD)

@@ -57,3 +57,14 @@ def test_lease_refused_across_stores_and_taken_over_after_expiry(state_url: str)
         pass
     one.close()
     two.close()
+
+
+def test_migrations_create_the_server_tables_as_the_models_declare_them(state_url: str) -> None:
+    from syncline.server.models import metadata
+
+    store = StateStore(state_url)
+    inspector = sa.inspect(store.engine)
+    for table in metadata.sorted_tables:
+        migrated = {c["name"] for c in inspector.get_columns(table.name)}
+        assert migrated == {c.name for c in table.columns}, table.name
+    store.close()

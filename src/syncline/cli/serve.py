@@ -39,18 +39,15 @@ def _root(project: Path | None) -> Path:
 
 def open_server_store(root: Path) -> tuple[str, Engine, sessionmaker[Session]]:
     """The state store's URL, an engine with the server's tables created, and a session maker."""
-    from sqlalchemy import create_engine, make_url
+    from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
     from syncline.config.load import state_url
-    from syncline.server.models import metadata
+    from syncline.store import StateStore
 
     url = state_url(root)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    StateStore(url).close()  # brings every table, the server's included, to the latest migration
     engine = create_engine(url)
-    metadata.create_all(engine)
     return url, engine, sessionmaker(engine, expire_on_commit=False)
 
 

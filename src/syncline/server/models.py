@@ -1,8 +1,7 @@
 """Tables the server owns: users, API tokens, connection definitions with sealed secrets, syncs.
 
-They live on their own ``MetaData`` for now, created with ``metadata.create_all``; they are
-meant to move into the state store's Alembic migrations (``syncline.store``) so one upgrade
-path covers every table. Timestamps are aware UTC datetimes.
+They are created by the state store's Alembic migrations (``syncline.store``, revision 0002),
+so one upgrade path covers every table; a test checks the migration against these models. Timestamps are aware UTC datetimes.
 """
 
 from __future__ import annotations
