@@ -1,7 +1,8 @@
 """Tables the server owns: users, API tokens, connection definitions with sealed secrets, syncs.
 
 They are created by the state store's Alembic migrations (``syncline.store``, revision 0002),
-so one upgrade path covers every table; a test checks the migration against these models. Timestamps are aware UTC datetimes.
+so one upgrade path covers every table; a test checks the migration against these models.
+Timestamps are aware UTC datetimes.
 """
 
 from __future__ import annotations
