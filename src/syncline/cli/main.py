@@ -7,8 +7,10 @@ arguments, unknown names).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -16,6 +18,9 @@ from rich.table import Table
 
 from syncline.cli.output import console, err_console, handles_errors, print_json
 from syncline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from syncline.engine.runner import Runner
 
 __all__ = ["app"]
 
@@ -82,7 +87,9 @@ def test_connection(
     console.print(f"[green]✓[/green] {name}: connection works")
 
 
-def _runner(project: Path | None, *, quiet: bool) -> Any:
+@contextmanager
+def _runner(project: Path | None, *, quiet: bool) -> Iterator[Runner]:
+    """A runner on the project's state store, closed when the command is done."""
     from syncline.cli.progress import progress_for
     from syncline.config.load import load_project, retry_settings, state_url
     from syncline.engine.delivery import RetryPolicy
@@ -92,7 +99,10 @@ def _runner(project: Path | None, *, quiet: bool) -> Any:
     loaded = load_project(project)
     retry = RetryPolicy(**retry_settings())  # type: ignore[arg-type]
     store = StateStore(state_url(loaded.root))
-    return Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry)
+    try:
+        yield Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry)
+    finally:
+        store.close()
 
 
 @app.command()
@@ -105,11 +115,8 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Dry run: what a run would send, without sending anything."""
-    runner = _runner(project, quiet=True)
-    try:
+    with _runner(project, quiet=True) as runner:
         summary = runner.plan(sync, full=full, preview=preview)
-    finally:
-        runner.store.close()
     data = summary.to_dict()
     if as_json:
         print_json(data)
@@ -132,11 +139,8 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a sync: send new and changed rows, then print the summary."""
-    runner = _runner(project, quiet=as_json)
-    try:
+    with _runner(project, quiet=as_json) as runner:
         summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt)
-    finally:
-        runner.store.close()
     data = summary.to_dict()
     data.pop("preview", None)
     if as_json:
@@ -181,11 +185,8 @@ def runs(
     as_json: JsonOpt = False,
 ) -> None:
     """Run history."""
-    runner = _runner(project, quiet=True)
-    try:
+    with _runner(project, quiet=True) as runner:
         records = runner.store.runs(sync, limit=limit)
-    finally:
-        runner.store.close()
     if as_json:
         print_json([r.to_dict() for r in records])
         return
@@ -212,12 +213,9 @@ def rejections(
     as_json: JsonOpt = False,
 ) -> None:
     """The rows a run rejected, with code, reason, key and column."""
-    runner = _runner(project, quiet=True)
-    try:
+    with _runner(project, quiet=True) as runner:
         runner.store.run(run_id)
         rows = runner.store.rejections(run_id, code=code, limit=limit)
-    finally:
-        runner.store.close()
     if as_json:
         print_json([
             {"sync_key": r.sync_key, "code": r.code, "message": r.message, "column": r.column,
@@ -239,15 +237,12 @@ def in_doubt(
     as_json: JsonOpt = False,
 ) -> None:
     """Event keys whose upload was cut short: maybe in CleverTap, maybe not, and what was done."""
-    runner = _runner(project, quiet=True)
-    try:
+    with _runner(project, quiet=True) as runner:
         rows = [
             {"run_id": r.id, "sync_key": k.sync_key, "action": k.action}
             for r in runner.store.runs(sync, limit=limit)
             for k in runner.store.in_doubt(r.id)
         ]
-    finally:
-        runner.store.close()
     if as_json:
         print_json(rows)
         return

@@ -11,15 +11,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from syncline.config.sources import (
-    BigQuerySourceConfig,
-    DatabricksSourceConfig,
     FilesSourceConfig,
     GoogleSheetsSourceConfig,
-    MySQLSourceConfig,
-    PostgresSourceConfig,
-    RedshiftSourceConfig,
-    SnowflakeSourceConfig,
-    SQLiteSourceConfig,
+    SQLSourceConfig,
 )
 
 __all__ = [
@@ -52,16 +46,7 @@ class DuckDBSourceConfig(_Strict):
 
 
 SourceConfig = Annotated[
-    DuckDBSourceConfig
-    | SQLiteSourceConfig
-    | PostgresSourceConfig
-    | MySQLSourceConfig
-    | RedshiftSourceConfig
-    | SnowflakeSourceConfig
-    | BigQuerySourceConfig
-    | DatabricksSourceConfig
-    | FilesSourceConfig
-    | GoogleSheetsSourceConfig,
+    DuckDBSourceConfig | SQLSourceConfig | FilesSourceConfig | GoogleSheetsSourceConfig,
     Field(discriminator="type"),
 ]
 

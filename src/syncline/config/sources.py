@@ -20,6 +20,7 @@ __all__ = [
     "MySQLSourceConfig",
     "PostgresSourceConfig",
     "RedshiftSourceConfig",
+    "SQLSourceConfig",
     "SQLiteSourceConfig",
     "SnowflakeSourceConfig",
 ]
@@ -140,3 +141,15 @@ class GoogleSheetsSourceConfig(_Strict):
         if (self.api_key is None) == (self.service_account_json is None):
             raise ValueError("give exactly one of `api_key` or `service_account_json`")
         return self
+
+
+SQLSourceConfig = (
+    SQLiteSourceConfig
+    | PostgresSourceConfig
+    | MySQLSourceConfig
+    | RedshiftSourceConfig
+    | SnowflakeSourceConfig
+    | BigQuerySourceConfig
+    | DatabricksSourceConfig
+)
+"""Every source read through SQLAlchemy."""

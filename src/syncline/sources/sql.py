@@ -22,29 +22,15 @@ import sqlalchemy as sa
 from sqlglot import exp
 
 from syncline.config.sources import (
-    BigQuerySourceConfig,
-    DatabricksSourceConfig,
-    MySQLSourceConfig,
-    PostgresSourceConfig,
-    RedshiftSourceConfig,
     SnowflakeSourceConfig,
     SQLiteSourceConfig,
+    SQLSourceConfig,
 )
 from syncline.errors import ConfigError, ModelError, SourceError
 from syncline.sources._optional import require_for
 from syncline.sources.base import Column, SourceCapabilities
 
 __all__ = ["SQLSource", "SQLSourceConfig", "open_sql_source", "quote_table"]
-
-SQLSourceConfig = (
-    SQLiteSourceConfig
-    | PostgresSourceConfig
-    | MySQLSourceConfig
-    | RedshiftSourceConfig
-    | SnowflakeSourceConfig
-    | BigQuerySourceConfig
-    | DatabricksSourceConfig
-)
 
 # source type -> (SQLAlchemy driver name, sqlglot dialect)
 _DIALECTS: dict[str, tuple[str, str]] = {
