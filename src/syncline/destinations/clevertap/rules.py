@@ -19,6 +19,7 @@ Decisions where CleverTap's behaviour is not documented (spec §8):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -239,7 +240,9 @@ def _ts_ok(ts: Any, now: float) -> bool:
     return 1 <= ts < MS_THRESHOLD and ts <= now + MAX_TS_AHEAD_SECONDS
 
 
+@functools.lru_cache(maxsize=8192)
 def _key_ok(key: Any, forbidden: frozenset[str]) -> bool:
+    # cached: a sync sends the same few keys in every record, and this runs once per key
     return (
         isinstance(key, str)
         and 0 < len(key.encode()) <= MAX_KEY_LENGTH
@@ -249,8 +252,14 @@ def _key_ok(key: Any, forbidden: frozenset[str]) -> bool:
 
 def _scalar_ok(value: Any) -> bool:
     if isinstance(value, str):
-        return len(value.encode()) <= MAX_VALUE_BYTES
+        # a UTF-8 character is at most 4 bytes: short strings need no encoding to be measured
+        return len(value) <= MAX_VALUE_BYTES // 4 or len(value.encode()) <= MAX_VALUE_BYTES
     return value is None or isinstance(value, bool | int | float)
+
+
+@functools.lru_cache(maxsize=64)
+def _normalized(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(normalize_event_name(n) for n in names)
 
 
 def _flat_ok(data: Mapping[str, Any], forbidden: frozenset[str]) -> str | None:
@@ -276,7 +285,7 @@ def _check_event(
     norm = normalize_event_name(name)
     if norm in _RESTRICTED_NORMALIZED:
         return _violation(513, "evtName")
-    if norm in {normalize_event_name(d) for d in discarded}:
+    if discarded and norm in _normalized(discarded):
         return _violation(528, "evtName")
     if _EVENT_KEY_FORBIDDEN.intersection(name) or len(name.encode()) > MAX_KEY_LENGTH:
         return _violation(512, "evtName")
@@ -295,6 +304,8 @@ def _check_event(
 
 
 def _profile_value_ok(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) <= MAX_VALUE_BYTES // 4 or len(value.encode()) <= MAX_VALUE_BYTES
     if isinstance(value, dict):
         return len(value) == 1 and next(iter(value)) in VALUE_OPERATORS
     if isinstance(value, list):
@@ -306,12 +317,12 @@ def _check_profile(record: Mapping[str, Any]) -> Violation | None:
     data = record.get("profileData")
     if not isinstance(data, dict):
         return Violation(512, PROFILE_STRUCTURE_MESSAGE, "profileData")
+    rules = PROFILE_FIELD_RULES
     for key, value in data.items():
         if not _key_ok(key, _PROFILE_KEY_FORBIDDEN) or not _profile_value_ok(value):
             return Violation(512, PROFILE_STRUCTURE_MESSAGE, str(key))
-        rule = PROFILE_FIELD_RULES.get(key)
-        if rule is not None and not isinstance(value, dict) and not rule.check(value):
-            return _violation(rule.code, key)
+        if key in rules and not isinstance(value, dict) and not rules[key].check(value):
+            return _violation(rules[key].code, key)
     return None
 
 
