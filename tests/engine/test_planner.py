@@ -124,3 +124,33 @@ def test_local_and_source_placement_agree(tmp_path: Path) -> None:
         p.close()
     assert results[0] == results[1]
     src.close()
+
+
+def test_removed_counts_keys_gone_not_keys_turned_duplicate(tmp_path: Path) -> None:
+    _make(tmp_path / "w.duckdb", _rows(6))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src)
+    _commit_all(p, p.plan())
+    src.connection.execute(f"INSERT INTO {TABLE} VALUES ('u001', 'twin', 'x', 9)")
+    src.connection.execute(f"UPDATE {TABLE} SET \"User Id\" = NULL WHERE other = 2")
+    src.connection.execute(f"DELETE FROM {TABLE} WHERE other IN (3, 4)")
+    c = p.plan().counts
+    assert (c.rows_in_model, c.duplicate_keys, c.null_keys) == (5, 2, 1)
+    assert (c.removed, c.unchanged, c.new, c.changed) == (3, 2, 0, 0)
+    p.close()
+    src.close()
+
+
+def test_local_diff_leaves_a_read_only_source_untouched(tmp_path: Path) -> None:
+    _make(tmp_path / "w.duckdb", _rows(2))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=True)
+    p = _planner(tmp_path, src, diff="local")
+    _commit_all(p, p.plan())
+    assert p.plan().counts.unchanged == 2
+    p.close()
+    src.close()
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM information_schema.schemata "
+                            "WHERE schema_name = 'syncline'").fetchall() == [(0,)]
+    with duckdb.connect(str(tmp_path / "diff.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM syncline.snapshot_users").fetchall() == [(2,)]

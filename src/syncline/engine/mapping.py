@@ -8,6 +8,7 @@ Converters are chosen once per field and applied per column, so a million rows m
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -193,6 +194,8 @@ class RecordBuilder:
         self._mapping = mapping
         self._profile = sync.object == "profile"
         self._convs = [(f, _converter(f, self._profile)) for f in mapping.fields]
+        self._fields = tuple(f.field for f in mapping.fields)
+        self._send_nulls = frozenset(f.field for f in mapping.fields if f.send_nulls)
 
     def build(self, batch: pa.RecordBatch) -> list[tuple[str, Record | None, Rejection | None]]:
         """One ``(key, record, None)`` or ``(key, None, rejection)`` per row."""
@@ -216,27 +219,25 @@ class RecordBuilder:
         ts_col = col(s.timestamp_column) if s.timestamp_column else None
         items_col = col(s.items_column) if s.items_column else None
         out: list[tuple[str, Record | None, Rejection | None]] = []
-        for i in range(n):
+        rows = zip(*values, strict=True) if values else itertools.repeat((), n)
+        for i, row in enumerate(rows):
             key = to_string(keys[i]) if keys[i] is not None else ""
             try:
-                data = self._properties(values, i)
+                data = self._properties(row)
                 record = self._record(users[i], data, names_col, ts_col, items_col, i)
                 out.append((key, record, None))
             except _Bad as bad:
                 out.append((key, None, bad.rejection))
         return out
 
-    def _properties(self, values: list[list[Any]], i: int) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for (item, _), column in zip(self._convs, values, strict=True):
-            value = column[i]
-            if value is None:
-                if item.send_nulls:
-                    data[item.field] = None
-            elif type(value) is _Bad:
-                raise value
-            else:
-                data[item.field] = value
+    def _properties(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        """One row's properties: nulls left out (unless sent on purpose), bad values raised."""
+        if _Bad in map(type, row):
+            raise next(v for v in row if type(v) is _Bad)
+        data = {f: v for f, v in zip(self._fields, row, strict=True) if v is not None}
+        if self._send_nulls:
+            data.update((f, None) for f, v in zip(self._fields, row, strict=True)
+                        if v is None and f in self._send_nulls)
         return data
 
     def _record(

@@ -1,7 +1,9 @@
 """The planner: which rows of a model to send, decided by one SQL diff against the snapshot.
 
-The diff runs in the *diff store*: inside a writable DuckDB source (`diff: source`, pushdown) or
-in a local DuckDB file the model is streamed into (`diff: local`). Same SQL, same result.
+The diff runs in the *diff store*: inside a writable source (`diff: source`, pushdown: DuckDB,
+SQLite, PostgreSQL, MySQL/MariaDB; only the rows to send leave the database) or in a local
+DuckDB file the model is streamed into (`diff: local`). The same statements (engine/diff/sql.py),
+rendered per dialect, give the same result in both places.
 """
 
 from __future__ import annotations
@@ -14,20 +16,18 @@ from typing import Literal
 
 import duckdb
 import pyarrow as pa
+import sqlalchemy as sa
 
-from syncline.engine.diff.dialects import DIALECTS
+from syncline.engine.diff.sql import HASH, KEY, DiffSQL
+from syncline.engine.diff.store import DiffStore, DuckDBStore, map_store_error, sql_store
 from syncline.engine.snapshot import Snapshot
-from syncline.errors import ConfigError, ModelError
+from syncline.errors import ConfigError
 from syncline.sources.base import Source
 
-__all__ = ["Plan", "PlanCounts", "Planner"]
+__all__ = ["HASH", "KEY", "Plan", "PlanCounts", "Planner"]
 
-KEY, HASH = "__syncline_key", "__syncline_hash"
-_N, _OLD = "__syncline_n", "__syncline_old"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+# the local diff store spills to disk beyond this, so memory stays flat on any model size
+MEMORY_LIMIT = "500MB"
 
 
 @dataclass(frozen=True)
@@ -46,47 +46,34 @@ class PlanCounts:
 class Plan:
     """The materialized plan: counts, invalid rows, and the rows to send in key order."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, tables: dict[str, str],
-                 counts: PlanCounts, key_column: str) -> None:
-        self._conn, self._tables, self.counts, self._key = conn, tables, counts, key_column
+    def __init__(self, store: DiffStore, sql: DiffSQL, counts: PlanCounts) -> None:
+        self._store, self._sql, self.counts = store, sql, counts
 
     def invalid_rows(self) -> Iterator[tuple[str | None, str, str]]:
         """(key, reason, message) for each null-key row and every row of a duplicated key."""
-        cur = self._conn.cursor()
-        try:
-            cur.execute(f"SELECT {KEY}, {_N} FROM {self._tables['classified']} WHERE {KEY} IS NULL "
-                        f"OR {_N} > 1 ORDER BY {KEY} NULLS FIRST")
-            while rows := cur.fetchmany(1000):
-                for key, n in rows:
-                    if key is None:
-                        yield None, "null_key", (
-                            f"sync key column `{self._key}` is NULL; fix the model so every row "
-                            "has a key, or filter such rows out.")
-                    else:
-                        yield str(key), "duplicate_key", (
-                            f"sync key `{key}` appears {n} times in column `{self._key}`; none of "
-                            "them is sent. Make the key unique in the model.")
-        finally:
-            cur.close()
+        column = self._sql.key_column
+        for key, n in self._store.query(self._sql.invalid()):
+            for _ in range(int(n)):
+                if key is None:
+                    yield None, "null_key", (
+                        f"sync key column `{column}` is NULL; fix the model so every row "
+                        "has a key, or filter such rows out.")
+                else:
+                    yield str(key), "duplicate_key", (
+                        f"sync key `{key}` appears {n} times in column `{column}`; none of "
+                        "them is sent. Make the key unique in the model.")
 
     def batches(self, rows: int = 1000) -> Iterator[pa.RecordBatch]:
         """Rows to send in key order: model columns + __syncline_key + __syncline_hash."""
-        cur = self._conn.cursor()
-        try:
-            reader = cur.sql(f"SELECT * FROM {self._tables['plan']} ORDER BY {KEY}"
-                             ).to_arrow_reader(rows)
-            yield from reader
-        finally:
-            cur.close()
+        yield from self._store.stream(self._sql.rows(), rows)
 
     def close(self) -> None:
         """Drop the work tables (the snapshot stays)."""
-        for name in ("plan", "classified"):
-            self._conn.execute(f"DROP TABLE IF EXISTS {self._tables[name]}")
+        self._store.execute(self._sql.drop_work())
 
 
 class Planner:
-    """Plans one sync: owns the diff-store connection and the sync's snapshot table."""
+    """Plans one sync: owns the diff store and the sync's snapshot table."""
 
     def __init__(self, sync_name: str, source: Source, model_sql: str, *, key_column: str,
                  hash_columns: Sequence[str], salt: str, mode: Literal["upsert", "append"],
@@ -95,68 +82,71 @@ class Planner:
         self.key_column, self.hash_columns, self.salt, self.mode = (
             key_column, list(hash_columns), salt, mode)
         self.diff = diff
-        self._dialect = DIALECTS["duckdb"]
-        self._owned: duckdb.DuckDBPyConnection | None = None
-        self._conn = self._open(local_path)
-        safe = re.sub(r"[^A-Za-z0-9_]", "_", sync_name)
-        self._t = {n: f"syncline.{_q(f'{n}_{safe}')}"
-                   for n in ("snapshot", "stage", "classified", "plan")}
-        self._conn.execute(self._dialect.create_schema.format(schema="syncline"))
-        self._conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {self._t['snapshot']} (sync_key VARCHAR PRIMARY KEY, "
-            f"row_hash {self._dialect.hash_type}, status VARCHAR, run_id BIGINT)")
-        self._snapshot = Snapshot(self._conn, self._t["snapshot"], self._dialect)
+        self._local_path = local_path
+        self._store = self._open(local_path)
+        safe = re.sub(r"[^A-Za-z0-9_]", "_", self._store.namespace + sync_name)
+        model = model_sql if diff == "source" else self._store.dialect.table(f"stage_{safe}")
+        self._sql = DiffSQL(self._store.dialect, safe, model, key_column, self.hash_columns,
+                            salt, mode)
+        self._run(self._sql.setup())
+        self._snapshot = Snapshot(self._store, self._sql.tables["snapshot"])
 
-    def _open(self, local_path: Path) -> duckdb.DuckDBPyConnection:
+    def _open(self, local_path: Path) -> DiffStore:
         if self.diff == "source":
-            conn = getattr(self.source, "connection", None)
-            if not self.source.capabilities.writable or not isinstance(
-                    conn, duckdb.DuckDBPyConnection):
+            if not self.source.capabilities.writable:
                 raise ConfigError(f"sync `{self.sync_name}`: `diff: source` needs a writable "
-                                  "DuckDB source; use `diff: local` or set `read_only: false`.")
-            return conn.cursor()
+                                  f"source, and `{self.source.name}` is read-only; use "
+                                  "`diff: local` or set `read_only: false` on the source.")
+            conn = getattr(self.source, "connection", None)
+            if isinstance(conn, duckdb.DuckDBPyConnection):
+                return DuckDBStore(_tuned(conn.cursor(), local_path))
+            return sql_store(self.source, self.sync_name)
         local_path.parent.mkdir(parents=True, exist_ok=True)
-        self._owned = duckdb.connect(str(local_path))
-        return self._owned
+        return DuckDBStore(_tuned(duckdb.connect(str(local_path)), local_path))
+
+    def _run(self, statements: Sequence[str]) -> None:
+        try:
+            self._store.execute(statements)
+        except (duckdb.Error, sa.exc.SQLAlchemyError) as exc:
+            raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
 
     def snapshot(self) -> Snapshot:
-        """The sync's snapshot, sharing the diff store (own cursor)."""
+        """The sync's snapshot, in the same diff store."""
         return self._snapshot
 
-    def _relation(self) -> str:
-        if self.diff == "source":
-            return self.model_sql
-        stage = self._t["stage"]
-        self._conn.execute(f"DROP TABLE IF EXISTS {stage}")
+    def _stage(self) -> None:
+        """`diff: local`: stream the model into the local store's stage table."""
+        assert isinstance(self._store, DuckDBStore)
+        stage = self._sql.model
+        self._run([f"DROP TABLE IF EXISTS {stage}"])
         first = True
-        for batch in self.source.stream(self.model_sql):
-            self._conn.register("__syncline_batch", batch)
+        for batch in self.source.stream(self._source_query()):
             verb = f"CREATE TABLE {stage} AS" if first else f"INSERT INTO {stage}"
-            self._conn.execute(f"{verb} SELECT * FROM __syncline_batch")
-            self._conn.unregister("__syncline_batch")
+            self._store.load(f"{verb} SELECT * FROM __syncline_batch", batch)
             first = False
         if first:  # empty model: keep its columns
-            cols = self.source.columns(self.model_sql)
-            spec = ", ".join(f"{_q(c.name)} VARCHAR" for c in cols) or "x VARCHAR"
-            self._conn.execute(f"CREATE TABLE {stage} ({spec})")
-        return stage
+            cols = self.source.columns(self._source_query())
+            spec = ", ".join(f"{self._store.dialect.quote(c.name)} VARCHAR" for c in cols)
+            self._run([f"CREATE TABLE {stage} ({spec or 'x VARCHAR'})"])
 
-    def _classify(self, relation: str) -> None:
-        args = ", ".join([f"'{self.salt.replace(chr(39), chr(39) * 2)}'"]
-                         + [f"CAST({_q(c)} AS VARCHAR)" for c in self.hash_columns])
-        hash_sql = self._dialect.hash_expr.format(args=args)
-        try:
-            self._conn.execute(
-                f"CREATE OR REPLACE TABLE {self._t['classified']} AS "
-                f"WITH m AS (SELECT *, CAST({_q(self.key_column)} AS VARCHAR) AS {KEY}, "
-                f"{hash_sql} AS {HASH} FROM {relation}) "
-                f"SELECT m.*, CASE WHEN m.{KEY} IS NULL THEN 1 ELSE "
-                f"count(*) OVER (PARTITION BY m.{KEY}) END AS {_N}, s.row_hash AS {_OLD} "
-                f"FROM m LEFT JOIN {self._t['snapshot']} s ON s.sync_key = m.{KEY}")
-        except duckdb.Error as exc:
-            raise ModelError(f"sync `{self.sync_name}`: planning failed on {self.model_sql}: "
-                             f"{exc}. Check the key column `{self.key_column}` and the mapped "
-                             "columns exist in the model.") from exc
+    def _source_query(self) -> str:
+        """The model as the source's `stream`/`columns` take it.
+
+        DuckDB-backed sources take the relation; SQL sources wrap what they get in
+        `SELECT * FROM (...)`, which needs a query, not a table name.
+        """
+        if self.source.capabilities.dialect == "duckdb":
+            return self.model_sql
+        return f"SELECT * FROM {self.model_sql}"
+
+    def _plan_columns(self) -> str | None:
+        # SQLite: declare the plan's columns without types, so the source infers them from
+        # the values exactly as it does for the model (CTAS would declare NUM for a DATE)
+        if self.diff != "source" or self._store.dialect.sqlglot != "sqlite":
+            return None
+        q = self._store.dialect.quote
+        names = [c.name for c in self.source.columns(self._source_query())] + [KEY, HASH]
+        return ", ".join(q(n) for n in names)
 
     def plan(self, *, full: bool = False, history: Literal["send", "skip"] = "send") -> Plan:
         """Diff the model against the snapshot and materialize the rows to send.
@@ -164,33 +154,38 @@ class Planner:
         history="skip" (events): when the snapshot is empty, every valid key is recorded as
         accepted and nothing is planned; so only events that appear after the first run are sent.
         """
-        self._classify(self._relation())
-        c, valid = self._t["classified"], f"{KEY} IS NOT NULL AND {_N} = 1"
+        if self.diff == "local":
+            self._stage()
         skip = self.mode == "append" and history == "skip" and self._snapshot.is_empty()
+        sql = self._sql
+        statements = [*sql.drop_work(), sql.bad_keys(),
+                      *sql.plan(full=full, skip=skip, columns=self._plan_columns())]
+        self._run(statements)
+        try:
+            row = self._store.query(sql.counts())[0]
+        except (duckdb.Error, sa.exc.SQLAlchemyError) as exc:
+            raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
+        total, nulls, dups, new, planned, in_snapshot, bad_in_snapshot = (
+            int(v or 0) for v in row)
+        # skip: the snapshot is empty and no valid row is planned, so nothing was removed
+        removed = 0 if skip else in_snapshot - (total - nulls - dups - new) - bad_in_snapshot
         if skip:
-            self._conn.execute(f"{self._dialect.upsert.format(table=self._t['snapshot'])} "
-                               f"SELECT {KEY}, {HASH}, 'accepted', 0 FROM {c} WHERE {valid}")
-        changed = f"{_OLD} IS NOT NULL AND {_OLD} <> {HASH}" if self.mode == "upsert" else "FALSE"
-        send = "FALSE" if skip else (
-            f"{_OLD} IS NULL OR {_OLD} IS NOT NULL AND ({'TRUE' if full else changed})")
-        self._conn.execute(f"CREATE OR REPLACE TABLE {self._t['plan']} AS SELECT * EXCLUDE "
-                           f"({_N}, {_OLD}) FROM {c} WHERE {valid} AND ({send}) ORDER BY {KEY}")
-        row = self._conn.execute(
-            f"SELECT count(*), count(*) FILTER ({KEY} IS NULL), "
-            f"count(*) FILTER ({KEY} IS NOT NULL AND {_N} > 1), "
-            f"count(*) FILTER ({valid} AND {_OLD} IS NULL), "
-            f"count(*) FILTER ({valid} AND {_OLD} IS NOT NULL AND ({send})), "
-            f"(SELECT count(*) FROM {self._t['snapshot']} s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {c} WHERE {KEY} = s.sync_key)) FROM {c}").fetchall()[0]
-        total, nulls, dups, new, chg, removed = (int(v) for v in row)
-        if skip:
-            new = chg = 0
-        unchanged = total - nulls - dups - new - chg
-        counts = PlanCounts(total, new, chg, unchanged, removed, nulls, dups)
-        return Plan(self._conn, self._t, counts, self.key_column)
+            self._run([sql.accept_history()])
+        changed = planned - new
+        unchanged = total - nulls - dups - new - changed
+        counts = PlanCounts(total, new, changed, unchanged, removed, nulls, dups)
+        return Plan(self._store, sql, counts)
 
     def close(self) -> None:
-        """Close the snapshot cursor and the local diff store."""
+        """Close the diff store (the planner's own connection or cursor)."""
         self._snapshot.close()
-        self._conn.close()
-        self._owned = None
+        self._store.close()
+
+
+def _tuned(conn: duckdb.DuckDBPyConnection, local_path: Path) -> duckdb.DuckDBPyConnection:
+    """Bound DuckDB's memory; beyond it, work spills next to the local diff file."""
+    spill = local_path.parent / "tmp"
+    spill.mkdir(parents=True, exist_ok=True)
+    conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    conn.execute("SET temp_directory = '" + str(spill).replace("'", "''") + "'")
+    return conn

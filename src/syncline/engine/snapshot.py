@@ -1,7 +1,8 @@
 """The snapshot: what the destination accepted, per sync key, in the diff store.
 
-Every write is one autocommitted DuckDB statement from an Arrow table, so it is durable when it
-returns (DuckDB's WAL) and cheap for 1,000 keys.
+Every write is one transaction committed before the call returns (see diff/store.py), so a
+crash after it loses nothing, and 1,000 keys cost one statement (DuckDB, from an Arrow table) or
+one executemany (SQL databases).
 """
 
 from __future__ import annotations
@@ -9,33 +10,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-import duckdb
-import pyarrow as pa
-
-from syncline.engine.diff.dialects import DiffDialect
+from syncline.engine.diff.store import DiffStore
 
 __all__ = ["Snapshot"]
 
 
 class Snapshot:
-    """Accepted and in-flight keys of one sync; called from one thread with its own cursor."""
+    """Accepted and in-flight keys of one sync; called from one thread at a time."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, table: str, dialect: DiffDialect) -> None:
-        self._cur = conn.cursor()
-        self.table, self._dialect = table, dialect
+    def __init__(self, store: DiffStore, table: str) -> None:
+        self._store, self.table = store, table
+        self._duck = store.dialect.sqlglot == "duckdb"
 
     def _write(self, keys: Sequence[str], hashes: Sequence[object], run_id: int,
                status: str) -> None:
+        rows = [{"k": str(k), "h": h, "s": status, "r": int(run_id)}
+                for k, h in zip(keys, hashes, strict=True)]
+        upsert = self._store.dialect.upsert.format(table=self.table)
+        if self._duck:
+            upsert += " SELECT k, h, s, r FROM __syncline_in"
+        self._store.write(upsert, rows)
+
+    def _keyed(self, action: str, where: str, keys: Sequence[str]) -> None:
+        """`action` (DELETE FROM/UPDATE ... SET) for each key, in one transaction."""
         if not keys:
             return
-        batch = pa.table({"k": pa.array(list(keys), pa.string()),
-                          "h": pa.array([int(str(h)) for h in hashes], pa.uint64())})
-        self._cur.register("__syncline_in", batch)
-        try:
-            self._cur.execute(f"{self._dialect.upsert.format(table=self.table)} "
-                              f"SELECT k, h, '{status}', {int(run_id)} FROM __syncline_in")
-        finally:
-            self._cur.unregister("__syncline_in")
+        match = "sync_key IN (SELECT k FROM __syncline_in)" if self._duck else "sync_key = :k"
+        self._store.write(f"{action} WHERE {where}{match}", [{"k": str(k)} for k in keys])
 
     def mark_in_flight(self, keys: Sequence[str], hashes: Sequence[object], run_id: int) -> None:
         """Before an event batch is sent: a crash now leaves these keys in doubt, not lost."""
@@ -47,19 +48,12 @@ class Snapshot:
 
     def release(self, keys: Sequence[str]) -> None:
         """In-flight keys that were rejected or failed: forget them so they are planned again."""
-        if not keys:
-            return
-        self._cur.register("__syncline_in", pa.table({"k": pa.array(list(keys), pa.string())}))
-        try:
-            self._cur.execute(f"DELETE FROM {self.table} WHERE status = 'in_flight' "
-                              "AND sync_key IN (SELECT k FROM __syncline_in)")
-        finally:
-            self._cur.unregister("__syncline_in")
+        self._keyed(f"DELETE FROM {self.table}", "status = 'in_flight' AND ", keys)
 
     def in_doubt_keys(self) -> list[str]:
         """Keys a crashed run marked in flight: we cannot know whether they arrived."""
-        rows = self._cur.execute(f"SELECT sync_key FROM {self.table} WHERE status = 'in_flight' "
-                                 "ORDER BY sync_key").fetchall()
+        rows = self._store.query(f"SELECT sync_key FROM {self.table} WHERE status = 'in_flight' "
+                                 "ORDER BY sync_key")
         return [str(r[0]) for r in rows]
 
     def resolve_in_doubt(self, keys: Sequence[str],
@@ -68,20 +62,13 @@ class Snapshot:
         if policy == "resend":
             self.release(keys)
             return
-        if not keys:
-            return
-        self._cur.register("__syncline_in", pa.table({"k": pa.array(list(keys), pa.string())}))
-        try:
-            self._cur.execute(f"UPDATE {self.table} SET status = 'accepted' WHERE "
-                              "sync_key IN (SELECT k FROM __syncline_in)")
-        finally:
-            self._cur.unregister("__syncline_in")
+        self._keyed(f"UPDATE {self.table} SET status = 'accepted'", "", keys)
 
     def is_empty(self) -> bool:
         """True before the first accepted or in-flight key."""
-        rows = self._cur.execute(f"SELECT count(*) FROM {self.table}").fetchall()
+        rows = self._store.query(f"SELECT COUNT(*) FROM {self.table}")
         return int(rows[0][0]) == 0
 
     def close(self) -> None:
-        """Close this snapshot's cursor."""
-        self._cur.close()
+        """Nothing of its own to close: the planner owns the store."""
+

@@ -129,13 +129,19 @@ class SQLSource:
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(exc, "connecting") from exc
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine: the planner runs the pushed-down diff through it."""
+        return self._engine
+
     def schemas(self) -> list[str]:
         """Schemas (databases on MySQL) that are not the engine's own catalogs."""
         try:
             names = sa.inspect(self._engine).get_schema_names()
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(exc, "listing schemas") from exc
-        return sorted(n for n in names if n.lower() not in _SYSTEM_SCHEMAS)
+        # Syncline's own snapshot schema (diff pushed down) is not a place to pick models from
+        return sorted(n for n in names if n.lower() not in _SYSTEM_SCHEMAS | {"syncline"})
 
     def tables(self, schema: str) -> list[str]:
         """Tables and views of ``schema``."""
@@ -146,9 +152,10 @@ class SQLSource:
             )
         try:
             insp = sa.inspect(self._engine)
-            return sorted({*insp.get_table_names(schema), *insp.get_view_names(schema)})
+            found = {*insp.get_table_names(schema), *insp.get_view_names(schema)}
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(exc, f"listing tables of `{schema}`") from exc
+        return sorted(t for t in found if not t.startswith("syncline_"))  # SQLite snapshots
 
     def columns(self, model_sql: str) -> list[Column]:
         """Columns of a model with the database's type names (runs it with LIMIT 0)."""
@@ -242,8 +249,12 @@ class SQLSource:
 
 
 def _select_all(model_sql: str) -> str:
+    """A SELECT over the model: a bare query is wrapped, a relation (``"s"."t"`` or
+    ``(query) AS alias``, as ``sources.registry.model_sql`` renders them) is selected from."""
     body = model_sql.strip().rstrip(";").strip()
-    return f"SELECT * FROM ({body}) AS _syncline_model"
+    if body.upper().startswith(("SELECT", "WITH")):
+        return f"SELECT * FROM ({body}) AS _syncline_model"
+    return f"SELECT * FROM {body}"
 
 
 def _text(sql: str) -> sa.TextClause:

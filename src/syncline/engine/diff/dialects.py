@@ -1,33 +1,130 @@
 """The few SQL fragments that differ per diff-store dialect; everything else is shared.
 
-Hash choice for DuckDB: `hash()` (a 64-bit non-cryptographic hash) is 4-5x faster than md5 on
-10M rows (PERFORMANCE.md). A collision would make a changed row look unchanged; at 64 bits the
-odds for one changed row are ~1e-19, accepted. The hashed value is a list of VARCHARs headed by
-the mapping salt, so a NULL element hashes differently from an empty string.
+The diff algorithm (engine/diff/sql.py) is written once; this table says how each engine spells
+the parts that differ: its fast hash, text type, schema DDL and snapshot upsert.
+
+Hash input: the mapping salt followed by every hashed column cast to text, a NULL replaced by a
+marker no ordinary value uses (``\\N``), joined with a unit separator. So a NULL hashes differently
+from an empty string and a mapping change re-sends every row. Hash choice per dialect:
+- DuckDB: ``hash()`` (64-bit, 4-5x faster than md5 on 10M rows, PERFORMANCE.md); a collision
+  would make one changed row look unchanged, odds ~1e-19 per row, accepted.
+- Snowflake ``HASH``, BigQuery ``FARM_FINGERPRINT``, Databricks ``xxhash64``: each engine's own
+  fast 64-bit hash. PostgreSQL, MySQL/MariaDB, Redshift: ``md5`` (the built-in every version has).
+- SQLite has no hash function: the planner registers ``syncline_hash`` (blake2b, 64 bits) on its
+  own connection.
+
+SQLite keeps Syncline's tables in the source file itself with a ``syncline_`` name prefix (it has
+no schemas; an attached file could not be read by the source's own read-only connection, which
+is how the plan's rows are streamed). Everyone else gets a ``syncline`` schema. MySQL/MariaDB: a
+``syncline`` database, shared by the server's databases, so table names there start with the
+source database's name; keys compare byte for byte (``utf8mb4_bin``), not case-insensitively.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DIALECTS", "DiffDialect"]
+from sqlglot import exp
+
+__all__ = ["DIALECTS", "NULL_MARKER", "SEPARATOR", "DiffDialect"]
+
+NULL_MARKER = "\\N"
+SEPARATOR = "\x1f"
+_UPSERT_COLS = "(sync_key, row_hash, status, run_id) VALUES (:k, :h, :s, :r)"
 
 
 @dataclass(frozen=True)
 class DiffDialect:
-    """Templates for one dialect: `{args}`, `{schema}`, `{table}` are filled in by the planner."""
+    """How one engine spells the diff's dialect-specific parts.
 
+    ``hash_expr`` is filled with ``{args}``: the text parts, already joined by ``concat``.
+    """
+
+    sqlglot: str
     hash_expr: str
     hash_type: str
+    text_type: str
+    key_type: str
     create_schema: str
     upsert: str
+    concat: str = "concat_ws('{sep}', {args})"
+    schema: str | None = "syncline"
+    status_type: str = "VARCHAR(16)"
+    key_collate: str = ""
 
+    def quote(self, name: str) -> str:
+        """An identifier quoted for this dialect, whatever characters it holds."""
+        return exp.to_identifier(name, quoted=True).sql(dialect=self.sqlglot)
+
+    def literal(self, value: str) -> str:
+        """A string literal, escaped for this dialect (user text is never pasted raw)."""
+        return exp.Literal.string(value).sql(dialect=self.sqlglot)
+
+    def table(self, name: str) -> str:
+        """A Syncline work table: ``syncline.<name>``, or ``syncline_<name>`` without schemas."""
+        if self.schema is None:
+            return self.quote(f"syncline_{name}")
+        return f"{self.quote(self.schema)}.{self.quote(name)}"
+
+    def row_hash(self, salt: str, columns: Sequence[str], prefix: str = "") -> str:
+        """The row-hash expression over ``columns`` (qualified by ``prefix``), salted."""
+        marker = self.literal(NULL_MARKER)
+        parts = [self.literal(salt)] + [
+            f"COALESCE(CAST({prefix}{self.quote(c)} AS {self.text_type}), {marker})"
+            for c in columns]
+        if self.concat == "pipes":
+            joined = f" || {self.literal(SEPARATOR)} || ".join(parts)
+        else:
+            joined = self.concat.format(sep=SEPARATOR, args=", ".join(parts))
+        return self.hash_expr.format(args=joined)
+
+    def key(self, column: str, prefix: str = "") -> str:
+        """The sync key as text: the snapshot's key type whatever the model's column type."""
+        return f"CAST({prefix}{self.quote(column)} AS {self.text_type}){self.key_collate}"
+
+
+_MERGE = ("MERGE INTO {table} AS t USING (SELECT :k AS sync_key, :h AS row_hash, :s AS status, "
+          ":r AS run_id) AS v ON t.sync_key = v.sync_key WHEN MATCHED THEN UPDATE SET "
+          "row_hash = v.row_hash, status = v.status, run_id = v.run_id WHEN NOT MATCHED THEN "
+          "INSERT (sync_key, row_hash, status, run_id) "
+          "VALUES (v.sync_key, v.row_hash, v.status, v.run_id)")
+_PG_UPSERT = (f"INSERT INTO {{table}} {_UPSERT_COLS} ON CONFLICT (sync_key) DO UPDATE SET "
+              "row_hash = excluded.row_hash, status = excluded.status, run_id = excluded.run_id")
 
 DIALECTS: dict[str, DiffDialect] = {
     "duckdb": DiffDialect(
-        hash_expr="hash(list_value({args}))",
-        hash_type="UBIGINT",
-        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}",
-        upsert="INSERT OR REPLACE INTO {table}",
-    ),
+        sqlglot="duckdb", hash_expr="hash({args})", hash_type="UBIGINT", text_type="VARCHAR",
+        key_type="VARCHAR", create_schema="CREATE SCHEMA IF NOT EXISTS {schema}",
+        upsert="INSERT OR REPLACE INTO {table}", concat="list_value({args})"),
+    "sqlite": DiffDialect(
+        sqlglot="sqlite", hash_expr="syncline_hash({args})", hash_type="TEXT", text_type="TEXT",
+        key_type="TEXT", create_schema="", upsert=_PG_UPSERT, concat="{args}", schema=None),
+    "postgres": DiffDialect(
+        sqlglot="postgres", hash_expr="md5({args})", hash_type="TEXT", text_type="TEXT",
+        key_type="TEXT", create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_PG_UPSERT),
+    "mysql": DiffDialect(
+        sqlglot="mysql", hash_expr="md5({args})", hash_type="CHAR(32)",
+        text_type="CHAR CHARACTER SET utf8mb4", key_collate=" COLLATE utf8mb4_bin",
+        key_type="VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        create_schema="CREATE DATABASE IF NOT EXISTS {schema}",
+        upsert=(f"INSERT INTO {{table}} {_UPSERT_COLS} ON DUPLICATE KEY UPDATE "
+                "row_hash = VALUES(row_hash), status = VALUES(status), run_id = VALUES(run_id)")),
+    "snowflake": DiffDialect(
+        sqlglot="snowflake", hash_expr="HASH({args})", hash_type="NUMBER(19, 0)",
+        text_type="VARCHAR", key_type="VARCHAR",
+        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE),
+    "bigquery": DiffDialect(
+        sqlglot="bigquery", hash_expr="FARM_FINGERPRINT({args})", hash_type="INT64",
+        text_type="STRING", key_type="STRING", status_type="STRING",
+        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE,
+        concat="ARRAY_TO_STRING([{args}], '{sep}')"),
+    "redshift": DiffDialect(
+        sqlglot="redshift", hash_expr="MD5({args})", hash_type="VARCHAR(32)",
+        text_type="VARCHAR", key_type="VARCHAR(512)",
+        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE, concat="pipes"),
+    "databricks": DiffDialect(
+        sqlglot="databricks", hash_expr="XXHASH64({args})", hash_type="BIGINT",
+        text_type="STRING", key_type="STRING", status_type="STRING",
+        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE),
 }

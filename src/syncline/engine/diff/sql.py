@@ -1,0 +1,137 @@
+"""The diff, written once and rendered per dialect (see dialects.py for what differs).
+
+Three statements, each one pass over the model, none of which copies unchanged rows:
+1. ``bad``: keys that are NULL or duplicated (GROUP BY key HAVING ...): only keys leave the scan.
+2. ``plan``: the rows to send, with their key and hash: new keys, and for profiles keys whose
+   hash differs from the snapshot's (or every valid row on a full resync). Unchanged rows are
+   filtered inside the engine's join and never written anywhere.
+3. counts: model rows (a count), the rest from the small ``bad`` and ``plan`` tables and the
+   snapshot's size; keys gone from the model follow by arithmetic (see ``counts``).
+Identifiers are always quoted and the salt is an escaped literal; the model is the relation the
+user configured (a quoted table name, or their own query as a subquery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from syncline.engine.diff.dialects import DiffDialect
+
+__all__ = ["HASH", "KEY", "DiffSQL"]
+
+KEY, HASH = "__syncline_key", "__syncline_hash"
+
+
+@dataclass(frozen=True)
+class DiffSQL:
+    """The statements of one sync's diff in one dialect; table names derive from ``name``."""
+
+    dialect: DiffDialect
+    name: str
+    model: str
+    key_column: str
+    hash_columns: Sequence[str]
+    salt: str
+    mode: Literal["upsert", "append"]
+    tables: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tables", {
+            t: self.dialect.table(f"{t}_{self.name}") for t in ("snapshot", "bad", "plan")})
+
+    @property
+    def _m(self) -> str:
+        # a subquery so a query model (already aliased) and a table model read the same
+        return f"(SELECT * FROM {self.model}) AS m"
+
+    def _key(self) -> str:
+        return self.dialect.key(self.key_column, "m.")
+
+    def _hash(self) -> str:
+        return self.dialect.row_hash(self.salt, self.hash_columns, "m.")
+
+    def setup(self) -> list[str]:
+        """Create the schema and the snapshot table if they do not exist yet."""
+        d, out = self.dialect, []
+        if d.create_schema and d.schema is not None:
+            out.append(d.create_schema.format(schema=d.quote(d.schema)))
+        out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['snapshot']} (sync_key {d.key_type} "
+                   f"NOT NULL PRIMARY KEY, row_hash {d.hash_type}, status {d.status_type}, "
+                   "run_id BIGINT)")
+        return out
+
+    def drop_work(self) -> list[str]:
+        """Drop the work tables (the snapshot stays)."""
+        return [f"DROP TABLE IF EXISTS {self.tables[t]}" for t in ("plan", "bad")]
+
+    def bad_keys(self) -> str:
+        """NULL and duplicated keys with their row counts: only keys are grouped and kept.
+
+        Grouped on the raw column (integers group much faster than their text), except where
+        text comparison differs from the column's (MySQL's case-insensitive collations).
+        """
+        d = self.dialect
+        raw = d.key(self.key_column, "m.") if d.key_collate else f"m.{d.quote(self.key_column)}"
+        return (f"CREATE TABLE {self.tables['bad']} AS SELECT CAST(k AS {d.text_type}) AS k, "
+                f"COUNT(*) AS n FROM (SELECT {raw} AS k FROM {self._m}) AS mk "
+                "GROUP BY k HAVING k IS NULL OR COUNT(*) > 1")
+
+    def _valid(self) -> str:
+        k = self._key()
+        return (f"{k} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {self.tables['bad']} b "
+                f"WHERE b.k = {k})")
+
+    def plan_select(self, *, full: bool, skip: bool) -> str:
+        """The rows to send: model columns, then the key and the hash."""
+        snap = self.tables["snapshot"]
+        if skip:
+            send = "1 = 0"
+        elif full or self.mode == "upsert":
+            send = "s.sync_key IS NULL OR " + ("1 = 1" if full else f"s.row_hash <> {self._hash()}")
+        else:
+            send = "s.sync_key IS NULL"
+        return (f"SELECT m.*, {self._key()} AS {KEY}, {self._hash()} AS {HASH} FROM {self._m} "
+                f"LEFT JOIN {snap} s ON s.sync_key = {self._key()} "
+                f"WHERE {self._valid()} AND ({send})")
+
+    def plan(self, *, full: bool, skip: bool, columns: str | None = None) -> list[str]:
+        """Materialize the plan; ``columns`` declares its columns first (SQLite keeps types)."""
+        select = self.plan_select(full=full, skip=skip)
+        if columns is None:
+            return [f"CREATE TABLE {self.tables['plan']} AS {select}"]
+        return [f"CREATE TABLE {self.tables['plan']} ({columns})",
+                f"INSERT INTO {self.tables['plan']} {select}"]
+
+    def counts(self) -> str:
+        """total, null rows, duplicate rows, new, planned, snapshot keys, bad keys in snapshot.
+
+        Keys gone from the model are derived, not joined: every valid row outside the plan is
+        in the snapshot, so removed = snapshot - (valid rows - new) - bad keys in the snapshot.
+        """
+        t = self.tables
+        return (f"SELECT (SELECT COUNT(*) FROM {self._m}), "
+                f"(SELECT COALESCE(SUM(n), 0) FROM {t['bad']} WHERE k IS NULL), "
+                f"(SELECT COALESCE(SUM(n), 0) FROM {t['bad']} WHERE k IS NOT NULL), "
+                f"(SELECT COUNT(*) FROM {t['plan']} p WHERE NOT EXISTS (SELECT 1 FROM "
+                f"{t['snapshot']} s WHERE s.sync_key = p.{KEY})), "
+                f"(SELECT COUNT(*) FROM {t['plan']}), "
+                f"(SELECT COUNT(*) FROM {t['snapshot']}), "
+                f"(SELECT COUNT(*) FROM {t['bad']} b JOIN {t['snapshot']} s "
+                "ON s.sync_key = b.k)")
+
+    def accept_history(self) -> str:
+        """Events, first run with `history: skip`: every valid key is marked as seen."""
+        return (f"INSERT INTO {self.tables['snapshot']} (sync_key, row_hash, status, run_id) "
+                f"SELECT {self._key()}, {self._hash()}, 'accepted', 0 FROM {self._m} "
+                f"WHERE {self._valid()}")
+
+    def invalid(self) -> str:
+        """NULL key first, then duplicated keys in key order."""
+        return (f"SELECT k, n FROM {self.tables['bad']} "
+                "ORDER BY CASE WHEN k IS NULL THEN 0 ELSE 1 END, k")
+
+    def rows(self) -> str:
+        """The plan's rows in key order."""
+        return f"SELECT * FROM {self.tables['plan']} ORDER BY {KEY}"

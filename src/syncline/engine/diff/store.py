@@ -1,0 +1,221 @@
+"""Diff stores: where the snapshot lives and the diff runs (a DuckDB connection or a SQL source).
+
+A store runs the rendered statements, writes snapshot rows, and streams the plan's rows as Arrow.
+Each snapshot write is one transaction that is committed (durable) when the call returns: DuckDB
+autocommits one statement from an Arrow table (WAL); SQL databases get one ``executemany`` in one
+transaction, which SQLAlchemy sends as multi-row INSERTs (psycopg, pymysql), so 1,000 keys cost
+one round trip or a few rather than 1,000.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+import sqlalchemy as sa
+
+from syncline.engine.diff.dialects import DIALECTS, DiffDialect
+from syncline.errors import ConfigError, ModelError, SourceError
+from syncline.sources.base import Source
+
+__all__ = ["DiffStore", "DuckDBStore", "SQLStore", "sql_store"]
+
+
+class DiffStore(Protocol):
+    """What the planner and the snapshot need from the place the diff runs."""
+
+    dialect: DiffDialect
+    namespace: str
+    """Prefix of the sync's table names (MySQL: the source database's name)."""
+
+    def execute(self, statements: Sequence[str]) -> None:
+        """Run ``statements`` in order, committed together when the call returns."""
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """All rows of a (small) result."""
+
+    def write(self, statement: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Run ``statement`` once per row (bound ``:name`` parameters) in one transaction."""
+
+    def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
+        """The rows of ``sql`` as Arrow batches, without holding them all in memory."""
+
+    def close(self) -> None:
+        """Release what the store opened."""
+
+
+class DuckDBStore:
+    """A DuckDB connection: the local diff file, or a writable DuckDB source (own cursor)."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.dialect, self.namespace = DIALECTS["duckdb"], ""
+        self._conn = conn
+
+    def execute(self, statements: Sequence[str]) -> None:
+        """Statements in one transaction."""
+        cur = self._conn.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            for statement in statements:
+                cur.execute(statement)
+            cur.execute("COMMIT")
+        except duckdb.Error:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """All rows."""
+        cur = self._conn.cursor()
+        try:
+            return cur.execute(sql).fetchall()
+        finally:
+            cur.close()
+
+    def write(self, statement: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows registered as an Arrow table `__syncline_in`: one statement, one commit.
+
+        ``statement`` reads its rows from `__syncline_in` (columns k, h, s, r), not parameters:
+        DuckDB's executemany costs about a millisecond per row.
+        """
+        if not rows:
+            return
+        table = pa.table({
+            "k": pa.array([r["k"] for r in rows], pa.string()),
+            "h": pa.array([None if r.get("h") is None else int(str(r["h"])) for r in rows],
+                          pa.uint64()),
+            "s": pa.array([r.get("s") for r in rows], pa.string()),
+            "r": pa.array([r.get("r") for r in rows], pa.int64()),
+        })
+        cur = self._conn.cursor()
+        try:
+            cur.register("__syncline_in", table)
+            cur.execute(statement)
+        finally:
+            cur.unregister("__syncline_in")
+            cur.close()
+
+    def load(self, statement: str, batch: pa.RecordBatch) -> None:
+        """Run ``statement`` with ``batch`` registered as `__syncline_batch` (staging a model)."""
+        cur = self._conn.cursor()
+        try:
+            cur.register("__syncline_batch", batch)
+            cur.execute(statement)
+        finally:
+            cur.unregister("__syncline_batch")
+            cur.close()
+
+    def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
+        """DuckDB's streaming Arrow reader."""
+        cur = self._conn.cursor()
+        try:
+            yield from cur.sql(sql).to_arrow_reader(rows)
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        """Close the connection (a cursor of the source's, or the local file's own)."""
+        self._conn.close()
+
+
+class SQLStore:
+    """A writable SQL source (SQLite, PostgreSQL, MySQL/MariaDB) reached through SQLAlchemy.
+
+    Statements run on the planner's own engine; the plan's rows are read back through the
+    source's ``stream`` (server-side cursor, the source's own Arrow typing), so a pushed-down
+    plan gives the engine exactly the values a local plan would.
+    """
+
+    def __init__(self, engine: sa.Engine, source: Source, dialect: DiffDialect,
+                 owns_engine: bool) -> None:
+        self.dialect, self._engine, self._source = dialect, engine, source
+        self._owns = owns_engine
+        self.namespace = ""
+        if dialect.sqlglot == "mysql":  # one `syncline` database serves every database
+            self.namespace = f"{self.query('SELECT DATABASE()')[0][0] or 'none'}__"
+
+    def execute(self, statements: Sequence[str]) -> None:
+        """One transaction (MySQL commits DDL implicitly: each CREATE is then its own)."""
+        with self._engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """All rows."""
+        with self._engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(sql)]
+
+    def write(self, statement: str, rows: Sequence[dict[str, Any]]) -> None:
+        """One executemany in one transaction, committed when the call returns."""
+        if not rows:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(sa.text(statement), [dict(r) for r in rows])
+
+    def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
+        """Through the source: a server-side cursor and the source's type conversion."""
+        yield from self._source.stream(sql, rows)
+
+    def close(self) -> None:
+        """Dispose of the planner's own engine (a shared one belongs to the source)."""
+        if self._owns:
+            self._engine.dispose()
+
+
+def _sqlite_hash(*parts: object) -> str:
+    """SQLite has no hash function: 64 bits of blake2b over the text parts."""
+    text = "\x1f".join("\\N" if p is None else str(p) for p in parts)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _sqlite_engine(source_engine: sa.Engine, name: str) -> sa.Engine:
+    """A read-write engine on the source's SQLite file, with `syncline_hash` registered."""
+    with source_engine.connect() as conn:
+        rows = conn.exec_driver_sql("PRAGMA database_list").fetchall()
+    path = next((str(r[2]) for r in rows if r[1] == "main"), "")
+    if not path:
+        raise ConfigError(f"source `{name}`: `diff: source` needs a SQLite file, not an "
+                          "in-memory database; use `diff: local`.")
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn.create_function("syncline_hash", -1, _sqlite_hash, deterministic=True)
+        # WAL: the source's reader and our snapshot writes do not block each other;
+        # synchronous=FULL makes every commit durable when it returns
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    return sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.NullPool)
+
+
+def sql_store(source: Source, sync_name: str) -> SQLStore:
+    """The diff store inside a writable SQL source; a clear error when it cannot be one."""
+    engine = getattr(source, "engine", None)
+    dialect = DIALECTS.get(source.capabilities.dialect)
+    if not isinstance(engine, sa.Engine) or dialect is None:
+        raise ConfigError(f"sync `{sync_name}`: `diff: source` is not supported for source "
+                          f"`{source.name}` ({source.capabilities.dialect}); use `diff: local`.")
+    if dialect.sqlglot == "sqlite":
+        return SQLStore(_sqlite_engine(engine, source.name), source, dialect, owns_engine=True)
+    if not dialect.upsert.startswith("INSERT"):
+        raise ConfigError(f"sync `{sync_name}`: `diff: source` on {dialect.sqlglot} is rendered "
+                          "but not yet run by Syncline; use `diff: local` for now.")
+    return SQLStore(engine, source, dialect, owns_engine=False)
+
+
+def map_store_error(exc: Exception, sync_name: str, model: str, key: str) -> Exception:
+    """A failed diff statement as a ModelError (bad model/key) or SourceError (rights)."""
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    low = text.lower()
+    if any(w in low for w in ("permission", "denied", "read-only", "readonly", "privilege")):
+        return SourceError(f"sync `{sync_name}`: the diff cannot write its `syncline` tables in "
+                           f"the source ({text}); grant CREATE/INSERT there, or set "
+                           "`diff: local` on the sync.")
+    return ModelError(f"sync `{sync_name}`: planning failed on {model}: {text}. Check the key "
+                      f"column `{key}` and the mapped columns exist in the model.")
