@@ -34,6 +34,9 @@ from syncline.store import RejectedRow, StateStore
 __all__ = ["Runner"]
 
 _STORE_EVERY_S = 1.0
+# profiles are upserts: their accepted keys are committed in groups (each commit is a durable write
+# to the snapshot); a crash re-sends at most these rows, which CleverTap applies again unchanged
+_COMMIT_PROFILES_EVERY = 20_000
 
 
 def _holder() -> str:
@@ -56,6 +59,8 @@ class _Run:
     stack: ExitStack
     aborted: str | None = None
     rejections: list[RejectedRow] = field(default_factory=list)
+    accepted_keys: list[str] = field(default_factory=list)
+    accepted_hashes: list[object] = field(default_factory=list)
 
 
 class Runner:
@@ -240,6 +245,7 @@ class Runner:
             self._submit(run, delivery, batch)
         for result in delivery.drain():
             self._handle(run, result)
+        self._flush_accepted(run)
         self._flush_rejections(run)
         if self.cancel.is_set() and not run.aborted:
             summary.error = "cancelled by a user"
@@ -260,8 +266,10 @@ class Runner:
         if result.outcome is not None:
             rejected = result.outcome.rejected
             accepted = [i for i in range(len(batch.keys)) if i not in rejected]
-            run.snapshot.commit([batch.keys[i] for i in accepted],
-                                [batch.hashes[i] for i in accepted], summary.run_id or 0)
+            run.accepted_keys.extend(batch.keys[i] for i in accepted)
+            run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
+            if events or len(run.accepted_keys) >= _COMMIT_PROFILES_EVERY:
+                self._flush_accepted(run)
             if events and rejected:
                 run.snapshot.release([batch.keys[i] for i in rejected])
             for i, rejection in rejected.items():
@@ -302,10 +310,16 @@ class Runner:
         renew = getattr(lease, "renew", None)
         if callable(renew):
             renew()
+        self._flush_accepted(run)
         self._flush_rejections(run)
         if run.summary.run_id is not None:
             self.store.update_run(run.summary.run_id, **run.summary.store_counts())
         return time.monotonic()
+
+    def _flush_accepted(self, run: _Run) -> None:
+        if run.accepted_keys:
+            run.snapshot.commit(run.accepted_keys, run.accepted_hashes, run.summary.run_id or 0)
+        run.accepted_keys, run.accepted_hashes = [], []
 
     def _flush_rejections(self, run: _Run) -> None:
         if run.rejections and run.summary.run_id is not None:
