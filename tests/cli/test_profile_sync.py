@@ -185,3 +185,16 @@ def test_destination_down_fails_the_run_and_loses_nothing(project: Project) -> N
     project.set_faults()
     again = project.run_json("users")
     assert again["accepted"] == USERS - 2
+
+
+def test_a_table_changing_shape_fails_clearly_and_keeps_the_snapshot(project: Project) -> None:
+    project.write_config(mapping="columns")
+    project.run_json("users")
+    project.sql("ALTER TABLE users RENAME COLUMN email TO email_address")
+    broken = project.cli("run", "users", "--json")
+    assert broken.returncode == 1
+    error = orjson.loads(broken.stdout)["error"]
+    assert "`email`" in error and "email_address" in error  # names the column and what exists
+    project.sql("ALTER TABLE users RENAME COLUMN email_address TO email")
+    again = project.run_json("users")
+    assert (again["planned"]["unchanged"], again["sent"]) == (USERS - 2, 0)
