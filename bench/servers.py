@@ -1,0 +1,127 @@
+"""The receiving ends, each in its own process so their CPU is reported apart from Syncline's.
+
+``Receiver`` wraps either the sandbox (``python -m syncline_sandbox``, faithful: validates and
+stores every record) or the minimal sink (``python -m bench.sink``: latency and counting only).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from bench.measure import cpu_seconds
+
+__all__ = ["ACCOUNT", "PASSCODE", "Receiver", "ReceiverUse", "free_port"]
+
+ACCOUNT = "BENCH-ACC"
+PASSCODE = "bench-pass"
+AUTH = {"X-CleverTap-Account-Id": ACCOUNT, "X-CleverTap-Passcode": PASSCODE}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(slots=True)
+class ReceiverUse:
+    """What the receiver saw and spent between two ``mark``s."""
+
+    uploads: int = 0
+    records: int = 0
+    bytes: int | None = None
+    """Request bytes received; None when the receiver does not count them."""
+    cpu_s: float = 0.0
+    refused: int = 0
+    """Uploads answered 429 for going beyond 15 in flight (counted by the sink only)."""
+
+
+@dataclass
+class Receiver:
+    """A sandbox or sink process on a loopback port; use as a context manager."""
+
+    kind: Literal["sandbox", "sink"]
+    latency_ms: float = 0.0
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    _mark: tuple[dict[str, Any], float] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Receiver:
+        if self.kind == "sandbox":
+            argv = [sys.executable, "-m", "syncline_sandbox", "--port", str(self.port),
+                    "--account", f"{ACCOUNT}:{PASSCODE}:eu1", "--log-level", "warning"]  # fmt: skip
+        else:
+            argv = [sys.executable, "-m", "bench.sink", "--port", str(self.port),
+                    "--latency-ms", str(self.latency_ms)]  # fmt: skip
+        self.proc = subprocess.Popen(argv, cwd=Path(__file__).parent.parent)
+        self._wait_ready()
+        if self.kind == "sandbox" and self.latency_ms:
+            self.set_latency(self.latency_ms)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"the {self.kind} exited before it was ready ({self.proc.args!r})"
+                )
+            try:
+                if httpx.get(f"{self.url}/v1/connect", headers=AUTH, timeout=2).status_code < 500:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the {self.kind} did not answer on {self.url} within 30 s")
+
+    def set_latency(self, latency_ms: float) -> None:
+        """Sandbox only: every upload waits ``latency_ms`` before it is answered."""
+        r = httpx.put(f"{self.url}/_sandbox/accounts/{ACCOUNT}/faults",
+                      json={"latency_ms": latency_ms}, timeout=10)  # fmt: skip
+        r.raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        path = f"/_sandbox/accounts/{ACCOUNT}/stats" if self.kind == "sandbox" else "/_stats"
+        r = httpx.get(self.url + path, timeout=60)
+        r.raise_for_status()
+        data: dict[str, Any] = r.json()
+        return data
+
+    def mark(self) -> None:
+        """Start counting: later ``since_mark`` answers the difference."""
+        assert self.proc is not None
+        self._mark = (self.stats(), cpu_seconds(self.proc.pid))
+
+    def since_mark(self) -> ReceiverUse:
+        assert self.proc is not None and self._mark is not None
+        before, cpu0 = self._mark
+        after = self.stats()
+        sent = after.get("bytes_received")  # the sink counts bytes; the sandbox may not
+        return ReceiverUse(
+            uploads=int(after["uploads"]) - int(before["uploads"]),
+            records=int(after["records_received"]) - int(before["records_received"]),
+            bytes=int(sent) - int(before["bytes_received"]) if sent is not None else None,
+            cpu_s=cpu_seconds(self.proc.pid) - cpu0,
+            refused=int(after.get("refused_429", 0)) - int(before.get("refused_429", 0)),
+        )  # fmt: skip
