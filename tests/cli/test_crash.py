@@ -68,13 +68,7 @@ def _crash_then_finish(project: Project, sync: str, *flags: str) -> set[str]:
 @pytest.fixture
 def crash_project(tmp_path: Path, sandbox_account: dict[str, Any]) -> EventProject:
     project = EventProject.create(tmp_path, sandbox_account, users=40)
-    project.sql(
-        "CREATE TABLE orders (order_id BIGINT, user_id INTEGER, ordered_at TIMESTAMP, "
-        "transaction_value DECIMAL(10, 2), currency VARCHAR, product_category VARCHAR, "
-        "discount_applied BOOLEAN, "
-        "items STRUCT(name VARCHAR, category VARCHAR, quantity INTEGER, price DOUBLE)[])"
-    )
-    project.add_orders(1, EVENTS)
+    project.create_orders(EVENTS)
     project.set_faults(latency_ms=300)
     return project
 

@@ -55,6 +55,15 @@ class EventProject(Project):
             """
         )
 
+    def create_orders(self, count: int) -> None:
+        self.sql(
+            "CREATE TABLE orders (order_id BIGINT, user_id INTEGER, ordered_at TIMESTAMP, "
+            "transaction_value DECIMAL(10, 2), currency VARCHAR, product_category VARCHAR, "
+            "discount_applied BOOLEAN, "
+            "items STRUCT(name VARCHAR, category VARCHAR, quantity INTEGER, price DOUBLE)[])"
+        )
+        self.add_orders(1, count)
+
     def configure_events(self, *, history: str = "send", in_doubt: str = "skip",
                          batch_size: int = 1000, model: str = "table: main.orders",
                          event_name: str = "event_name: Charged") -> None:
@@ -74,13 +83,7 @@ class EventProject(Project):
 @pytest.fixture
 def events_project(tmp_path: Path, sandbox_account: dict[str, Any]) -> EventProject:
     project = EventProject.create(tmp_path, sandbox_account, users=40)
-    project.sql(
-        "CREATE TABLE orders (order_id BIGINT, user_id INTEGER, ordered_at TIMESTAMP, "
-        "transaction_value DECIMAL(10, 2), currency VARCHAR, product_category VARCHAR, "
-        "discount_applied BOOLEAN, "
-        "items STRUCT(name VARCHAR, category VARCHAR, quantity INTEGER, price DOUBLE)[])"
-    )
-    project.add_orders(1, ORDERS)
+    project.create_orders(ORDERS)
     project.configure_events()
     return project
 
