@@ -114,7 +114,10 @@ class Runner:
                 summary.status = self._status(summary)
             except SynclineError as exc:
                 summary.status, summary.error = "failed", str(exc)
-            except BaseException:
+            except Exception as exc:  # a bug, not a user error: record it, then let it surface
+                summary.status, summary.error = "failed", f"internal error: {exc!r}"
+                raise
+            except BaseException:  # Ctrl+C, SystemExit: the run stopped on purpose
                 summary.status, summary.error = "cancelled", "interrupted"
                 raise
             finally:
