@@ -23,10 +23,6 @@ if not CHROMIUM.exists():
     pytest.skip("no /usr/bin/chromium: `apt-get install -y chromium` to run the browser tests",
                 allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="install the test extra (playwright)")
-pytest.importorskip("syncline.config.load", reason="config/load.py is not written yet")
-pytest.importorskip("syncline.sources.registry", reason="sources/registry.py is not written yet")
-if not hasattr(pytest.importorskip("syncline.store"), "StateStore"):
-    pytest.skip("syncline.store.StateStore is not written yet", allow_module_level=True)
 
 from tests.server.served import (  # noqa: E402
     ACCOUNT,

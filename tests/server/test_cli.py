@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from syncline.cli.serve import register
+from syncline.config import load
 from syncline.server.security import authenticate
-
-load = pytest.importorskip("syncline.config.load", reason="config/load.py is not written yet")
 
 SECRET = "cli-secret-key-0123456789abcdef"
 YML = """\

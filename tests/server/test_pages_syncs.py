@@ -11,9 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytest.importorskip("syncline.config.load", reason="config/load.py is not written yet")
-pytest.importorskip("syncline.sources.registry", reason="sources/registry.py is not written yet")
-
 from .served import (
     BAD_PHONE_USER,
     PASSWORD,

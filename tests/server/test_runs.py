@@ -12,11 +12,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("syncline.config.load", reason="config/load.py is not written yet")
-pytest.importorskip("syncline.sources.registry", reason="sources/registry.py is not written yet")
-if not hasattr(pytest.importorskip("syncline.store"), "StateStore"):
-    pytest.skip("syncline.store.StateStore is not written yet", allow_module_level=True)
-
 from .served import (
     ACCOUNT,
     BAD_PHONE_USER,

@@ -92,22 +92,20 @@ class DuckDBStore:
             "s": pa.array([r.get("s") for r in rows], pa.string()),
             "r": pa.array([r.get("r") for r in rows], pa.int64()),
         })
-        cur = self._conn.cursor()
-        try:
-            cur.register("__syncline_in", table)
-            cur.execute(statement)
-        finally:
-            cur.unregister("__syncline_in")
-            cur.close()
+        self._run_with("__syncline_in", table, statement)
 
     def load(self, statement: str, batch: pa.RecordBatch) -> None:
         """Run ``statement`` with ``batch`` registered as `__syncline_batch` (staging a model)."""
+        self._run_with("__syncline_batch", batch, statement)
+
+    def _run_with(self, name: str, data: pa.Table | pa.RecordBatch, statement: str) -> None:
+        """Run ``statement`` on its own cursor with ``data`` visible to it as table ``name``."""
         cur = self._conn.cursor()
         try:
-            cur.register("__syncline_batch", batch)
+            cur.register(name, data)
             cur.execute(statement)
         finally:
-            cur.unregister("__syncline_batch")
+            cur.unregister(name)
             cur.close()
 
     def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
