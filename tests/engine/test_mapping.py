@@ -79,7 +79,7 @@ def test_profile_records_nulls_and_bad_values() -> None:
         {"user_id": "u2", "Full_Name": "Bob", "email": "b@x.io", "sex": "m",
          "birthday": None, "plan": "pro", "score": None, "vip": None},
     ])  # fmt: skip
-    rows = RecordBuilder(sync, mapping).build(batch)
+    rows = RecordBuilder(sync, mapping).build(batch).rows()
     assert rows[0] == ("u1", {"identity": "u1", "type": "profile", "profileData": {
         "Plan": None, "Name": "Ann", "Gender": "F", "DOB": "$D_86400", "vip": True,
     }}, None)  # fmt: skip
@@ -88,7 +88,7 @@ def test_profile_records_nulls_and_bad_values() -> None:
     cols = [Column("user_id", "VARCHAR"), Column("tags", "VARCHAR[]")]
     out = RecordBuilder(nested, resolve_mapping("n", nested, cols)).build(
         pa.RecordBatch.from_pylist([{"user_id": "u3", "tags": ["a", "b"]}])
-    )
+    ).rows()
     assert out[0][1] is None and out[0][2] is not None
     assert out[0][2].code == "bad_value" and "tags" in out[0][2].message
 
@@ -105,7 +105,7 @@ def _events(items_sql: str, tmp_path: Path) -> list[Any]:
     sync = _sync(object="event", sync_key="order_id", identity_column="user_id",
                  event_name="Charged", timestamp_column="ordered_at", items_column="items",
                  mappings={"columns": [{"from": "amount", "to": "Amount"}]})  # fmt: skip
-    return RecordBuilder(sync, resolve_mapping("orders", sync, cols)).build(batch)
+    return RecordBuilder(sync, resolve_mapping("orders", sync, cols)).build(batch).rows()
 
 
 def test_events_with_items_from_list_of_struct(tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_decimals_arrive_as_the_numbers_in_the_warehouse() -> None:
          pa.array([Decimal("3600.68"), Decimal("0.10")], pa.decimal128(12, 2))],
         names=["user_id", "ltv"],
     )
-    records = [r for _, r, _ in RecordBuilder(_sync(), mapping).build(batch)]
+    records = [r for _, r, _ in RecordBuilder(_sync(), mapping).build(batch).rows()]
     assert [r["profileData"]["ltv"] for r in records if r] == [3600.68, 0.1]
 
 
@@ -156,3 +156,10 @@ def test_constant_event_names_are_checked_against_cleverTap_rules(name: str, cod
     assert resolve_mapping("orders", _sync(object="event", sync_key="order_id",
                                            identity_column="user_id", event_name="Charged"),
                            columns).fields == ()
+
+
+def test_items_from_list_of_struct_with_nulls_drop_the_null_keys(tmp_path: Path) -> None:
+    rows = _events("[{'name': 'Pen', 'quantity': NULL}, {'name': NULL, 'quantity': 3}]", tmp_path)
+    record = rows[0][1]
+    assert record is not None
+    assert record["evtData"]["Items"] == [{"name": "Pen"}, {"quantity": 3}]

@@ -7,6 +7,7 @@ arguments, unknown names).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,6 +141,9 @@ def run(
 ) -> None:
     """Run a sync: send new and changed rows, then print the summary."""
     with _runner(project, quiet=as_json) as runner:
+        # the objects alive now (modules, the project) live until exit: keep the collector from
+        # walking them again and again while a large run allocates millions of short-lived dicts
+        gc.freeze()
         summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt)
     data = summary.to_dict()
     data.pop("preview", None)
@@ -167,6 +171,10 @@ def _print_summary(data: dict[str, Any], *, title: str) -> None:
     if data.get("history"):
         table.add_row("history", str(data["history"]))
     table.add_row("duration", f"{data['duration_s']:.1f} s")
+    if data.get("delivery_s"):
+        rate = data["sent"] / data["delivery_s"]
+        table.add_row("  of which plan", f"{data['plan_s']:.1f} s")
+        table.add_row("  of which delivery", f"{data['delivery_s']:.1f} s ({rate:,.0f} records/s)")
     console.print(table)
     if data.get("error"):
         err_console.print(f"[red]error:[/red] {data['error']}", highlight=False)

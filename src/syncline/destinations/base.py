@@ -1,8 +1,9 @@
 """The destination protocol: what the engine needs from any destination.
 
-A destination is a small object that declares data (its capabilities) and answers four
-questions: can I connect (``check``), is this record valid (``validate``), turn records into a
-request body (``encode``), and deliver that body (``deliver``), with one outcome per record.
+A destination is a small object that declares data (its capabilities) and answers five
+questions: can I connect (``check``), which rows of a batch may be invalid (``suspects``, by
+column, cheap), is this record valid (``validate``, exact), turn records into a request body
+(``encode``), and deliver that body (``deliver``), with one outcome per record.
 Batching, concurrency, retries and commits belong to the engine, not to the destination.
 """
 
@@ -12,16 +13,43 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 __all__ = [
     "BatchOutcome",
     "DestinationCapabilities",
     "DestinationClient",
     "Record",
+    "RecordColumns",
     "Rejection",
 ]
 
 Record = dict[str, Any]
 """One record as the destination receives it (for CleverTap: one element of ``d``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordColumns:
+    """A batch of records by column, as the engine built them.
+
+    Lets a destination check a rule once per column (a key name, the longest string, the set
+    of genders) instead of once per record, which is most of a sync's CPU otherwise.
+    ``properties`` maps a destination field to its value per row (None: left out of that row's
+    record, unless the field is in ``send_nulls``).
+    """
+
+    object: str
+    identity_field: str
+    identities: list[str]
+    properties: Mapping[str, list[Any]]
+    send_nulls: frozenset[str] = frozenset()
+    event_names: list[Any] | None = None
+    timestamps: list[Any] | None = None
+    items: list[Any] | None = None
+    """Events: the ``Items`` list per row (None where it has none)."""
+    arrays: Mapping[str, pa.Array] = field(default_factory=dict)
+    """The same values as Arrow arrays, for the properties sent exactly as the source holds
+    them: a destination can then check such a column with Arrow compute."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +103,13 @@ class DestinationClient(Protocol):
 
     def validate(self, record: Record) -> Rejection | None:
         """Return why the destination would reject ``record``, or ``None`` if it is valid."""
+
+    def suspects(self, columns: RecordColumns) -> set[int]:
+        """Rows of a batch that may break a rule; ``validate`` then decides each of them.
+
+        A superset is fine (a suspect that passes ``validate`` is sent); missing a row is not:
+        every row outside the set is sent without a per-record check.
+        """
 
     def encode(self, records: Sequence[Record]) -> bytes:
         """Encode one batch of records as the request body."""

@@ -7,6 +7,7 @@ Converters are chosen once per field and applied per column, so a million rows m
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncline.config.models import FieldType, SyncConfig
-from syncline.destinations.base import Record, Rejection
+from syncline.destinations.base import Record, RecordColumns, Rejection
 from syncline.destinations.clevertap import rules
 from syncline.destinations.clevertap.records import (
     STANDARD_PROFILE_FIELDS,
@@ -33,7 +34,10 @@ from syncline.destinations.clevertap.records import (
 from syncline.errors import ConfigError, ModelError
 from syncline.sources.base import Column
 
-__all__ = ["FieldMap", "RecordBuilder", "ResolvedMapping", "resolve_mapping", "standard_field"]
+__all__ = [
+    "BuiltBatch", "FieldMap", "RecordBuilder", "ResolvedMapping", "resolve_mapping",
+    "standard_field",
+]  # fmt: skip
 
 MAX_ITEMS = 256
 _STANDARD_NAMES: dict[str, str] = {
@@ -180,14 +184,35 @@ def _converter(item: FieldMap, profile: bool) -> Converter:
     return base
 
 
-class _Bad(Exception):
-    def __init__(self, rejection: Rejection) -> None:
-        super().__init__(rejection.message)
-        self.rejection = rejection
+Failures = dict[int, Rejection]
+"""Row index → why that row's value could not be converted."""
+
+
+@dataclass
+class BuiltBatch:
+    """One Arrow batch turned into records: a record, or a rejection, per row.
+
+    ``columns`` holds the same values by column, so the destination can check its rules once
+    per column (``DestinationClient.suspects``) instead of once per record.
+    """
+
+    keys: list[str]
+    records: list[Record | None]
+    rejections: Failures
+    columns: RecordColumns
+
+    def rows(self) -> list[tuple[str, Record | None, Rejection | None]]:
+        """``(key, record, None)`` or ``(key, None, rejection)`` per row, in order."""
+        return [(k, r, self.rejections.get(i)) for i, (k, r) in
+                enumerate(zip(self.keys, self.records, strict=True))]
 
 
 class RecordBuilder:
-    """Turns Arrow batches of a sync's model into CleverTap records, one outcome per row."""
+    """Turns Arrow batches of a sync's model into CleverTap records, one outcome per row.
+
+    Work is done by column (one ``to_pylist`` and one converter per field) and records are
+    assembled with C-level ``dict(zip(...))``: per-row Python code is what limits throughput.
+    """
 
     def __init__(self, sync: SyncConfig, mapping: ResolvedMapping) -> None:
         self._sync = sync
@@ -197,72 +222,168 @@ class RecordBuilder:
         self._fields = tuple(f.field for f in mapping.fields)
         self._send_nulls = frozenset(f.field for f in mapping.fields if f.send_nulls)
 
-    def build(self, batch: pa.RecordBatch) -> list[tuple[str, Record | None, Rejection | None]]:
-        """One ``(key, record, None)`` or ``(key, None, rejection)`` per row."""
+    def build(self, batch: pa.RecordBatch) -> BuiltBatch:
+        """Records (or rejections) for every row of ``batch``."""
         names = {n.lower(): n for n in batch.schema.names}
 
-        def col(name: str) -> list[Any]:
-            values: list[Any] = batch.column(names.get(name.lower(), name)).to_pylist()
-            return values
+        def array(name: str) -> pa.Array:
+            return batch.column(names.get(name.lower(), name))
 
-        n = batch.num_rows
-        keys = col(self._sync.sync_key)
-        users = col(self._sync.user_column)
-        values: list[list[Any]] = [
-            _convert_column(f, conv, batch.column(names.get(f.column.lower(), f.column)))
-            if f.column
-            else _convert_list(f, conv, [f.constant] * n)
-            for f, conv in self._convs
-        ]
-        s = self._sync
-        names_col = col(s.event_name_column) if s.event_name_column else None
-        ts_col = col(s.timestamp_column) if s.timestamp_column else None
-        items_col = col(s.items_column) if s.items_column else None
-        out: list[tuple[str, Record | None, Rejection | None]] = []
-        rows = zip(*values, strict=True) if values else itertools.repeat((), n)
-        for i, row in enumerate(rows):
-            key = to_string(keys[i]) if keys[i] is not None else ""
-            try:
-                data = self._properties(row)
-                record = self._record(users[i], data, names_col, ts_col, items_col, i)
-                out.append((key, record, None))
-            except _Bad as bad:
-                out.append((key, None, bad.rejection))
-        return out
-
-    def _properties(self, row: tuple[Any, ...]) -> dict[str, Any]:
-        """One row's properties: nulls left out (unless sent on purpose), bad values raised."""
-        if _Bad in map(type, row):
-            raise next(v for v in row if type(v) is _Bad)
-        data = {f: v for f, v in zip(self._fields, row, strict=True) if v is not None}
-        if self._send_nulls:
-            data.update((f, None) for f, v in zip(self._fields, row, strict=True)
-                        if v is None and f in self._send_nulls)
-        return data
-
-    def _record(
-        self, user: Any, data: dict[str, Any], names_col: list[Any] | None,
-        ts_col: list[Any] | None, items_col: list[Any] | None, i: int,
-    ) -> Record:  # fmt: skip
-        s = self._sync
-        identity = to_string(user) if user is not None else ""
+        s, n = self._sync, batch.num_rows
+        failures: Failures = {}
+        values: list[list[Any]] = []
+        arrays: dict[str, pa.Array] = {}  # fields sent exactly as Arrow holds them
+        for f, conv in self._convs:
+            if f.column:
+                column, bad, plain = _convert_column(f, conv, array(f.column))
+                if plain is not None:
+                    arrays[f.field] = plain
+            else:
+                column, bad = _convert_list(f, conv, [f.constant] * n)
+            values.append(column)
+            _merge(failures, bad)
+        keys = _texts(array(s.sync_key))
+        same = s.user_column.lower() == s.sync_key.lower()  # profiles: the key is the identity
+        identities = keys if same else _texts(array(s.user_column))
+        data = _dicts(self._fields, values, n, self._send_nulls)
+        properties = dict(zip(self._fields, values, strict=True))
         if self._profile:
-            return {s.identity_field: identity, "type": "profile", "profileData": data}
-        name = s.event_name if names_col is None else names_col[i]
-        record: Record = {s.identity_field: identity, "type": "event", "evtName": name}
-        if ts_col is not None and s.timestamp_column:
-            try:
-                record["ts"] = epoch_seconds(ts_col[i])
-            except ValueError as exc:
-                raise _Bad(
-                    Rejection(
-                        "bad_value", f"column `{s.timestamp_column}`: {exc}", s.timestamp_column
-                    )
-                ) from exc
-        if items_col is not None and s.items_column and items_col[i] is not None:
-            data["Items"] = _items(items_col[i], s.items_column)
-        record["evtData"] = data
-        return record
+            field = s.identity_field
+            records: list[Record | None] = [
+                {field: user, "type": "profile", "profileData": d}
+                for user, d in zip(identities, data, strict=True)
+            ]
+            columns = RecordColumns("profile", field, identities, properties, self._send_nulls,
+                                    arrays=arrays)
+        else:
+            records, columns = self._events(array, n, identities, data, properties, failures)
+            columns = dataclasses.replace(columns, arrays=arrays)
+        for i in failures:
+            records[i] = None
+        return BuiltBatch(keys, records, failures, columns)
+
+    def _events(
+        self, array: Callable[[str], pa.Array], n: int, identities: list[str],
+        data: list[dict[str, Any]], properties: dict[str, list[Any]], failures: Failures,
+    ) -> tuple[list[Record | None], RecordColumns]:  # fmt: skip
+        s = self._sync
+        names: list[Any] = (
+            array(s.event_name_column).to_pylist() if s.event_name_column else [s.event_name] * n
+        )
+        stamps: list[Any] | None = None
+        if s.timestamp_column:
+            stamps, bad = _timestamps(array(s.timestamp_column), s.timestamp_column)
+            _merge(failures, bad)
+        items: list[Any] | None = None
+        if s.items_column:
+            items, bad = _items_column(array(s.items_column), s.items_column)
+            _merge(failures, bad)
+            for d, row_items in zip(data, items, strict=True):
+                if row_items is not None:
+                    d["Items"] = row_items
+        field = s.identity_field
+        records: list[Record | None] = []
+        for i, (user, name, d) in enumerate(zip(identities, names, data, strict=True)):
+            record: Record = {field: user, "type": "event", "evtName": name}
+            if stamps is not None:
+                record["ts"] = stamps[i]
+            record["evtData"] = d
+            records.append(record)
+        columns = RecordColumns("event", field, identities, properties, self._send_nulls,
+                                event_names=names, timestamps=stamps, items=items)
+        return records, columns
+
+
+def _merge(failures: Failures, more: Failures) -> None:
+    """Keep the first failure of each row (field order, then ts, then Items)."""
+    for i, rejection in more.items():
+        failures.setdefault(i, rejection)
+
+
+def _texts(array: pa.Array) -> list[str]:
+    """Keys and identities as text ("" for a null, which the rules then reject)."""
+    values: list[Any] = array.to_pylist()
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return values if array.null_count == 0 else [v if v is not None else "" for v in values]
+    return [to_string(v) if v is not None else "" for v in values]
+
+
+def _dicts(fields: tuple[str, ...], values: list[list[Any]], n: int,
+           send_nulls: frozenset[str]) -> list[dict[str, Any]]:
+    """One properties dict per row; nulls left out unless the field sends them on purpose."""
+    if not fields:
+        return [{} for _ in range(n)]
+    rows = list(map(dict, map(zip, itertools.repeat(fields), zip(*values, strict=True))))
+    for field, column in zip(fields, values, strict=True):
+        if field in send_nulls or None not in column:
+            continue
+        for i in [i for i, v in enumerate(column) if v is None]:
+            del rows[i][field]
+    return rows
+
+
+def _timestamps(array: pa.Array, column: str) -> tuple[list[Any], Failures]:
+    """Epoch seconds per row; a null or unreadable value is that row's failure."""
+    kind = array.type
+    if (pa.types.is_timestamp(kind) or pa.types.is_date(kind)) and array.null_count == 0:
+        return _epoch_seconds(array).to_pylist(), {}
+    out: list[Any] = []
+    failures: Failures = {}
+    for i, value in enumerate(array.to_pylist()):
+        try:
+            out.append(epoch_seconds(value))
+        except ValueError as exc:
+            out.append(None)
+            failures[i] = Rejection("bad_value", f"column `{column}`: {exc}", column)
+    return out, failures
+
+
+def _epoch_seconds(array: pa.Array) -> pa.Array:
+    """Whole epoch seconds of a DATE or TIMESTAMP column (naive = UTC), computed by Arrow."""
+    if pa.types.is_date(array.type):
+        array = array.cast(pa.timestamp("s"))
+    unit = pa.timestamp("s", tz=getattr(array.type, "tz", None))
+    return pc.cast(array, unit, safe=False).cast(pa.int64())
+
+
+def _items_column(array: pa.Array, column: str) -> tuple[list[Any], Failures]:
+    """Each row's ``Items`` (None where it has none); a row whose Items are unusable fails."""
+    if _plain_items(array):
+        return array.to_pylist(), {}
+    out: list[Any] = []
+    failures: Failures = {}
+    for i, value in enumerate(array.to_pylist()):
+        try:
+            out.append(None if value is None else _items(value, column))
+        except _Bad as bad:
+            out.append(None)
+            failures[i] = bad.rejection
+    return out, failures
+
+
+def _plain_items(array: pa.Array) -> bool:
+    """A LIST of STRUCT of text, numbers and booleans, no null inside, at most 256 per row:
+    Arrow's own values are already valid Items, so no row needs checking one by one."""
+    kind = array.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        return False
+    struct = kind.value_type
+    if not pa.types.is_struct(struct) or not all(
+        pa.types.is_string(f.type) or pa.types.is_integer(f.type)
+        or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type) for f in struct
+    ):  # fmt: skip
+        return False
+    items = array.flatten()
+    if items.null_count or any(child.null_count for child in items.flatten()):
+        return False
+    longest = pc.max(pc.list_value_length(array)).as_py()
+    return longest is None or longest <= MAX_ITEMS
+
+
+class _Bad(Exception):
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.message)
+        self.rejection = rejection
 
 
 def _items(value: Any, column: str) -> list[dict[str, Any]]:
@@ -305,15 +426,18 @@ def _items(value: Any, column: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in item.items() if v is not None} for item in value]
 
 
-def _convert_column(item: FieldMap, conv: Converter, array: pa.Array) -> list[Any]:
-    """Convert a whole column; Arrow types that already match skip per-value conversion."""
+def _convert_column(
+    item: FieldMap, conv: Converter, array: pa.Array
+) -> tuple[list[Any], Failures, pa.Array | None]:
+    """Convert a whole column; Arrow types that already match skip per-value conversion.
+
+    The third element is the Arrow array when its values are sent unchanged, else None.
+    """
     kind = array.type
     if item.type == "date" and (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
-        if pa.types.is_date(kind):
-            array = array.cast(pa.timestamp("s"))
-        unit = pa.timestamp("s", tz=getattr(array.type, "tz", None))
-        seconds = pc.cast(array, unit, safe=False).cast(pa.int64())
-        return [None if v is None else f"$D_{v}" for v in seconds.to_pylist()]
+        seconds = _epoch_seconds(array).cast(pa.string())
+        dates = pc.binary_join_element_wise("$D_", seconds, "")  # $D_<epoch seconds>
+        return dates.to_pylist(), {}, dates
     if item.type == "number" and pa.types.is_decimal(kind):
         # through text: Arrow's direct decimal → double cast is not correctly rounded
         # (3600.68 would arrive as 3600.6800000000003)
@@ -327,22 +451,46 @@ def _convert_column(item: FieldMap, conv: Converter, array: pa.Array) -> list[An
         or (item.type == "boolean" and pa.types.is_boolean(kind))
     )
     values: list[Any] = array.to_pylist()
-    return values if plain else _convert_list(item, conv, values)
+    if plain:
+        return values, {}, array
+    return (*_convert_list(item, conv, values), None)
 
 
-def _convert_list(item: FieldMap, conv: Converter, values: list[Any]) -> list[Any]:
+def _convert_list(item: FieldMap, conv: Converter, values: list[Any]) -> tuple[list[Any], Failures]:
+    """Convert values one by one; a value that fails becomes None and its row's failure.
+
+    A column of few distinct values (genders, plans, flags) is converted once per value.
+    """
     try:
-        return [None if v is None else conv(v) for v in values]
+        distinct = _few_distinct(values)
+        if distinct is not None:
+            converted = {v: None if v is None else conv(v) for v in distinct}
+            return list(map(converted.__getitem__, values)), {}
+        return [None if v is None else conv(v) for v in values], {}
     except (ValueError, TypeError):
         pass
     out: list[Any] = []
-    for value in values:
+    failures: Failures = {}
+    where = item.column or item.field
+    for i, value in enumerate(values):
         try:
             out.append(None if value is None else conv(value))
         except (ValueError, TypeError) as exc:
-            where = item.column or item.field
-            out.append(_Bad(Rejection(
+            out.append(None)
+            failures[i] = Rejection(
                 "bad_value",
                 f"column `{where}`: value {value!r} is not a valid {item.type} ({exc})", where,
-            )))  # fmt: skip
-    return out
+            )  # fmt: skip
+    return out, failures
+
+
+def _few_distinct(values: list[Any]) -> set[Any] | None:
+    """The distinct values when there are few (at most a quarter of the rows), else None.
+
+    Only for values of one type: a set would merge ``1``, ``1.0`` and ``True``, which convert
+    differently.
+    """
+    if len(set(map(type, values)) - {type(None)}) != 1:
+        return None
+    distinct = set(values)
+    return distinct if len(distinct) * 4 <= len(values) else None

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
@@ -23,7 +23,7 @@ from syncline.destinations.base import DestinationClient, Record, Rejection
 from syncline.destinations.registry import destination_client
 from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
 from syncline.engine.mapping import RecordBuilder, ResolvedMapping, resolve_mapping
-from syncline.engine.planner import Plan, Planner
+from syncline.engine.planner import HASH, Plan, Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.engine.summary import NullProgress, Progress, RunSummary
 from syncline.errors import ConfigError, SynclineError, Terminal
@@ -58,6 +58,7 @@ class _Run:
     summary: RunSummary
     stack: ExitStack
     aborted: str | None = None
+    first_upload: float | None = None
     rejections: list[RejectedRow] = field(default_factory=list)
     accepted_keys: list[str] = field(default_factory=list)
     accepted_hashes: list[object] = field(default_factory=list)
@@ -109,7 +110,9 @@ class Runner:
             try:
                 with self._open(name, sync, summary) as run:
                     self._resolve_in_doubt(run, resend_in_doubt)
+                    planning = time.monotonic()
                     plan = self._plan(run, full=full)
+                    summary.plan_s = time.monotonic() - planning
                     self._deliver(run, plan, lease)
                 summary.status = self._status(summary)
             except SynclineError as exc:
@@ -192,20 +195,29 @@ class Runner:
         )
         self.store.add_rejections(run.summary.run_id or 0, rows)
 
-    def _records(self, run: _Run, plan: Plan) -> Iterator[tuple[str, object, Record]]:
-        """Valid records of the plan in order; rejected rows are noted on the way."""
+    def _chunks(self, run: _Run, plan: Plan) -> Iterator[Batch]:
+        """The plan's valid records, a chunk per Arrow batch; rejected rows are noted on the way.
+
+        The destination screens each chunk by column; only the rows it suspects are checked
+        one by one, with the exact rules.
+        """
         builder = RecordBuilder(run.sync, run.mapping)
         for arrow_batch in plan.batches(run.sync.batch_size):
-            hashes = arrow_batch.column("__syncline_hash").to_pylist()
-            for (key, record, rejection), row_hash in zip(
-                builder.build(arrow_batch), hashes, strict=True
-            ):
-                if record is not None and rejection is None:
-                    rejection = self._local_rejection(run, record)
-                if rejection is not None or record is None:
-                    self._reject(run, key, rejection, record)
-                    continue
-                yield key, row_hash, record
+            built = builder.build(arrow_batch)
+            hashes: list[object] = arrow_batch.column(HASH).to_pylist()
+            rejections = built.rejections
+            for i in run.client.suspects(built.columns) - rejections.keys():
+                rejection = self._local_rejection(run, cast(Record, built.records[i]))
+                if rejection is not None:
+                    rejections[i] = rejection
+            if not rejections:
+                yield Batch(built.keys, hashes, cast(list[Record], built.records))
+                continue
+            for i in sorted(rejections):
+                self._reject(run, built.keys[i], rejections[i], built.records[i])
+            keep = [i for i in range(len(built.keys)) if i not in rejections]
+            yield Batch([built.keys[i] for i in keep], [hashes[i] for i in keep],
+                        [cast(Record, built.records[i]) for i in keep])
 
     def _local_rejection(self, run: _Run, record: Record) -> Rejection | None:
         rejection = run.client.validate(record)
@@ -215,13 +227,12 @@ class Runner:
         return Rejection(rejection.code, rejection.message, column or rejection.column)
 
     def _reject(
-        self, run: _Run, key: str | None, rejection: Rejection | None, record: Record | None
+        self, run: _Run, key: str | None, rejection: Rejection, record: Record | None
     ) -> None:
-        reason = rejection or Rejection("bad_value", "the row could not be turned into a record")
         run.summary.rejected += 1
         run.rejections.append(
-            RejectedRow(sync_key=key, code=reason.code, message=reason.message,
-                        column=reason.column, record=record)
+            RejectedRow(sync_key=key, code=rejection.code, message=rejection.message,
+                        column=rejection.column, record=record)
         )
 
     def _deliver(self, run: _Run, plan: Plan, lease: object) -> None:
@@ -231,30 +242,38 @@ class Runner:
         delivery = Delivery(run.client, in_flight=sync.in_flight, retry=self.retry,
                             retry_ambiguous=retry_ambiguous)
         run.stack.callback(delivery.close)
-        batch = Batch([], [], [])
+        size, pending = sync.batch_size, Batch([], [], [])
         last_store = time.monotonic()
-        for key, row_hash, record in self._records(run, plan):
-            batch.keys.append(key)
-            batch.hashes.append(row_hash)
-            batch.records.append(record)
-            if len(batch.records) >= sync.batch_size:
+        for chunk in self._chunks(run, plan):
+            pending.keys += chunk.keys
+            pending.hashes += chunk.hashes
+            pending.records += chunk.records
+            while len(pending.records) >= size and not self._stopping(run):
+                batch = Batch(pending.keys[:size], pending.hashes[:size], pending.records[:size])
+                pending = Batch(pending.keys[size:], pending.hashes[size:], pending.records[size:])
                 self._submit(run, delivery, batch)
-                batch = Batch([], [], [])
-            if run.aborted or self.cancel.is_set():
+            if self._stopping(run):
                 break
             if time.monotonic() - last_store > _STORE_EVERY_S:
                 last_store = self._heartbeat(run, lease)
-        if batch.records and not run.aborted and not self.cancel.is_set():
-            self._submit(run, delivery, batch)
+        if pending.records and not self._stopping(run):
+            self._submit(run, delivery, pending)
         for result in delivery.drain():
             self._handle(run, result)
+        if run.first_upload is not None:
+            summary.delivery_s = time.monotonic() - run.first_upload
         self._flush_accepted(run)
         self._flush_rejections(run)
         if self.cancel.is_set() and not run.aborted:
             summary.error = "cancelled by a user"
 
+    def _stopping(self, run: _Run) -> bool:
+        return run.aborted is not None or self.cancel.is_set()
+
     def _submit(self, run: _Run, delivery: Delivery, batch: Batch) -> None:
         batch.body = run.client.encode(batch.records)
+        if run.first_upload is None:
+            run.first_upload = time.monotonic()
         if run.sync.object == "event":
             run.snapshot.mark_in_flight(batch.keys, batch.hashes, run.summary.run_id or 0)
         for result in delivery.submit(batch):
@@ -268,9 +287,13 @@ class Runner:
         events = run.sync.object == "event"
         if result.outcome is not None:
             rejected = result.outcome.rejected
-            accepted = [i for i in range(len(batch.keys)) if i not in rejected]
-            run.accepted_keys.extend(batch.keys[i] for i in accepted)
-            run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
+            if rejected:
+                accepted = [i for i in range(len(batch.keys)) if i not in rejected]
+                run.accepted_keys.extend(batch.keys[i] for i in accepted)
+                run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
+            else:
+                run.accepted_keys.extend(batch.keys)
+                run.accepted_hashes.extend(batch.hashes)
             if events or len(run.accepted_keys) >= _COMMIT_PROFILES_EVERY:
                 self._flush_accepted(run)
             if events and rejected:
@@ -279,7 +302,7 @@ class Runner:
                 self._reject(run, batch.keys[i], self._explain(run, batch.records[i], rejection),
                              batch.records[i])
             summary.sent += len(batch.keys)
-            summary.accepted += len(accepted)
+            summary.accepted += len(batch.keys) - len(rejected)
         elif result.in_doubt:
             summary.in_doubt += len(batch.keys)
             summary.in_doubt_keys.extend(batch.keys)
@@ -333,8 +356,8 @@ class Runner:
         preview: list[dict[str, object]] = []
         if limit <= 0:
             return preview
-        for _key, _hash, record in self._records(run, plan):
-            preview.append(record)
+        for chunk in self._chunks(run, plan):
+            preview.extend(chunk.records[: limit - len(preview)])
             if len(preview) >= limit:
                 break
         run.summary.rejected = 0

@@ -24,19 +24,20 @@ class Snapshot:
 
     def _write(self, keys: Sequence[str], hashes: Sequence[object], run_id: int,
                status: str) -> None:
-        rows = [{"k": str(k), "h": h, "s": status, "r": int(run_id)}
-                for k, h in zip(keys, hashes, strict=True)]
+        if len(keys) != len(hashes):
+            raise ValueError(f"{len(keys)} keys but {len(hashes)} hashes")
         upsert = self._store.dialect.upsert.format(table=self.table)
         if self._duck:
             upsert += " SELECT k, h, s, r FROM __syncline_in"
-        self._store.write(upsert, rows)
+        n = len(keys)
+        self._store.write(upsert, {"k": keys, "h": hashes, "s": [status] * n, "r": [run_id] * n})
 
     def _keyed(self, action: str, where: str, keys: Sequence[str]) -> None:
         """`action` (DELETE FROM/UPDATE ... SET) for each key, in one transaction."""
         if not keys:
             return
         match = "sync_key IN (SELECT k FROM __syncline_in)" if self._duck else "sync_key = :k"
-        self._store.write(f"{action} WHERE {where}{match}", [{"k": str(k)} for k in keys])
+        self._store.write(f"{action} WHERE {where}{match}", {"k": keys})
 
     def mark_in_flight(self, keys: Sequence[str], hashes: Sequence[object], run_id: int) -> None:
         """Before an event batch is sent: a crash now leaves these keys in doubt, not lost."""

@@ -38,6 +38,10 @@ class RunSummary:
     in_doubt_keys: list[str] = field(default_factory=list)
     history: str | None = None
     duration_s: float = 0.0
+    plan_s: float = 0.0
+    """Seconds spent diffing the model against the snapshot."""
+    delivery_s: float = 0.0
+    """Seconds from the first upload to the last answer: the rate the destination saw."""
     error: str | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
 
@@ -56,7 +60,8 @@ class RunSummary:
         for name in ("new", "changed", "unchanged", "removed"):
             data.pop(name)
         data["planned"] = self.planned
-        data["duration_s"] = round(self.duration_s, 3)
+        for name in ("duration_s", "plan_s", "delivery_s"):
+            data[name] = round(data[name], 3)
         return data
 
     def store_counts(self) -> dict[str, int]:

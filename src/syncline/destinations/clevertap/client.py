@@ -8,6 +8,7 @@ decides retries with one ``isinstance`` on ``Transient``/``Terminal`` (STYLE §6
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -15,8 +16,14 @@ import httpx
 import orjson
 
 from syncline.config.models import CleverTapDestinationConfig
-from syncline.destinations.base import BatchOutcome, DestinationCapabilities, Record, Rejection
-from syncline.destinations.clevertap import CAPABILITIES, rules
+from syncline.destinations.base import (
+    BatchOutcome,
+    DestinationCapabilities,
+    Record,
+    RecordColumns,
+    Rejection,
+)
+from syncline.destinations.clevertap import CAPABILITIES, rules, screen
 from syncline.destinations.clevertap.regions import REGIONS, base_url, region_host
 from syncline.errors import (
     DestinationAuthError,
@@ -177,6 +184,15 @@ class CleverTapClient:
         if v is None:
             return None
         return Rejection(code=str(v.code), message=v.message, column=v.field)
+
+    def suspects(self, columns: RecordColumns) -> set[int]:
+        """Rows that may break a rule, found by column (see ``screen``); ``validate`` decides."""
+        return screen.suspects(
+            columns,
+            max_event_properties=self.config.max_event_properties,
+            discarded_events=self._discarded,
+            now=time.time(),
+        )
 
     def encode(self, records: Sequence[Record]) -> bytes:
         """The upload body ``{"d": [...]}``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import duckdb
@@ -38,8 +38,9 @@ class DiffStore(Protocol):
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows of a (small) result."""
 
-    def write(self, statement: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Run ``statement`` once per row (bound ``:name`` parameters) in one transaction."""
+    def write(self, statement: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Run ``statement`` once per row of ``columns`` (bound ``:name`` parameters, one list
+        per name, all of one length) in one transaction."""
 
     def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
         """The rows of ``sql`` as Arrow batches, without holding them all in memory."""
@@ -77,20 +78,21 @@ class DuckDBStore:
         finally:
             cur.close()
 
-    def write(self, statement: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Rows registered as an Arrow table `__syncline_in`: one statement, one commit.
+    def write(self, statement: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Columns registered as an Arrow table `__syncline_in`: one statement, one commit.
 
         ``statement`` reads its rows from `__syncline_in` (columns k, h, s, r), not parameters:
         DuckDB's executemany costs about a millisecond per row.
         """
-        if not rows:
+        keys = columns["k"]
+        if not keys:
             return
+        n = len(keys)
         table = pa.table({
-            "k": pa.array([r["k"] for r in rows], pa.string()),
-            "h": pa.array([None if r.get("h") is None else int(str(r["h"])) for r in rows],
-                          pa.uint64()),
-            "s": pa.array([r.get("s") for r in rows], pa.string()),
-            "r": pa.array([r.get("r") for r in rows], pa.int64()),
+            "k": pa.array(keys, pa.string()),
+            "h": _uint64(columns.get("h", [None] * n)),
+            "s": pa.array(columns.get("s", [None] * n), pa.string()),
+            "r": pa.array(columns.get("r", [None] * n), pa.int64()),
         })
         self._run_with("__syncline_in", table, statement)
 
@@ -148,12 +150,14 @@ class SQLStore:
         with self._engine.connect() as conn:
             return [tuple(row) for row in conn.exec_driver_sql(sql)]
 
-    def write(self, statement: str, rows: Sequence[dict[str, Any]]) -> None:
+    def write(self, statement: str, columns: Mapping[str, Sequence[Any]]) -> None:
         """One executemany in one transaction, committed when the call returns."""
+        names = list(columns)
+        rows = [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
         if not rows:
             return
         with self._engine.begin() as conn:
-            conn.execute(sa.text(statement), [dict(r) for r in rows])
+            conn.execute(sa.text(statement), rows)
 
     def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
         """Through the source: a server-side cursor and the source's type conversion."""
@@ -163,6 +167,14 @@ class SQLStore:
         """Dispose of the planner's own engine (a shared one belongs to the source)."""
         if self._owns:
             self._engine.dispose()
+
+
+def _uint64(hashes: Sequence[Any]) -> pa.Array:
+    """Row hashes as DuckDB's UBIGINT (they come back from its `hash()` as Python ints)."""
+    try:
+        return pa.array(hashes, pa.uint64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # text or Decimal: by value
+        return pa.array([None if h is None else int(str(h)) for h in hashes], pa.uint64())
 
 
 def _sqlite_hash(*parts: object) -> str:

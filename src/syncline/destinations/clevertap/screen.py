@@ -1,0 +1,181 @@
+"""Which rows of a batch may break CleverTap's rules, decided by column rather than by record.
+
+Checking each record with ``rules.validate_record`` costs microseconds a record, the largest
+CPU cost of a large sync. Most rules hold or fail for a whole column at once: a key name is
+checked once, a column of short strings cannot exceed the byte limit, a gender column holds
+only "M" and "F". So the screen answers, per batch, the set of rows that *may* be invalid; the
+engine checks exactly those with ``validate_record`` (same codes and messages as before) and
+sends the rest unchecked.
+
+The screen must never miss a row ``validate_record`` would reject; a false alarm only costs
+one exact check. ``tests/destinations/test_screen.py`` holds it to that on generated batches.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from syncline.destinations.base import RecordColumns
+from syncline.destinations.clevertap import rules
+
+__all__ = ["suspects"]
+
+_SHORT: Final = rules.MAX_VALUE_BYTES // 4  # this many characters fit the byte limit
+_SCALARS: Final = frozenset({int, float, bool})
+# rules whose check is a regex match on a string: run through `map` at C speed
+_PATTERNS: Final = {"Email": rules._EMAIL_RE, "Phone": rules._PHONE_RE}
+
+
+def suspects(
+    columns: RecordColumns, *, max_event_properties: int = 256,
+    discarded_events: frozenset[str] = frozenset(), now: float,
+) -> set[int]:  # fmt: skip
+    """Rows of ``columns`` that may break a rule; every other row is valid."""
+    n = len(columns.identities)
+    everything = set(range(n))
+    out = _identity_suspects(columns.identities, columns.identity_field)
+    profile = columns.object == "profile"
+    forbidden = rules._PROFILE_KEY_FORBIDDEN if profile else rules._EVENT_KEY_FORBIDDEN
+    if not profile and columns.items is not None and "Items" in columns.properties:
+        return everything  # a mapped field named Items and an items column: let the rules say
+    for field, values in columns.properties.items():
+        if not rules._key_ok(field, forbidden):
+            return everything
+        nulls_sent = field in columns.send_nulls
+        array = columns.arrays.get(field)
+        if array is None or not _arrow_fits(array):
+            out.update(_value_suspects(values))
+        if profile and field in rules.PROFILE_FIELD_RULES:
+            out.update(_rule_suspects(field, values, nulls_sent))
+    if profile:
+        return out
+    present = len(columns.properties) + (columns.items is not None)
+    if present > max_event_properties:
+        return everything
+    charged = _name_suspects(columns.event_names or [], discarded_events, out)
+    if columns.timestamps is not None:
+        out.update(_ts_suspects(columns.timestamps, now))
+    if columns.items is not None:
+        out.update(_items_suspects(columns.items, charged))
+    return out
+
+
+def _items_suspects(items: list[Any], charged: set[int]) -> Iterable[int]:
+    """Rows whose ``Items`` may be refused: checked over all the batch's items at once."""
+    rows = [i for i, row in enumerate(items) if row is not None]
+    lists = [items[i] for i in rows]
+    if not set(map(type, lists)) <= {list}:
+        return (i for i in rows if i not in charged or not rules._items_ok(items[i]))
+    flat = list(itertools.chain.from_iterable(lists))
+    fine = (
+        max(map(len, lists), default=0) <= rules.MAX_CHARGED_ITEMS
+        and set(map(type, flat)) <= {dict}
+        and all(rules._key_ok(k, rules._EVENT_KEY_FORBIDDEN)
+                for k in set(itertools.chain.from_iterable(flat)))
+        and not tuple(_value_suspects(list(itertools.chain.from_iterable(map(dict.values, flat)))))
+    )  # fmt: skip
+    if fine:
+        return (i for i in rows if i not in charged)
+    return (i for i in rows if i not in charged or not rules._items_ok(items[i]))
+
+
+def _identity_suspects(identities: list[str], field: str) -> set[int]:
+    if field == "objectId":
+        return {i for i, v in enumerate(identities)
+                if not (rules._identity_ok(v) and rules._OBJECT_ID_RE.match(v))}
+    stripped = list(map(str.strip, identities))
+    fine = (
+        not identities
+        or (min(map(len, stripped)) > 0
+            and max(map(len, stripped)) < rules.MAX_IDENTITY_LENGTH
+            and rules.FORBIDDEN_IDENTITIES.isdisjoint(map(str.lower, stripped)))
+    )  # fmt: skip
+    if fine:
+        return set()
+    return {i for i, v in enumerate(identities) if not rules._identity_ok(v)}
+
+
+def _arrow_fits(array: pa.Array) -> bool:
+    """A column of numbers, booleans, or text within the byte limit (measured by Arrow)."""
+    kind = array.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        return True
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        longest = pc.max(pc.binary_length(array)).as_py()
+        return longest is None or longest <= rules.MAX_VALUE_BYTES
+    return False
+
+
+def _value_suspects(values: list[Any]) -> Iterable[int]:
+    """Values that are not short strings or plain scalars (the byte limit, nested values)."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if kinds <= {str} and max(map(len, filter(None, values)), default=0) <= _SHORT:
+        return ()
+    if kinds <= _SCALARS:
+        return ()
+    return (i for i, v in enumerate(values)
+            if not (v is None or type(v) in _SCALARS or (type(v) is str and len(v) <= _SHORT)))
+
+
+def _rule_suspects(field: str, values: list[Any], nulls_sent: bool) -> Iterable[int]:
+    """Rows whose standard-field value may fail CleverTap's check for that field."""
+    rule = rules.PROFILE_FIELD_RULES[field]
+    present = [v for v in values if v is not None]
+    if nulls_sent and len(present) < len(values):
+        return (i for i, v in enumerate(values) if v is None or not rule.check(v))
+    if field in _PATTERNS and set(map(type, present)) <= {str}:
+        if all(map(_PATTERNS[field].match, present)):
+            return ()
+    elif field == "Age" and set(map(type, present)) <= _SCALARS - {bool}:
+        if all(map(math.isfinite, present)):
+            return ()
+    else:
+        try:
+            bad = {v for v in set(present) if not rule.check(v)}
+        except TypeError:  # unhashable values: check row by row
+            bad = None
+        if bad == set():
+            return ()
+    return (i for i, v in enumerate(values) if v is not None and not rule.check(v))
+
+
+def _name_suspects(names: list[Any], discarded: frozenset[str], out: set[int]) -> set[int]:
+    """Add rows whose event name CleverTap refuses to ``out``; answer the rows named Charged."""
+    verdicts: dict[Any, tuple[bool, bool]] = {}
+    charged: set[int] = set()
+    for i, name in enumerate(names):
+        try:
+            verdict = verdicts.get(name)
+        except TypeError:  # unhashable: not a name CleverTap takes
+            out.add(i)
+            continue
+        if verdict is None:
+            verdict = verdicts[name] = _name_verdict(name, discarded)
+        ok, is_charged = verdict
+        if not ok:
+            out.add(i)
+        if is_charged:
+            charged.add(i)
+    return charged
+
+
+def _name_verdict(name: Any, discarded: frozenset[str]) -> tuple[bool, bool]:
+    probe: Mapping[str, Any] = {"identity": "probe", "type": "event", "evtName": name,
+                                "evtData": {}}
+    ok = rules.validate_record(probe, discarded_events=discarded) is None
+    return ok, ok and rules.normalize_event_name(name) == "charged"
+
+
+def _ts_suspects(stamps: list[Any], now: float) -> Iterable[int]:
+    """Rows whose ``ts`` may not be whole epoch seconds in [1, now + 1 day]."""
+    high = min(rules.MS_THRESHOLD - 1, now + rules.MAX_TS_AHEAD_SECONDS)
+    if set(map(type, stamps)) <= {int} and stamps and min(stamps) >= 1 and max(stamps) <= high:
+        return ()
+    return (i for i, t in enumerate(stamps) if type(t) is not int or not 1 <= t <= high)

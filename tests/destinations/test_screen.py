@@ -1,0 +1,146 @@
+"""The column screen never misses a record the exact rules reject (false alarms are allowed).
+
+Records are assembled from the columns the way the engine's RecordBuilder does; every row that
+``validate_record`` rejects must be among the screen's suspects.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from syncline.destinations.base import RecordColumns
+from syncline.destinations.clevertap import rules, screen
+
+NOW = time.time()
+
+_texts = st.sampled_from([
+    "", " ", "M", "F", "male", "Y", "N", "School", "ann@example.com", "bad@", "+14155550100",
+    "0044 20", "12", "1e3", "nan", "x" * 128, "x" * 129, "é" * 200, "é" * 300, "a\u00a0b@x.io",
+    "ok@example.com\n", "Paris",
+]) | st.text(max_size=20)  # fmt: skip
+_values = st.one_of(
+    st.none(), _texts, st.booleans(), st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3), st.integers()),
+)
+_fields = st.sampled_from([
+    "Name", "Email", "Phone", "Gender", "Employed", "Married", "Education", "Age", "DOB",
+    "MSG-email", "city", "plan", "a.b", "$x", "tag#", "k" * 121, "Items", "ok key",
+])  # fmt: skip
+# mostly valid identities and names: a bad one makes the row a suspect whatever its data
+_good_ids = st.sampled_from(["u1", "u2", "id_9", "A-7"])
+_identities = _good_ids | _good_ids | st.sampled_from(
+    ["", " ", "null", "NaN", " u2 ", "x" * 1024, "bad id!", "-1"]) | st.text(max_size=8)
+_names = st.sampled_from(["Charged", "Viewed"]) | st.sampled_from(
+    ["charged", "App Launched", "", " ", "Bad.Name", "Discarded One", None, 7])
+_stamps = st.one_of(st.none(), st.integers(-5, 2 * 10**12), st.floats(0, 2e9),
+                    st.booleans(), st.just(int(NOW) + 10 * 86_400), st.just("1700000000"))
+_item = st.dictionaries(st.sampled_from(["name", "price", "a.b", "k" * 121]),
+                        st.one_of(st.integers(), _texts), max_size=3)
+_items = st.one_of(st.none(), st.lists(_item, max_size=3))
+
+
+def _profile(field: str, identity: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {field: identity, "type": "profile", "profileData": data}
+
+
+def _data(properties: dict[str, list[Any]], send_nulls: frozenset[str], i: int) -> dict[str, Any]:
+    return {f: v[i] for f, v in properties.items() if v[i] is not None or f in send_nulls}
+
+
+def _assert_screened(columns: RecordColumns, records: list[dict[str, Any]], **kw: Any) -> None:
+    suspects = screen.suspects(columns, now=NOW, **kw)
+    for i, record in enumerate(records):
+        violation = rules.validate_record(record, now=NOW, **kw)
+        assert violation is None or i in suspects, (record, violation)
+
+
+@st.composite
+def _batches(draw: st.DrawFn) -> tuple[list[str], dict[str, list[Any]], frozenset[str]]:
+    n = draw(st.integers(1, 6))
+    fields = draw(st.lists(_fields, max_size=4, unique=True))
+    # a column is usually of one kind (all text, all numbers) and sometimes mixed
+    kinds = [_values, _texts, st.none() | _texts, st.integers() | st.floats(), st.booleans()]
+    properties = {f: draw(st.lists(draw(st.sampled_from(kinds)), min_size=n, max_size=n))
+                  for f in fields}
+    identities = draw(st.lists(_identities, min_size=n, max_size=n))
+    send_nulls = frozenset(draw(st.lists(st.sampled_from(fields), max_size=2))) if fields else (
+        frozenset())
+    return identities, properties, send_nulls
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=_batches(), field=st.sampled_from(["identity", "objectId"]))
+def test_profiles_no_rejected_record_escapes(
+    batch: tuple[list[str], dict[str, list[Any]], frozenset[str]], field: str
+) -> None:
+    identities, properties, send_nulls = batch
+    records = [_profile(field, ident, _data(properties, send_nulls, i))
+               for i, ident in enumerate(identities)]
+    _assert_screened(RecordColumns("profile", field, identities, properties, send_nulls), records)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=_batches(), data=st.data(), max_props=st.sampled_from([1, 3, 256]))
+def test_events_no_rejected_record_escapes(
+    batch: tuple[list[str], dict[str, list[Any]], frozenset[str]], data: st.DataObject,
+    max_props: int,
+) -> None:
+    identities, properties, send_nulls = batch
+    n = len(identities)
+    names = data.draw(st.lists(_names, min_size=n, max_size=n))
+    stamps = data.draw(st.one_of(st.none(), st.lists(_stamps, min_size=n, max_size=n)))
+    items = data.draw(st.one_of(st.none(), st.lists(_items, min_size=n, max_size=n)))
+    records = []
+    for i, ident in enumerate(identities):
+        record: dict[str, Any] = {"identity": ident, "type": "event", "evtName": names[i]}
+        if stamps is not None:
+            record["ts"] = stamps[i]
+        evt = _data(properties, send_nulls, i)
+        if items is not None and items[i] is not None:
+            evt["Items"] = items[i]
+        record["evtData"] = evt
+        records.append(record)
+    columns = RecordColumns("event", "identity", identities, properties, send_nulls,
+                            event_names=names, timestamps=stamps, items=items)
+    _assert_screened(columns, records, max_event_properties=max_props,
+                     discarded_events=frozenset({"Discarded One"}))
+
+
+def test_a_clean_batch_has_no_suspects() -> None:
+    """The point of the screen: valid data is not checked record by record."""
+    n = 1000
+    properties: dict[str, list[Any]] = {
+        "Name": [f"User {i}" for i in range(n)],
+        "Email": [f"user{i}@example.com" for i in range(n)],
+        "Phone": [f"+1415{i:07d}" for i in range(n)],
+        "Gender": ["M", "F"] * (n // 2),
+        "score": [i / 7 for i in range(n)],
+        "vip": [None, True] * (n // 2),
+    }
+    columns = RecordColumns("profile", "identity", [f"u{i}" for i in range(n)], properties)
+    assert screen.suspects(columns, now=NOW) == set()
+    bad = dict(properties, Gender=["M"] * (n - 1) + ["male"])
+    columns = RecordColumns("profile", "identity", [f"u{i}" for i in range(n)], bad)
+    assert screen.suspects(columns, now=NOW) == {n - 1}
+
+
+def test_one_bad_value_in_a_clean_column_is_found() -> None:
+    """Each column-wide shortcut still finds a single bad row (the rarer cases, by example)."""
+    cases: dict[str, tuple[list[Any], list[Any]]] = {
+        "Age": ([30, 41.5, 7], [30, float("inf"), 7]),
+        "city": (["Paris", "é" * 128, "Lagos"], ["Paris", "é" * 300, "Lagos"]),
+        "Email": (["a@example.com"] * 3, ["a@example.com", "a@example", "b@example.com"]),
+        "Gender": (["M", "F", "F"], ["M", "female", "F"]),
+    }
+    for field, (clean, bad) in cases.items():
+        for values, expected in ((clean, set()), (bad, {1})):
+            columns = RecordColumns("profile", "identity", ["u1", "u2", "u3"], {field: values})
+            assert screen.suspects(columns, now=NOW) == expected, (field, values)
+            records = [_profile("identity", f"u{i}", {field: v}) for i, v in enumerate(values)]
+            assert [rules.validate_record(r) is not None for r in records] == [
+                i in expected for i in range(3)]
