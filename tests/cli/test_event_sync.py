@@ -101,6 +101,20 @@ def test_first_run_raises_one_event_per_row_and_second_none(events_project: Even
     assert len(events_project.events()) == ORDERS
 
 
+def test_a_timestamp_sync_key_is_found_again_by_the_next_diff(
+    events_project: EventProject,
+) -> None:
+    """The snapshot keeps the key as the diff's SQL writes it ('2026-01-01 00:01:00'), not as
+    Python would print it ('2026-01-01T00:01:00'): otherwise every run would raise all again."""
+    config = events_project.config_path
+    config.write_text(config.read_text().replace("sync_key: order_id", "sync_key: ordered_at"))
+    first = events_project.run_json("orders")
+    assert (first["status"], first["sent"]) == ("succeeded", ORDERS)
+    second = events_project.run_json("orders")
+    assert (second["planned"]["new"], second["sent"]) == (0, 0)
+    assert len(events_project.events()) == ORDERS
+
+
 def test_new_rows_raise_exactly_their_events(events_project: EventProject) -> None:
     events_project.run_json("orders")
     events_project.add_orders(ORDERS + 1, 17)

@@ -31,6 +31,7 @@ from syncline.destinations.clevertap.records import (
     to_number,
     to_string,
 )
+from syncline.engine.diff.sql import KEY
 from syncline.errors import ConfigError, ModelError
 from syncline.sources.base import Column
 
@@ -242,9 +243,13 @@ class RecordBuilder:
                 column, bad = _convert_list(f, conv, [f.constant] * n)
             values.append(column)
             _merge(failures, bad)
-        keys = _texts(array(s.sync_key))
-        same = s.user_column.lower() == s.sync_key.lower()  # profiles: the key is the identity
-        identities = keys if same else _texts(array(s.user_column))
+        # the key as the diff wrote it (SQL text): the snapshot must hold exactly that text, or
+        # the next diff would not find it (a TIMESTAMP key is '2024-01-02 03:04:05' in SQL)
+        planned = KEY in names.values()
+        keys = _texts(array(KEY if planned else s.sync_key))
+        user = array(s.user_column)
+        same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(user.type)
+        identities = keys if same else _texts(user)  # text keys are the same text in SQL
         data = _dicts(self._fields, values, n, self._send_nulls)
         properties = dict(zip(self._fields, values, strict=True))
         if self._profile:
