@@ -11,7 +11,9 @@ from pathlib import Path
 from bench.measure import Measured
 from bench.servers import ReceiverUse
 
-__all__ = ["Result", "machine", "render"]
+__all__ = ["PROFILING", "Result", "machine", "render"]
+
+PROFILING = Path(__file__).parent / "PROFILING.md"
 
 
 @dataclass(slots=True)
@@ -30,6 +32,8 @@ class Result:
     rss_mb: float
     use: ReceiverUse | None = None
     plan_s: float | None = None
+    delivery_s: float | None = None
+    """Syncline: first upload to last answer, from the run's own summary."""
     ideal: str = ""
     note: str = ""
 
@@ -150,4 +154,6 @@ def render(
         *(f"- {n}" for n in notes),
         "",
     ]
+    if PROFILING.exists():  # written by hand: what the profiles showed, and what changed
+        lines += [PROFILING.read_text().strip(), ""]
     return "\n".join(lines)

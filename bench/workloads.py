@@ -91,6 +91,7 @@ def run_syncline(
             f"failed {s.get('failed')}: {s.get('error')}"
         )
     use = rx.since_mark()
+    kw.setdefault("delivery_s", s.get("delivery_s") or None)
     if use.refused:
         b.notes.append(f"{wl} {step}: {use.refused} uploads refused with 429 (over 15 in flight)")
     return b.add(Result.of(wl, "Syncline", step, rows, m, use, plan_s=plan_s, **kw))
@@ -227,12 +228,22 @@ def w5_latency(b: Bench) -> None:
     )
     with Receiver("sandbox", latency_ms=300) as rx:
         r = run_syncline(b, rx, "W5", "sandbox, 300 ms latency, 15 in flight", n, proj, "users")
-    share = r.rate / 50_000
-    r.ideal = f"{share:.0%} of 50,000/s"
-    b.facts["w5_share"] = share
+    r.ideal = _w5_share(r)
+    b.facts["w5_share"] = r.rate / 50_000
+    if r.delivery_s:
+        b.facts["w5_delivery_share"] = r.sent / r.delivery_s / 50_000
     # The same delivery against the minimal sink (latency and the 15-in-flight rule only):
     # what the engine reaches when the receiver costs nothing.
     with Receiver("sink", latency_ms=300) as sink:
         step = "minimal sink, 300 ms latency, --full"
         r = run_syncline(b, sink, "W5", step, n, proj, "users", extra=("--full",))
-    r.ideal = f"{r.rate / 50_000:.0%} of 50,000/s"
+    r.ideal = _w5_share(r)
+
+
+def _w5_share(r: Result) -> str:
+    """Share of the 50,000/s ceiling end to end, and while delivering (first upload to last
+    answer, as the run's summary reports it): start-up and the plan are not delivery."""
+    text = f"{r.rate / 50_000:.0%} of 50,000/s end to end"
+    if r.delivery_s:
+        text += f"; {r.sent / r.delivery_s / 50_000:.0%} while delivering ({r.delivery_s:.2f} s)"
+    return text
