@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from syncline.config.models import ModelConfig
-from syncline.engine.planner import Plan, Planner
+from syncline.engine.planner import MEMORY_LIMIT, Plan, Planner
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
 
@@ -154,3 +154,25 @@ def test_local_diff_leaves_a_read_only_source_untouched(tmp_path: Path) -> None:
                             "WHERE schema_name = 'syncline'").fetchall() == [(0,)]
     with duckdb.connect(str(tmp_path / "diff.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM syncline.snapshot_users").fetchall() == [(2,)]
+
+
+def test_the_memory_limit_holds_on_the_sources_connection_and_work_tables_go(
+        tmp_path: Path) -> None:
+    """`diff: source` runs on a cursor of the source's connection: DuckDB's limit is per
+    database, so setting it there must bind the connection the diff runs on."""
+    _make(tmp_path / "w.duckdb", _rows(5))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    with duckdb.connect() as ref:
+        ref.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        wanted = ref.execute("SELECT current_setting('memory_limit')").fetchall()
+    p = _planner(tmp_path, src)
+    assert src.connection.execute("SELECT current_setting('memory_limit')").fetchall() == wanted
+    plan = p.plan()
+    assert plan.counts.new == 5
+    plan.close()
+    tables = src.connection.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'syncline'"
+    ).fetchall()
+    assert tables == [("snapshot_users",)]
+    p.close()
+    src.close()

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from syncline.errors import RunLockedError, StoreError
 from syncline.store import RejectedRow, StateStore
+from syncline.store.store import SCHEMA_REVISION
+
+MIGRATIONS = Path(__file__).parents[2] / "src" / "syncline" / "store" / "migrations"
 
 
 def test_migration_creates_tables(state_url: str) -> None:
@@ -16,6 +25,41 @@ def test_migration_creates_tables(state_url: str) -> None:
     names = set(sa.inspect(store.engine).get_table_names())
     store.close()
     assert {"runs", "rejections", "in_doubt_keys", "leases", "alembic_version"} <= names
+
+
+def _alembic() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def test_schema_revision_is_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(_alembic()).get_heads() == [SCHEMA_REVISION]
+
+
+def test_an_older_store_is_upgraded(state_url: str) -> None:
+    engine = sa.create_engine(state_url)
+    cfg = _alembic()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    store = StateStore(state_url)
+    with store.engine.connect() as conn:
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    names = set(sa.inspect(store.engine).get_table_names())
+    store.close()
+    assert version == SCHEMA_REVISION and "syncline_users" in names
+
+
+def test_an_up_to_date_store_opens_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    StateStore(url).close()
+    code = ("import sys; from syncline.store import StateStore; StateStore(sys.argv[1]).close(); "
+            "print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_runs_and_rejections_round_trip(state_url: str) -> None:

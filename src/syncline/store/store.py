@@ -1,7 +1,9 @@
 """The state store: runs, rejections, in-doubt keys and leases in SQLite or PostgreSQL.
 
 Why SQLAlchemy Core and Alembic: the same portable SQL runs on the default SQLite file and on
-PostgreSQL, and the schema upgrades itself when a newer Syncline opens an older file.
+PostgreSQL, and the schema upgrades itself when a newer Syncline opens an older file. Alembic is
+imported only when the schema is behind: importing it (and the SQLAlchemy dialects it loads)
+costs ~0.1 CPU-s, a sixth of a small run's start-up, and an up-to-date store needs none of it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from syncline.errors import RunLockedError, StoreError
 from syncline.store import tables as t
@@ -25,6 +25,10 @@ from syncline.store.records import InDoubtKey, RejectedRow, RunRecord
 __all__ = ["Lease", "StateStore"]
 
 _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
+
+SCHEMA_REVISION = "0002"
+"""The newest migration in migrations/versions (a test checks it is Alembic's head): a store
+stamped with it is up to date and opens without Alembic."""
 
 
 def _now() -> datetime:
@@ -79,11 +83,27 @@ class StateStore:
                              "that the database is reachable and writable.") from exc
 
     def _migrate(self) -> None:
+        """Upgrade the schema to the newest revision, unless it is there already."""
+        if self._revision() == [SCHEMA_REVISION]:
+            return
+        from alembic import command
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def _revision(self) -> list[str]:
+        """The revisions the database is stamped with (none for a new database)."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return []
+            return [
+                str(v)
+                for v in conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            ]
 
     def close(self) -> None:
         """Release pooled connections."""
