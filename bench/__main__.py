@@ -110,8 +110,8 @@ def _one_line(exc: BaseException) -> str:
 NOTES = [
     "Receivers: the sandbox (validates and stores every record, in memory) on a loopback port; "
     "the minimal sink (`bench/sink.py`: 15 in flight, optional latency, no parsing) only loads "
-    "the 10M and PostgreSQL snapshots and gives W5 its engine-only row. *MB sent* is n/a where "
-    "the sandbox does not count bytes.",
+    "the 10M and PostgreSQL snapshots and gives W5 its engine-only row. *MB sent* counts request "
+    "bodies as the receiver got them (the sink counts headers too).",
     "Peers: drt (generic REST API destination, batch mode, 1,000 records a request, rate "
     "limit lifted, DuckDB profile on the same file) and dlt (`sql_database` from a SQLite copy "
     "of the same table, pyarrow backend and parquet load files, its fastest set-up, and a "

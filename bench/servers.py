@@ -38,7 +38,8 @@ class ReceiverUse:
     uploads: int = 0
     records: int = 0
     bytes: int | None = None
-    """Request bytes received; None when the receiver does not count them."""
+    """Request bytes received: the sink counts head and body, the sandbox upload bodies (its
+    ``bytes_received``); None only against a sandbox too old to count them."""
     cpu_s: float = 0.0
     refused: int = 0
     """Uploads answered 429 for going beyond 15 in flight (counted by the sink only)."""
@@ -117,7 +118,7 @@ class Receiver:
         assert self.proc is not None and self._mark is not None
         before, cpu0 = self._mark
         after = self.stats()
-        sent = after.get("bytes_received")  # the sink counts bytes; the sandbox may not
+        sent = after.get("bytes_received")  # both count them; a sandbox before 2026-11 did not
         return ReceiverUse(
             uploads=int(after["uploads"]) - int(before["uploads"]),
             records=int(after["records_received"]) - int(before["records_received"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MAX_MULTI_VALUES", "apply_profile_data"]
+__all__ = ["MAX_MULTI_VALUES", "apply_profile_data", "plain_profile_data"]
 
 MAX_MULTI_VALUES = 100
 
@@ -37,6 +37,15 @@ def _number(value: Any) -> float | int:
         return float(value)
     except (TypeError, ValueError):
         return 0
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list})
+
+
+def plain_profile_data(update: dict[str, Any]) -> bool:
+    """Whether ``update`` holds no value operator (no dict value at all): applied to a new
+    profile it is then the profile itself, and the store can skip building a copy."""
+    return _PLAIN_TYPES.issuperset(map(type, update.values()))
 
 
 def apply_profile_data(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from syncline.destinations.clevertap.rules import (
     MAX_RECORDS_PER_UPLOAD,
     Violation,
     error_text,
-    validate_record,
+    validate_records,
 )
 from syncline_sandbox.state import SandboxState
 
@@ -92,33 +92,37 @@ def process_body(state: SandboxState, account: str, body: bytes, dry_run: str | 
         return fail(400, TOO_MANY_RECORDS)
     now = time.time()
     plan = state.plan(account)
+    settings = state.accounts[account]
+    violations = validate_records(
+        records,
+        max_event_properties=settings.max_event_properties,
+        discarded_events=settings.discarded_events,
+        now=now,
+    )
     accepted: list[dict[str, Any]] = []
     unprocessed: list[dict[str, Any]] = []
-    settings = state.accounts[account]
-    for number, record in enumerate(records, start=1):
-        violation = validate_record(
-            record,
-            max_event_properties=settings.max_event_properties,
-            discarded_events=settings.discarded_events,
-            now=now,
-        )
-        if violation is None and plan.reject_record():
-            violation = _MISC
-        if violation is None:
-            accepted.append(record)
-            continue
-        unprocessed.append(
-            {
-                "status": "fail",
-                "code": violation.code,
-                "error": error_text(violation, number),
-                "record": record,
-            }
-        )
-    if dry_run == "1":
-        state.store.count_upload(account, len(records))
+    if not violations and not plan.faults.reject_rate:
+        accepted = records  # the common case: every record valid, none rejected on purpose
     else:
-        state.store.save_upload(account, accepted, len(records), int(now))
+        for position, record in enumerate(records):
+            violation = violations.get(position)
+            if violation is None and plan.reject_record():
+                violation = _MISC
+            if violation is None:
+                accepted.append(record)
+                continue
+            unprocessed.append(
+                {
+                    "status": "fail",
+                    "code": violation.code,
+                    "error": error_text(violation, position + 1),
+                    "record": record,
+                }
+            )
+    if dry_run == "1":
+        state.store.count_upload(account, len(records), len(body))
+    else:
+        state.store.save_upload(account, accepted, len(records), int(now), len(body))
     log.debug("upload %s: %d records, %d rejected", account, len(records), len(unprocessed))
     status = "success" if not unprocessed else "partial" if accepted else "fail"
     return ok({"status": status, "processed": len(accepted), "unprocessed": unprocessed})

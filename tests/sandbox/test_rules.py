@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -141,3 +142,70 @@ def test_parse_error_text_without_suffix() -> None:
 def test_random_identities_never_crash(identity: str) -> None:
     v = validate_record({"type": "event", "identity": identity, "evtName": "x"}, now=NOW)
     assert v is None or v.code == 523
+
+
+# The validator answers most records through a fast path for plain dicts; any other Mapping
+# takes only the exact checks. Both must give the same answer for every record.
+_words = st.sampled_from(["", " ", "x", "a.b", "#t", "M", "F", "Male", "Y", "N", "School", "PhD",
+                          "null", " u1 ", "ann@example.com", "bad@", "+14155551234", "+1", "31",
+                          "Charged", " charged", "App Launched", "Items", "ü" * 130, "v" * 513,
+                          "k" * 121, "$D_1487576752", "1700000000"])  # fmt: skip
+_keys = st.one_of(_words, st.sampled_from(["Name", "Email", "Phone", "Gender", "Employed",
+                                           "Education", "Married", "Age", "p"]))  # fmt: skip
+_scalars = st.one_of(_words, st.integers(-2, 2 * 10**12), st.booleans(), st.none(),
+                     st.floats(allow_nan=False))  # fmt: skip
+_flat = st.dictionaries(_keys, _scalars, max_size=5)
+_values = st.one_of(
+    _scalars,
+    _flat,
+    st.dictionaries(st.sampled_from(["$add", "$incr", "$bogus"]), _scalars, max_size=2),
+    st.lists(st.one_of(_flat, _scalars), max_size=3),
+)
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> Any:
+    record: dict[str, Any] = {}
+    for key in draw(st.lists(st.sampled_from(["identity", "objectId", "FBID", "ts"]))):
+        record[key] = draw(st.one_of(_scalars, st.sampled_from(["ab_1", 1_700_000_000])))
+    record["type"] = draw(st.sampled_from(["profile", "event", "token", None]))
+    if draw(st.booleans()):
+        record["evtName"] = draw(_words)
+    for key in ("evtData", "profileData"):
+        if draw(st.booleans()):
+            record[key] = draw(st.one_of(st.dictionaries(_keys, _values, max_size=6), _scalars))
+    return record
+
+
+@given(
+    _records(),
+    st.sampled_from([frozenset(), frozenset({"charged"}), frozenset({"x"})]),
+    st.sampled_from([2, 256]),
+)
+def test_fast_path_agrees_with_exact_checks(
+    record: dict[str, Any], discarded: frozenset[str], max_props: int
+) -> None:
+    options: dict[str, Any] = {"now": NOW, "discarded_events": discarded,
+                               "max_event_properties": max_props}  # fmt: skip
+    exact = validate_record(MappingProxyType(record), **options)
+    assert validate_record(record, **options) == exact
+    assert validate_record(record, **options) == exact  # again, with the shape caches warm
+
+
+def test_fast_path_agrees_on_typical_records() -> None:
+    items = [{"product_id": "p1", "name": "Product 1", "price": 9.5, "quantity": 2}]
+    charged = {"type": "event", "identity": "u1", "evtName": "Charged", "ts": 1_690_000_000,
+               "evtData": {"Amount": 9.5, "Items": items}}  # fmt: skip
+    user = {"identity": "u1", "type": "profile", "profileData": {
+        "Name": "User 1", "Email": "user1@example.com", "Phone": "+14150000001", "Gender": "M",
+        "score": 12.34, "signup_date": "$D_1600000000"}}  # fmt: skip
+    variants: list[dict[str, Any]] = [
+        charged, user, {**user, "ts": NOW + 86_401}, {**charged, "evtName": "charged."},
+        {**charged, "evtData": {"Items": [*items, {"x": [1]}]}},
+        {**charged, "evtData": {"Items": items * 257}},
+        {**user, "profileData": {"Gender": "X"}}, {**user, "identity": "NULL"},
+        {**user, "profileData": {"Email": {"$set": "bad"}, "Age": [1]}}]  # fmt: skip
+    for record in variants:
+        exact = validate_record(MappingProxyType(record), now=NOW)
+        assert validate_record(record, now=NOW) == exact, record
+    assert validate_record(charged, now=NOW) is None and validate_record(user, now=NOW) is None

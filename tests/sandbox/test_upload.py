@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from syncline_sandbox.accounts import Account
@@ -191,3 +193,62 @@ def test_account_settings_discarded_events_and_property_limit() -> None:
         (522, "Event data is incorrect. ErrorCode: 522 - Event properties limit exceeded. "
               "Skipped record number : 2"),
     ]  # fmt: skip
+
+
+def test_bytes_received_counts_upload_bodies(client: httpx.Client, sandbox: SandboxServer) -> None:
+    """Body bytes of every upload the ``uploads`` counter counts, dry runs included."""
+    bodies = [
+        orjson.dumps({"d": [prof("1", Name="Ann"), evt("1")]}),
+        orjson.dumps({"d": [prof("2", Age="x")]}),  # every record rejected: still an upload
+    ]
+    for body in bodies:
+        assert client.post("/1/upload", content=body).status_code == 200
+    dry = orjson.dumps({"d": [prof("3")]})
+    assert client.post("/1/upload?dryRun=1", content=dry).status_code == 200
+    assert client.post("/1/upload", content=b"{not json").status_code == 400  # not counted
+    stats = sandbox.stats(ACCOUNT)
+    assert stats["uploads"] == 3 and stats["records_received"] == 4
+    assert stats["bytes_received"] == sum(map(len, bodies)) + len(dry)
+    admin = client.get(f"/_sandbox/accounts/{ACCOUNT}/stats").json()
+    assert admin["bytes_received"] == stats["bytes_received"]
+
+
+def test_events_leave_existing_profiles_unchanged(
+    client: httpx.Client, sandbox: SandboxServer
+) -> None:
+    client.post("/1/upload", json={"d": [prof("1", Name="Ann", Tags=["a"])]})
+    body = client.post("/1/upload", json={"d": [evt("1"), evt("2"), evt("2")]}).json()
+    assert body["processed"] == 3
+    assert sandbox.profile(ACCOUNT, "1") == {"Name": "Ann", "Tags": ["a"]}
+    assert sandbox.profile(ACCOUNT, "2") == {}
+    assert sandbox.stats(ACCOUNT)["profiles"] == 2
+
+
+def test_new_and_existing_profiles_in_one_upload(
+    client: httpx.Client, sandbox: SandboxServer
+) -> None:
+    """New profiles are inserted as sent; records of existing ones still merge (spec §2.4)."""
+    client.post("/1/upload", json={"d": [prof("old", A=1, B=2)]})
+    upload = [prof("new1", A=1), prof("old", B=3, C=4), prof("new2", Z=None)]
+    assert client.post("/1/upload", json={"d": upload}).json()["processed"] == 3
+    assert sandbox.profile(ACCOUNT, "old") == {"A": 1, "B": 3, "C": 4}
+    assert sandbox.profile(ACCOUNT, "new1") == {"A": 1}
+    assert sandbox.profile(ACCOUNT, "new2") == {"Z": None}
+    twice = [prof("t", A=1), prof("t", B={"$add": ["x"]})]
+    assert client.post("/1/upload", json={"d": twice}).json()["processed"] == 2
+    assert sandbox.profile(ACCOUNT, "t") == {"A": 1, "B": ["x"]}
+
+
+def test_data_dir_from_before_bytes_were_counted(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "sandbox.sqlite3") as db:
+        db.execute("CREATE TABLE counters (account TEXT PRIMARY KEY, uploads INTEGER NOT NULL, "
+                   "records INTEGER NOT NULL)")  # fmt: skip
+        db.execute("INSERT INTO counters VALUES (?, 2, 7)", (ACCOUNT,))
+    db.close()
+    with SandboxServer(ACCOUNTS, data_dir=tmp_path) as server:
+        assert server.stats(ACCOUNT)["bytes_received"] == 0
+        body = orjson.dumps({"d": [prof("1")]})
+        httpx.post(f"{server.url}/1/upload", headers=AUTH, content=body).raise_for_status()
+        stats = server.stats(ACCOUNT)
+        assert (stats["uploads"], stats["records_received"]) == (3, 8)
+        assert stats["bytes_received"] == len(body)
