@@ -52,6 +52,10 @@ class DiffDialect:
     schema: str | None = "syncline"
     status_type: str = "VARCHAR(16)"
     key_collate: str = ""
+    temp_work: bool = False
+    """Work tables (bad keys, keys to send, the plan) are TEMP tables of the diff's own
+    connection: DuckDB then keeps them in memory (spilling beyond its limit) instead of writing
+    and compressing a copy of the planned rows into the database file."""
 
     def quote(self, name: str) -> str:
         """An identifier quoted for this dialect, whatever characters it holds."""
@@ -66,6 +70,10 @@ class DiffDialect:
         if self.schema is None:
             return self.quote(f"syncline_{name}")
         return f"{self.quote(self.schema)}.{self.quote(name)}"
+
+    def work_table(self, name: str) -> str:
+        """A table that lives for one plan: ``temp.main.<name>`` where work tables are TEMP."""
+        return f"temp.main.{self.quote(name)}" if self.temp_work else self.table(name)
 
     def row_hash(self, salt: str, columns: Sequence[str], prefix: str = "") -> str:
         """The row-hash expression over ``columns`` (qualified by ``prefix``), salted."""
@@ -96,7 +104,7 @@ DIALECTS: dict[str, DiffDialect] = {
     "duckdb": DiffDialect(
         sqlglot="duckdb", hash_expr="hash({args})", hash_type="UBIGINT", text_type="VARCHAR",
         key_type="VARCHAR", create_schema="CREATE SCHEMA IF NOT EXISTS {schema}",
-        upsert="INSERT OR REPLACE INTO {table}", concat="list_value({args})"),
+        upsert="INSERT OR REPLACE INTO {table}", concat="list_value({args})", temp_work=True),
     "sqlite": DiffDialect(
         sqlglot="sqlite", hash_expr="syncline_hash({args})", hash_type="TEXT", text_type="TEXT",
         key_type="TEXT", create_schema="", upsert=_PG_UPSERT, concat="{args}", schema=None),

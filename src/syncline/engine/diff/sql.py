@@ -45,8 +45,8 @@ class DiffSQL:
             self,
             "tables",
             {
-                t: self.dialect.table(f"{t}_{self.name}")
-                for t in ("snapshot", "bad", "keys", "plan")
+                "snapshot": self.dialect.table(f"snapshot_{self.name}"),
+                **{t: self.dialect.work_table(f"{t}_{self.name}") for t in ("bad", "keys", "plan")},
             },
         )
 
@@ -73,7 +73,16 @@ class DiffSQL:
 
     def drop_work(self) -> list[str]:
         """Drop the work tables (the snapshot stays)."""
-        return [f"DROP TABLE IF EXISTS {self.tables[t]}" for t in ("plan", "keys", "bad")]
+        work = ("plan", "keys", "bad")
+        drops = [f"DROP TABLE IF EXISTS {self.tables[t]}" for t in work]
+        if self.dialect.temp_work:  # left in the database file by versions before TEMP tables
+            old = [self.dialect.table(f"{t}_{self.name}") for t in work]
+            drops += [f"DROP TABLE IF EXISTS {table}" for table in old]
+        return drops
+
+    @property
+    def _create(self) -> str:
+        return "CREATE TEMP TABLE" if self.dialect.temp_work else "CREATE TABLE"
 
     def bad_keys(self) -> str:
         """NULL and duplicated keys with their row counts: only keys are grouped and kept.
@@ -83,7 +92,7 @@ class DiffSQL:
         """
         d = self.dialect
         raw = d.key(self.key_column, "m.") if d.key_collate else f"m.{d.quote(self.key_column)}"
-        return (f"CREATE TABLE {self.tables['bad']} AS SELECT CAST(k AS {d.text_type}) AS k, "
+        return (f"{self._create} {self.tables['bad']} AS SELECT CAST(k AS {d.text_type}) AS k, "
                 f"COUNT(*) AS n FROM (SELECT {raw} AS k FROM {self._m}) AS mk "
                 "GROUP BY k HAVING k IS NULL OR COUNT(*) > 1")
 
@@ -100,7 +109,7 @@ class DiffSQL:
         """
         snap = self.tables["snapshot"]
         send = "s.sync_key IS NULL" + (" OR s.row_hash <> d.h" if self.mode == "upsert" else "")
-        return (f"CREATE TABLE {self.tables['keys']} AS SELECT d.k, d.h FROM "
+        return (f"{self._create} {self.tables['keys']} AS SELECT d.k, d.h FROM "
                 f"(SELECT {self._key()} AS k, {self._hash()} AS h FROM {self._m}) AS d "
                 f"LEFT JOIN {snap} s ON s.sync_key = d.k "
                 f"WHERE d.k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {self.tables['bad']} b "
@@ -133,8 +142,8 @@ class DiffSQL:
         keys = [] if full or skip else [self.plan_keys()]
         select = self.plan_select(full=full, skip=skip)
         if columns is None:
-            return [*keys, f"CREATE TABLE {self.tables['plan']} AS {select}"]
-        return [*keys, f"CREATE TABLE {self.tables['plan']} ({columns})",
+            return [*keys, f"{self._create} {self.tables['plan']} AS {select}"]
+        return [*keys, f"{self._create} {self.tables['plan']} ({columns})",
                 f"INSERT INTO {self.tables['plan']} {select}"]
 
     def counts(self) -> str:

@@ -55,10 +55,14 @@ class DuckDBStore:
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.dialect, self.namespace = DIALECTS["duckdb"], ""
         self._conn = conn
+        # the plan's statements, queries and stream share one cursor: its TEMP work tables are
+        # visible to it alone. Snapshot writes use cursors of their own, so they can commit
+        # while the plan is being streamed.
+        self._work = conn.cursor()
 
     def execute(self, statements: Sequence[str]) -> None:
         """Statements in one transaction."""
-        cur = self._conn.cursor()
+        cur = self._work
         try:
             cur.execute("BEGIN TRANSACTION")
             for statement in statements:
@@ -67,16 +71,10 @@ class DuckDBStore:
         except duckdb.Error:
             cur.execute("ROLLBACK")
             raise
-        finally:
-            cur.close()
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows."""
-        cur = self._conn.cursor()
-        try:
-            return cur.execute(sql).fetchall()
-        finally:
-            cur.close()
+        return self._work.execute(sql).fetchall()
 
     def write(self, statement: str, columns: Mapping[str, Sequence[Any]]) -> None:
         """Columns registered as an Arrow table `__syncline_in`: one statement, one commit.
@@ -111,15 +109,12 @@ class DuckDBStore:
             cur.close()
 
     def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
-        """DuckDB's streaming Arrow reader."""
-        cur = self._conn.cursor()
-        try:
-            yield from cur.sql(sql).to_arrow_reader(rows)
-        finally:
-            cur.close()
+        """DuckDB's streaming Arrow reader, on the work cursor (the plan is a TEMP table)."""
+        yield from self._work.sql(sql).to_arrow_reader(rows)
 
     def close(self) -> None:
         """Close the connection (a cursor of the source's, or the local file's own)."""
+        self._work.close()
         self._conn.close()
 
 
