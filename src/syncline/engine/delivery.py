@@ -123,10 +123,16 @@ class Delivery:
         return self._in_flight
 
     def submit(self, batch: Batch) -> Iterator[BatchResult]:
-        """Queue ``batch``; yield results of batches that finished while waiting for a slot."""
+        """Queue ``batch``; yield results of batches that finished while waiting for a slot.
+
+        The batch is sent as soon as a slot frees, before the caller handles the results that
+        freed it (commits can take milliseconds): a slot never waits for bookkeeping.
+        """
+        finished: list[BatchResult] = []
         while len(self._pending) >= self._in_flight:
-            yield from self._wait(FIRST_COMPLETED)
+            finished.extend(self._wait(FIRST_COMPLETED))
         self._pending.add(self._pool.submit(self._send, batch))
+        yield from finished
         yield from self._collect_done()
 
     def drain(self) -> Iterator[BatchResult]:
