@@ -59,7 +59,7 @@ def test_scaffold_loads_resolves_and_builds(tmp_path: Path) -> None:
         mapping = resolve_mapping(name, sync, _columns(db, table))
         with duckdb.connect(str(db), read_only=True) as con:
             table_ = con.sql(f"SELECT * FROM main.{table} LIMIT 5").to_arrow_table()
-            rows = RecordBuilder(sync, mapping).build(table_.to_batches()[0])
+            rows = RecordBuilder(sync, mapping).build(table_.to_batches()[0]).rows()
         assert all(record is not None for _, record, _ in rows)
     with pytest.raises(ConfigError, match="already exists"):
         init_project(path.parent)
