@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium: sign in, add the CleverTap destination (the sandbox) and
 test it, add a DuckDB source, create a profile sync with the wizard, run it, read the counts and
-open a rejected record; then an event sync on a schedule that fires.
+open a rejected record; then an event sync on a schedule that fires; then edit the profile
+sync's key and mappings with the wizard, warned that every row will be sent again.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``) and the ``playwright`` package; the
 browser Playwright would download is never used. Screenshots go to ``tests/artifacts/``, and
@@ -201,3 +202,33 @@ def test_profile_sync_then_scheduled_event_sync(app: Served, page: Any) -> None:
         docs = ROOT / "docs"
         docs.mkdir(exist_ok=True)
         shutil.copy(ARTIFACTS / "04-sync-page.png", docs / "sync-page.png")
+
+    edit_sync(page, app)
+
+
+def edit_sync(page: Any, app: Served) -> None:
+    """Edit: every step shows the saved answers; a new key is warned about before saving."""
+    page.goto(f"{app.url}/syncs/users")
+    page.click("#edit-sync")
+    assert page.input_value("#source") == "warehouse" and page.input_value("#table") == "main.users"
+    page.click("#next")
+    assert page.input_value("#destination") == "clevertap"
+    page.click("#next")
+    assert page.input_value("#sync_key") == "user_id"
+    page.select_option("#sync_key", "email")
+    page.click("#next")
+    assert page.is_checked("#mode-columns") and page.is_checked("input[name=col][value=phone]")
+    page.check("input[name=col][value=age]")
+    page.click("#next")
+    warning = page.inner_text("#snapshot-warning")
+    assert "every row as new" in warning and "identified by `email`" in warning
+    assert "sync_key" in page.inner_text("#changes")
+    shot(page, "05-edit-confirm")
+    page.click("#save-edit")
+    assert "I understand" in page.inner_text("#error-acknowledge")  # not saved unacknowledged
+    page.check("#acknowledge")
+    page.click("#save-edit")
+    page.wait_for_url(f"{app.url}/syncs/users/preview")
+    assert page.inner_text("#planned-new") == str(USERS)  # as warned: every row is new again
+    record = page.inner_text("pre.record >> nth=0")
+    assert '"identity": "user' in record and '"Age": ' in record  # the new key, the new column

@@ -30,7 +30,7 @@ from syncline.server.errors import ConflictError, NotFoundError
 from syncline.server.models import Connection
 from syncline.server.secrets import SecretBox
 
-__all__ = ["router"]
+__all__ = ["remove_connection", "router", "syncs_using"]
 
 router = APIRouter(prefix="/api", tags=["connections"])
 
@@ -148,15 +148,31 @@ def delete_connection(
     kind: Kind, name: str, user: CurrentUser, session: DbSession
 ) -> dict[str, Any]:
     """Delete a connection no sync uses (409 names the syncs that do)."""
+    remove_connection(session, kind, name)
+    session.commit()
+    return {"ok": True}
+
+
+def syncs_using(session: Session, kind: Kind, name: str) -> list[str]:
+    """The syncs that read from (source) or send to (destination) this connection."""
+    return [s.name for s in list_syncs(session) if getattr(sync_config(s), kind) == name]
+
+
+def remove_connection(session: Session, kind: Kind, name: str) -> None:
+    """Delete a saved connection; the caller commits. The API and the dashboard both use it,
+    so neither can leave a sync pointing at nothing.
+
+    Raises:
+        NotFoundError: no such connection.
+        ConflictError: syncs use it (the message names them).
+    """
     row = saved(session, kind, name)
-    users = [s.name for s in list_syncs(session) if getattr(sync_config(s), kind) == name]
+    users = syncs_using(session, kind, name)
     if users:
         raise ConflictError(
             f"{kind} `{name}` is used by sync(s) {', '.join(users)}; delete or change them first"
         )
     session.delete(row)
-    session.commit()
-    return {"ok": True}
 
 
 @router.post("/connections/{kind}/{name}/test")

@@ -35,6 +35,7 @@ from syncline.server import (
     pages_syncs,
     web,
     wizard,
+    wizard_edit,
 )
 from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
 from syncline.server.secrets import SecretBox, derive_key
@@ -132,6 +133,7 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     app.include_router(web.router)
     app.include_router(pages_connections.router)
     app.include_router(wizard.router)  # /syncs/new before /syncs/{name}
+    app.include_router(wizard_edit.router)  # /syncs/{name}/edit before /syncs/{name}/{action}
     app.include_router(pages_syncs.router)
     app.include_router(pages_runs.router)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]

@@ -1,5 +1,7 @@
 """Dashboard pages for connections: the list, "+ New Destination" (CleverTap: account id,
-passcode, region) and "+ New Source" (DuckDB), each saved, tested on the spot, then finished.
+passcode, region) and "+ New Source" (DuckDB), each saved, tested on the spot, then finished;
+and deleting one, after a confirmation page, refused while syncs use it (the API's rule,
+``remove_connection``).
 
 Saving comes before testing, as in Census: the test then runs on exactly what was saved, and
 the passcode never has to be put back into the page to be tested again.
@@ -10,17 +12,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from syncline.config.models import CLEVERTAP_REGIONS
-from syncline.server.api_connections import project_root, store_connection
+from syncline.server.api_connections import (
+    project_root,
+    remove_connection,
+    saved,
+    store_connection,
+    syncs_using,
+)
 from syncline.server.auth import DbSession
 from syncline.server.checks import test_connection
 from syncline.server.connections import ConnectionKind, get_connection, view
 from syncline.server.dashboard import box, new_router, page, require_user
 from syncline.server.definitions import check_name, connection_config
-from syncline.server.errors import InvalidInputError, NotFoundError
+from syncline.server.errors import ConflictError, InvalidInputError, NotFoundError
 from syncline.server.models import Connection
 
 __all__ = ["router"]
@@ -59,6 +67,7 @@ def connections(request: Request, session: DbSession) -> Response:
     rows = session.scalars(select(Connection).order_by(Connection.kind, Connection.name))
     views = [view(box(request), row) for row in rows]
     return page(request, user, "connections.html", section="connections",
+                notice=request.session.pop("notice", None),
                 sources=[v for v in views if v["kind"] == "source"],
                 destinations=[v for v in views if v["kind"] == "destination"])
 
@@ -116,3 +125,34 @@ async def save(
     shown = view(box(request), row)
     return page(request, user, "connection_form.html", test=result, saved_secrets=shown["secrets"],
                 **{**context, "editing": True, "values": {"name": row.name, **shown["settings"]}})
+
+
+@router.get("/connections/{kind}/{name}/delete")
+def confirm_delete(request: Request, kind: str, name: str, session: DbSession) -> Response:
+    """The confirmation step: what would be deleted, or which syncs stop it."""
+    user = require_user(request, session)
+    if isinstance(user, Response):
+        return user
+    ck = _kind(kind)
+    row = saved(session, ck, name)
+    return page(request, user, "connection_delete.html", section="connections",
+                connection=view(box(request), row), used_by=syncs_using(session, ck, name))
+
+
+@router.post("/connections/{kind}/{name}/delete")
+def delete(request: Request, kind: str, name: str, session: DbSession) -> Response:
+    """Delete, as ``DELETE /api/connections/{kind}/{name}`` does; back to the list."""
+    user = require_user(request, session)
+    if isinstance(user, Response):
+        return user
+    ck = _kind(kind)
+    try:
+        remove_connection(session, ck, name)
+    except ConflictError as exc:
+        row = saved(session, ck, name)
+        return page(request, user, "connection_delete.html", status_code=409,
+                    section="connections", connection=view(box(request), row),
+                    used_by=syncs_using(session, ck, name), error=str(exc))
+    session.commit()
+    request.session["notice"] = f"Deleted {ck} `{name}`."
+    return RedirectResponse("/connections", status_code=303)

@@ -4,12 +4,15 @@ mappings → confirm, then the preview page (first records as CleverTap gets the
 Every step is a GET form carrying the answers so far as query parameters, so Back, reload and
 bookmarks just work and nothing half-made is stored. Each request re-checks every earlier step
 against the source (table exists, sync key unique and non-null, mapped columns exist, an
-event's identity and name mapped) and reopens the first step that no longer holds.
+event's identity and name mapped) and reopens the first step that no longer holds, with each
+problem shown next to the field it is about.
+
+The same wizard edits a saved sync (``wizard_edit.py``); its answers, and what they keep of
+the saved definition, are in ``wizard_answers.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -17,7 +20,6 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from syncline.config.models import ModelConfig, SyncConfig
 from syncline.errors import SynclineError
 from syncline.server.api_connections import project_root
 from syncline.server.api_syncs import reload_schedules
@@ -27,78 +29,20 @@ from syncline.server.connections import get_connection
 from syncline.server.dashboard import box, new_router, page, require_user
 from syncline.server.definitions import check_name, connection_config, field_errors, get_sync
 from syncline.server.definitions import save_sync as store_sync
-from syncline.server.errors import ApiError, BadRequestError
+from syncline.server.errors import ApiError, BadRequestError, InvalidInputError
 from syncline.server.models import Connection, User
+from syncline.server.wizard_answers import STEPS, Wizard
 
-__all__ = ["STANDARD_FIELDS", "router"]
+__all__ = ["STANDARD_FIELDS", "first_failing", "render", "router"]
 
 router = new_router()
 
-STEPS = ("model", "destination", "key", "mappings", "confirm")
-_OWN = {
-    "model": ("source", "table"),
-    "destination": ("destination", "object"),
-    "key": ("sync_key", "identity_column", "event_name", "event_name_column", "timestamp_column"),
-    "mappings": ("mode", "col"),
-    "confirm": ("name", "schedule"),
-}
 STANDARD_FIELDS = {
     "name": "Name", "full_name": "Name", "email": "Email", "email_address": "Email",
     "phone": "Phone", "phone_number": "Phone", "mobile": "Phone", "gender": "Gender",
     "dob": "DOB", "birthday": "DOB", "date_of_birth": "DOB", "age": "Age", "photo": "Photo",
     "education": "Education", "married": "Married", "employed": "Employed",
 }
-
-
-@dataclass
-class Wizard:
-    """The answers so far, and what the checks found."""
-
-    state: dict[str, str]
-    cols: list[str]
-    targets: dict[str, str]
-    columns: list[dict[str, str]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_request(cls, params: Any) -> Wizard:
-        state = {k: str(v).strip() for k, v in params.items()
-                 if k not in ("col", "csrf_token") and not k.startswith("to_")}
-        cols = [str(c) for c in params.getlist("col")]
-        targets = {k[3:]: str(v).strip() for k, v in params.items() if k.startswith("to_")}
-        return cls(state, cols, targets)
-
-    def carry(self, step: str) -> list[tuple[str, str]]:
-        """Hidden fields: every answer not asked again on ``step``."""
-        own = set(_OWN[step])
-        pairs = [(k, v) for k, v in self.state.items() if k not in own and k != "step" and v]
-        if step != "mappings":
-            pairs += [("col", c) for c in self.cols]
-            pairs += [(f"to_{c}", t) for c, t in self.targets.items() if t]
-        return pairs
-
-    def sync(self) -> SyncConfig:
-        """The sync these answers describe (pydantic checks the combination)."""
-        s = self.state
-        config: dict[str, Any] = {
-            "source": s.get("source"), "model": {"table": s.get("table")},
-            "destination": s.get("destination"), "object": s.get("object"),
-            "sync_key": s.get("sync_key"),
-        }
-        if s.get("object") == "event":
-            for name in ("identity_column", "event_name", "event_name_column",
-                         "timestamp_column"):
-                if s.get(name):
-                    config[name] = s[name]
-        if s.get("mode") == "columns":
-            config["mappings"] = {"columns": [
-                {"from": c, "to": self.targets.get(c) or c} for c in self.cols
-            ]}
-        else:
-            config["mappings"] = {"sync_all": True}
-        if s.get("schedule"):
-            config["schedule"] = s["schedule"]
-        return SyncConfig.model_validate(config)
 
 
 def _source(session: Session, name: str) -> Connection | None:
@@ -108,40 +52,43 @@ def _source(session: Session, name: str) -> Connection | None:
 def _check_model(request: Request, session: Session, w: Wizard) -> None:
     row = _source(session, w.state.get("source", ""))
     if row is None:
-        w.errors.append("Pick a source (add one on the Connections page first).")
+        w.fail("Pick a source (add one on the Connections page first).", "source")
         return
-    if not w.state.get("table"):
-        w.errors.append("Pick a table.")
+    if not w.state.get("table") and not w.state.get("query"):
+        w.fail("Pick a table.", "table")
         return
     from syncline.sources.registry import model_sql
 
+    what = "The query" if w.state.get("query") else f"Table `{w.state.get('table')}`"
     try:
         with opened_source(row.name, connection_config(box(request), row),
                            project_root(request)) as source:
-            sql = model_sql(ModelConfig(table=w.state["table"]), source)
+            sql = model_sql(w.model(), source)
             w.columns = [{"name": c.name, "type": c.type} for c in source.columns(sql)]
-    except (ApiError, SynclineError) as exc:
-        w.errors.append(f"Table `{w.state['table']}` cannot be read: {exc}")
+    except (ApiError, SynclineError, ValidationError) as exc:
+        w.fail(f"{what} cannot be read: {exc}", "table")
 
 
 def _check_destination(session: Session, w: Wizard) -> None:
     if get_connection(session, "destination", w.state.get("destination", "")) is None:
-        w.errors.append("Pick a destination (add one on the Connections page first).")
+        w.fail("Pick a destination (add one on the Connections page first).", "destination")
     if w.state.get("object") not in ("profile", "event"):
-        w.errors.append("Pick the object to sync: Profile or Event.")
+        w.fail("Pick the object to sync: Profile or Event.", "object")
 
 
 def _check_key(request: Request, session: Session, w: Wizard) -> None:
     names = {c["name"] for c in w.columns}
     key = w.state.get("sync_key", "")
     if key not in names:
-        w.errors.append("Pick the sync key: the column that identifies a row.")
+        w.fail("Pick the sync key: the column that identifies a row.", "sync_key")
         return
     if w.state.get("object") == "event":
         if w.state.get("identity_column", "") not in names:
-            w.errors.append("An event sync needs the column naming the user (identity).")
+            w.fail("An event sync needs the column naming the user (identity).",
+                   "identity_column")
         if bool(w.state.get("event_name")) == bool(w.state.get("event_name_column")):
-            w.errors.append("Give the event name, or the column holding it (one of the two).")
+            w.fail("Give the event name, or the column holding it (one of the two).",
+                   "event_name")
     row = _source(session, w.state["source"])
     assert row is not None
     try:
@@ -149,23 +96,26 @@ def _check_key(request: Request, session: Session, w: Wizard) -> None:
                            project_root(request)) as source:
             from syncline.sources.registry import model_sql
 
-            sql = model_sql(ModelConfig(table=w.state["table"]), source)
-            w.errors += [p["reason"] for p in key_problems(source, sql, key)]
+            sql = model_sql(w.model(), source)
+            w.fail_all(key_problems(source, sql, key))
     except BadRequestError as exc:
-        w.errors.append(str(exc))
+        w.fail(str(exc))
 
 
 def _check_mappings(w: Wizard) -> None:
     names = {c["name"] for c in w.columns}
     if w.state.get("mode") not in ("all", "columns"):
-        w.errors.append("Choose to sync all columns or specific ones.")
+        w.fail("Choose to sync all columns or specific ones.", "mappings")
     elif w.state["mode"] == "columns":
         if not w.cols:
-            w.errors.append("Tick at least one column to map (or choose to sync all columns).")
-        w.errors += [f"Column `{c}` is not in the table." for c in w.cols if c not in names]
+            w.fail("Tick at least one column to map (or choose to sync all columns).",
+                   "mappings")
+        for c in w.cols:
+            if c not in names:
+                w.fail(f"Column `{c}` is not in the table.", "mappings")
 
 
-def _first_failing(request: Request, session: Session, w: Wizard, upto: str) -> str:
+def first_failing(request: Request, session: Session, w: Wizard, upto: str) -> str:
     """The step to show: ``upto``, or the first earlier one whose answers do not hold."""
     checks = {
         "model": lambda: _check_model(request, session, w),
@@ -182,11 +132,12 @@ def _first_failing(request: Request, session: Session, w: Wizard, upto: str) -> 
     return upto
 
 
-def _render(request: Request, session: Session, user: User, w: Wizard, step: str,
-            status_code: int = 200) -> Response:
+def render(request: Request, session: Session, user: User, w: Wizard, step: str,
+           status_code: int = 200, **extra: Any) -> Response:
+    """The wizard at ``step``; ``extra`` adds to the page (the edit's changes and notes)."""
     context: dict[str, Any] = {
         "section": "syncs", "step": step, "steps": STEPS, "w": w, "state": w.state,
-        "carry": w.carry(step),
+        "carry": w.carry(step), **extra,
     }
     if step == "model":
         context["sources"] = _names(session, "source")
@@ -201,7 +152,7 @@ def _render(request: Request, session: Session, user: User, w: Wizard, step: str
             context["summary"] = w.sync().model_dump(mode="json", by_alias=True,
                                                      exclude_defaults=True)
         except ValidationError as exc:
-            w.errors += [e["reason"] for e in field_errors(exc, "sync")]
+            w.fail_all(field_errors(exc, "sync"))
     return page(request, user, "wizard.html", status_code=status_code, **context)
 
 
@@ -222,7 +173,7 @@ def _tables(request: Request, session: Session, w: Wizard) -> list[str]:
             return [f"{schema}.{table}" for schema in source.schemas()
                     for table in source.tables(schema)]
     except BadRequestError as exc:
-        w.errors.append(str(exc))
+        w.fail(str(exc), "source")
         return []
 
 
@@ -233,8 +184,8 @@ def wizard(request: Request, session: DbSession) -> Response:
         return user
     w = Wizard.from_request(request.query_params)
     wanted = w.state.get("step", "model")
-    step = _first_failing(request, session, w, wanted if wanted in STEPS else "model")
-    return _render(request, session, user, w, step, 200 if step == wanted else 422)
+    step = first_failing(request, session, w, wanted if wanted in STEPS else "model")
+    return render(request, session, user, w, step, 200 if step == wanted else 422)
 
 
 @router.post("/syncs/new")
@@ -244,27 +195,30 @@ async def create(request: Request, session: DbSession) -> Response:
     if isinstance(user, Response):
         return user
     w = Wizard.from_request(await request.form())
-    step = _first_failing(request, session, w, "confirm")
+    step = first_failing(request, session, w, "confirm")
     if step != "confirm":
-        return _render(request, session, user, w, step, 422)
+        return render(request, session, user, w, step, 422)
     name = w.state.get("name", "")
     try:
         check_name(name, field="name")
         if get_sync(session, name) is not None:
-            raise BadRequestError(f"a sync `{name}` already exists; pick another name")
+            raise InvalidInputError([{"field": "name", "reason": f"a sync `{name}` already "
+                                      "exists; pick another name"}])
         sync = w.sync()
         source = _source(session, sync.source)
         assert source is not None
         problems = check_sync(sync, connection_config(box(request), source), project_root(request))
         if problems:
-            raise BadRequestError("; ".join(p["reason"] for p in problems))
+            raise InvalidInputError(problems)
         store_sync(session, name, sync)
         session.commit()
         reload_schedules(request)
     except ValidationError as exc:
-        w.errors += [e["reason"] for e in field_errors(exc, "sync")]
+        w.fail_all(field_errors(exc, "sync"))
+    except InvalidInputError as exc:
+        w.fail_all(exc.errors)
     except ApiError as exc:
-        w.errors.append(str(exc))
+        w.fail(str(exc))
     if w.errors:
-        return _render(request, session, user, w, "confirm", 422)
+        return render(request, session, user, w, w.error_step(), 422)
     return RedirectResponse(f"/syncs/{name}/preview", status_code=303)
