@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from syncline.config.models import ModelConfig
+from syncline.engine import planner as planner_module
 from syncline.engine.planner import MEMORY_LIMIT, Plan, Planner
+from syncline.engine.snapshot import Snapshot
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
 
@@ -108,6 +111,39 @@ def test_events_history_skip_and_in_doubt(tmp_path: Path, policy: str) -> None:
     p.snapshot().resolve_in_doubt(["v1", "v2"], policy)  # type: ignore[arg-type]
     assert p.snapshot().in_doubt_keys() == []
     assert p.plan().counts.new == (0 if policy == "skip" else 2)
+    p.close()
+    src.close()
+
+
+def test_history_skip_is_chunked_and_finishes_after_an_interruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Existing keys are marked as seen a chunk at a time; a first run that dies half-way
+    leaves a marker, and the next run finishes marking instead of sending the rest as new."""
+    _make(tmp_path / "w.duckdb", _rows(5))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src, mode="append")
+    monkeypatch.setattr(planner_module, "HISTORY_CHUNK", 2)
+    commit, calls = Snapshot.commit, []
+
+    def dies_after_one_chunk(self: Snapshot, *args: Any) -> None:
+        calls.append(args)
+        if len(calls) > 1:
+            raise RuntimeError("killed")
+        commit(self, *args)
+
+    monkeypatch.setattr(Snapshot, "commit", dies_after_one_chunk)
+    with pytest.raises(RuntimeError, match="killed"):
+        p.plan(history="skip")
+    monkeypatch.setattr(Snapshot, "commit", commit)
+    assert p.snapshot().first_run()  # two keys seen, the marker still there
+    plan = p.plan(history="skip")
+    assert (plan.counts.new, list(plan.batches())) == (0, [])
+    assert not p.snapshot().first_run()
+    keys = src.connection.execute("SELECT sync_key, status FROM syncline.snapshot_users").fetchall()
+    assert sorted(keys) == [(k, "accepted") for k in sorted(r[0] for r in _rows(5))]
+    src.connection.execute(f"INSERT INTO {TABLE} VALUES ('v1', 'a', 'b', 1)")
+    assert p.plan(history="skip").counts.new == 1
     p.close()
     src.close()
 

@@ -32,6 +32,8 @@ __all__ = ["HASH", "KEY", "Plan", "PlanCounts", "Planner"]
 # 727 MB; 200MB keeps it near 430 MB (the diff joins narrow rows, so spilling stays cheap) and
 # still leaves a 10M-key snapshot's index room to be updated.
 MEMORY_LIMIT = "200MB"
+# `history: skip` marks existing keys as seen in transactions of this many keys
+HISTORY_CHUNK = 100_000
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class Planner:
         """
         if self.diff == "local":
             self._stage()
-        skip = self.mode == "append" and history == "skip" and self._snapshot.is_empty()
+        skip = self.mode == "append" and history == "skip" and self._snapshot.first_run()
         sql = self._sql
         statements = [*sql.drop_work(), sql.bad_keys(),
                       *sql.plan(full=full, skip=skip, columns=self._plan_columns())]
@@ -174,11 +176,23 @@ class Planner:
         # skip: the snapshot is empty and no valid row is planned, so nothing was removed
         removed = 0 if skip else in_snapshot - (total - nulls - dups - new) - bad_in_snapshot
         if skip:
-            self._run([sql.accept_history()])
+            self._accept_history()
         changed = planned - new
         unchanged = total - nulls - dups - new - changed
         counts = PlanCounts(total, new, changed, unchanged, removed, nulls, dups)
         return Plan(self._store, sql, counts)
+
+    def _accept_history(self) -> None:
+        """Mark every valid key as seen, a durable chunk at a time (memory stays bounded).
+
+        The snapshot carries a marker meanwhile: a run that dies half-way leaves it, and the
+        next run finishes the job instead of sending the rest of the history as new events.
+        """
+        self._snapshot.start_history()
+        self._run([self._sql.history_keys()])
+        for batch in self._store.stream(self._sql.keys_rows(), HISTORY_CHUNK):
+            self._snapshot.commit(batch.column(0).to_pylist(), batch.column(1).to_pylist(), 0)
+        self._snapshot.finish_history()
 
     def close(self) -> None:
         """Close the diff store (the planner's own connection or cursor)."""
@@ -195,5 +209,6 @@ def _tuned(conn: duckdb.DuckDBPyConnection, local_path: Path) -> duckdb.DuckDBPy
     spill = local_path.parent / "tmp"
     spill.mkdir(parents=True, exist_ok=True)
     conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    conn.execute("SET enable_progress_bar = false")  # our own progress reports the run
     conn.execute("SET temp_directory = '" + str(spill).replace("'", "''") + "'")
     return conn

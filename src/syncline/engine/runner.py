@@ -169,7 +169,7 @@ class Runner:
 
     def _plan(self, run: _Run, *, full: bool, dry: bool = False) -> Plan:
         history: Literal["send", "skip"] = "send"
-        if run.sync.object == "event" and run.sync.history == "skip" and run.snapshot.is_empty():
+        if run.sync.object == "event" and run.sync.history == "skip" and run.snapshot.first_run():
             history = "skip"
             run.summary.history = "skip: existing rows are marked as seen, none is sent"
         elif run.sync.object == "event":

@@ -14,6 +14,9 @@ from syncline.engine.diff.store import DiffStore
 
 __all__ = ["Snapshot"]
 
+# the marker's key: text no model key is expected to take (keys are the model's own values)
+_HISTORY_MARKER = "\u2063syncline: history: skip in progress"
+
 
 class Snapshot:
     """Accepted and in-flight keys of one sync; called from one thread at a time."""
@@ -64,6 +67,21 @@ class Snapshot:
             self.release(keys)
             return
         self._keyed(f"UPDATE {self.table} SET status = 'accepted'", "", keys)
+
+    def start_history(self) -> None:
+        """Before `history: skip` marks existing keys as seen: a marker until it is done."""
+        self._write([_HISTORY_MARKER], [None], 0, "history")
+
+    def finish_history(self) -> None:
+        """Every existing key is marked as seen: drop the marker."""
+        self._keyed(f"DELETE FROM {self.table}", "status = 'history' AND ", [_HISTORY_MARKER])
+
+    def first_run(self) -> bool:
+        """No key seen yet, or a `history: skip` first run stopped before it finished."""
+        rows = self._store.query(
+            f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {self.table} WHERE status = 'history') "
+            f"OR NOT EXISTS (SELECT 1 FROM {self.table}) THEN 1 ELSE 0 END")
+        return int(rows[0][0]) == 1
 
     def is_empty(self) -> bool:
         """True before the first accepted or in-flight key."""

@@ -163,11 +163,18 @@ class DiffSQL:
                 f"(SELECT COUNT(*) FROM {t['bad']} b JOIN {t['snapshot']} s "
                 "ON s.sync_key = b.k)")
 
-    def accept_history(self) -> str:
-        """Events, first run with `history: skip`: every valid key is marked as seen."""
-        return (f"INSERT INTO {self.tables['snapshot']} (sync_key, row_hash, status, run_id) "
-                f"SELECT {self._key()}, {self._hash()}, 'accepted', 0 FROM {self._m} "
-                f"WHERE {self._valid()}")
+    def history_keys(self) -> str:
+        """Events, first run with `history: skip`: every valid key and its hash, into ``keys``.
+
+        The planner then marks them as seen in chunks: one INSERT of 10M keys into the
+        snapshot's index outgrows DuckDB's memory limit.
+        """
+        return (f"{self._create} {self.tables['keys']} AS SELECT {self._key()} AS k, "
+                f"{self._hash()} AS h FROM {self._m} WHERE {self._valid()}")
+
+    def keys_rows(self) -> str:
+        """The rows of ``keys``."""
+        return f"SELECT k, h FROM {self.tables['keys']}"
 
     def invalid(self) -> str:
         """NULL key first, then duplicated keys in key order."""
