@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,7 +52,7 @@ def suspects(
         if array is None or not _arrow_fits(array):
             out.update(_value_suspects(values))
         if profile and field in rules.PROFILE_FIELD_RULES:
-            out.update(_rule_suspects(field, values, nulls_sent))
+            out.update(_rule_suspects(field, values, nulls_sent, array))
     if profile:
         return out
     present = len(columns.properties) + (columns.items is not None)
@@ -124,9 +124,32 @@ def _value_suspects(values: list[Any]) -> Iterable[int]:
             if not (v is None or type(v) in _SCALARS or (type(v) is str and len(v) <= _SHORT)))
 
 
-def _rule_suspects(field: str, values: list[Any], nulls_sent: bool) -> Iterable[int]:
+def _arrow_matches(field: str, array: pa.Array) -> bool:
+    """Every value of a text column matches the field's pattern, as Arrow's RE2 reads it.
+
+    RE2's ``$`` is stricter than Python's (no match before a final newline): a miss only costs
+    the exact check. Its ``\\s`` is looser (ASCII space, tab, CR, LF, FF only), so an email
+    column is judged here only when it is ASCII and holds none of the other characters Python
+    counts as space (VT, \\x1c-\\x1f).
+    """
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return False
+    if field == "Email" and not (
+        pc.all(pc.string_is_ascii(array)).as_py() is not False
+        and pc.any(pc.match_substring_regex(array, "[\\x0b\\x1c-\\x1f]")).as_py() is not True
+    ):  # fmt: skip
+        return False
+    return pc.all(pc.match_substring_regex(array, _PATTERNS[field].pattern)).as_py() is not False
+
+
+def _rule_suspects(
+    field: str, values: list[Any], nulls_sent: bool, array: pa.Array | None
+) -> Iterable[int]:
     """Rows whose standard-field value may fail CleverTap's check for that field."""
     rule = rules.PROFILE_FIELD_RULES[field]
+    arrow_ok = array is not None and not (nulls_sent and array.null_count)
+    if field in _PATTERNS and arrow_ok and _arrow_matches(field, cast(pa.Array, array)):
+        return ()
     present = [v for v in values if v is not None]
     if nulls_sent and len(present) < len(values):
         return (i for i, v in enumerate(values) if v is None or not rule.check(v))
