@@ -344,7 +344,8 @@ class Runner:
 
     def _flush_accepted(self, run: _Run) -> None:
         if run.accepted_keys:
-            run.snapshot.commit(run.accepted_keys, run.accepted_hashes, run.summary.run_id or 0)
+            run.snapshot.commit(run.accepted_keys, run.accepted_hashes, run.summary.run_id or 0,
+                                in_flight=run.sync.object == "event")
         run.accepted_keys, run.accepted_hashes = [], []
 
     def _flush_rejections(self, run: _Run) -> None:

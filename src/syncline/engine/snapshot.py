@@ -46,9 +46,18 @@ class Snapshot:
         """Before an event batch is sent: a crash now leaves these keys in doubt, not lost."""
         self._write(keys, hashes, run_id, "in_flight")
 
-    def commit(self, keys: Sequence[str], hashes: Sequence[object], run_id: int) -> None:
-        """The destination accepted these rows: they are not planned again until they change."""
-        self._write(keys, hashes, run_id, "accepted")
+    def commit(self, keys: Sequence[str], hashes: Sequence[object], run_id: int, *,
+               in_flight: bool = False) -> None:
+        """The destination accepted these rows: they are not planned again until they change.
+
+        ``in_flight``: this run marked them in flight (events), with their hash; only their
+        status changes, which DuckDB does through its index at half the cost of an upsert.
+        """
+        if in_flight and self._duck:
+            self._keyed(f"UPDATE {self.table} SET status = 'accepted'",
+                        "status = 'in_flight' AND ", keys)
+        else:
+            self._write(keys, hashes, run_id, "accepted")
 
     def release(self, keys: Sequence[str]) -> None:
         """In-flight keys that were rejected or failed: forget them so they are planned again."""
