@@ -87,17 +87,11 @@ class Snapshot:
 
     def first_run(self) -> bool:
         """No key seen yet, or a `history: skip` first run stopped before it finished."""
+        marker = self._store.dialect.literal(_HISTORY_MARKER)  # found by the key's index
         rows = self._store.query(
-            f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {self.table} WHERE status = 'history') "
+            f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {self.table} WHERE sync_key = {marker}) "
             f"OR NOT EXISTS (SELECT 1 FROM {self.table}) THEN 1 ELSE 0 END")
         return int(rows[0][0]) == 1
-
-    def is_empty(self) -> bool:
-        """True before the first accepted or in-flight key."""
-        # EXISTS, not COUNT(*): PostgreSQL counts a 10M-row table by reading all of it
-        rows = self._store.query(f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {self.table}) "
-                                 "THEN 1 ELSE 0 END")
-        return int(rows[0][0]) == 0
 
     def close(self) -> None:
         """Nothing of its own to close: the planner owns the store."""
