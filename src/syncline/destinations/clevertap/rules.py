@@ -23,7 +23,7 @@ import functools
 import math
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -411,7 +411,12 @@ def _fast_flat_ok(data: dict[Any, Any]) -> bool:
     ok = _event_shapes.get(keys)
     if not (_event_keys_ok(keys) if ok is None else ok):
         return False
-    for value in data.values():
+    return _short_scalars(data.values())
+
+
+def _short_scalars(values: Iterable[Any]) -> bool:
+    """Every value is a string short enough for any encoding, or a plain scalar."""
+    for value in values:
         kind = type(value)
         if kind is str:
             if len(value) > _SHORT:
@@ -456,15 +461,8 @@ def _fast_profile_ok(data: Any) -> bool:
         return False
     keys = tuple(data)
     rules = _profile_shapes[keys] if keys in _profile_shapes else _profile_shape(keys)
-    if rules is None:
+    if rules is None or not _short_scalars(data.values()):
         return False
-    for value in data.values():
-        kind = type(value)
-        if kind is str:
-            if len(value) > _SHORT:
-                return False
-        elif kind not in _SIMPLE:
-            return False
     for key, choices, match, check in rules:
         value = data[key]
         if choices is not None:
