@@ -7,7 +7,6 @@ Converters are chosen once per field and applied per column, so a million rows m
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -247,9 +246,9 @@ class RecordBuilder:
         # the next diff would not find it (a TIMESTAMP key is '2024-01-02 03:04:05' in SQL)
         planned = KEY in names.values()
         keys = _texts(array(KEY if planned else s.sync_key))
-        user = array(s.user_column)
-        same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(user.type)
-        identities = keys if same else _texts(user)  # text keys are the same text in SQL
+        users = array(s.user_column)
+        same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(users.type)
+        identities = keys if same else _texts(users)  # text keys are the same text in SQL
         data = _dicts(self._fields, values, n, self._send_nulls)
         properties = dict(zip(self._fields, values, strict=True))
         if self._profile:
@@ -261,15 +260,16 @@ class RecordBuilder:
             columns = RecordColumns("profile", field, identities, properties, self._send_nulls,
                                     arrays=arrays)
         else:
-            records, columns = self._events(array, n, identities, data, properties, failures)
-            columns = dataclasses.replace(columns, arrays=arrays)
+            records, columns = self._events(array, n, identities, data, properties, arrays,
+                                            failures)
         for i in failures:
             records[i] = None
         return BuiltBatch(keys, records, failures, columns)
 
     def _events(
         self, array: Callable[[str], pa.Array], n: int, identities: list[str],
-        data: list[dict[str, Any]], properties: dict[str, list[Any]], failures: Failures,
+        data: list[dict[str, Any]], properties: dict[str, list[Any]],
+        arrays: dict[str, pa.Array], failures: Failures,
     ) -> tuple[list[Record | None], RecordColumns]:  # fmt: skip
         s = self._sync
         names: list[Any] = (
@@ -295,7 +295,8 @@ class RecordBuilder:
             record["evtData"] = d
             records.append(record)
         columns = RecordColumns("event", field, identities, properties, self._send_nulls,
-                                event_names=names, timestamps=stamps, items=items)
+                                event_names=names, timestamps=stamps, items=items,
+                                arrays=arrays)
         return records, columns
 
 
