@@ -56,6 +56,7 @@ def test_the_edit_shows_the_saved_values_at_each_step(
 ) -> None:
     _, client, _ = web
     assert 'href="/syncs/users/edit"' in client.get("/syncs/users").text
+    assert 'href="/syncs/users/edit"' in client.get("/syncs").text  # from the list too
     first = client.get("/syncs/users/edit")
     assert first.status_code == 200 and "Edit sync users" in first.text
     assert '<option value="wh" selected>' in first.text
