@@ -57,7 +57,10 @@ def _sync_page(request: Request, user: User, row: SyncDefinition, **extra: Any) 
     )
 
 
-def _get(request: Request, session: Session, name: str) -> tuple[User, SyncDefinition] | Response:
+def signed_in_sync(
+    request: Request, session: Session, name: str
+) -> tuple[User, SyncDefinition] | Response:
+    """The signed-in user and the saved sync ``name``, or the response that sends them away."""
     user = require_user(request, session)
     if isinstance(user, Response):
         return user
@@ -78,7 +81,7 @@ def syncs(request: Request, session: DbSession) -> Response:
 
 @router.get("/syncs/{name}")
 def sync_page(request: Request, name: str, session: DbSession) -> Response:
-    found = _get(request, session, name)
+    found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     return _sync_page(request, *found)
@@ -87,7 +90,7 @@ def sync_page(request: Request, name: str, session: DbSession) -> Response:
 @router.get("/syncs/{name}/preview")
 def preview(request: Request, name: str, session: DbSession) -> Response:
     """The wizard's confirm step: what the first run would send, before anything is sent."""
-    found = _get(request, session, name)
+    found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     user, row = found
@@ -109,7 +112,7 @@ def preview(request: Request, name: str, session: DbSession) -> Response:
 
 @router.post("/syncs/{name}/run")
 def run_now(request: Request, name: str, session: DbSession) -> Response:
-    found = _get(request, session, name)
+    found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     user, row = found
@@ -129,7 +132,7 @@ def set_schedule(
     schedule: Annotated[str, Form()] = "",
 ) -> Response:
     """Set or clear the schedule (``every 15m`` or a cron expression)."""
-    found = _get(request, session, name)
+    found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     user, row = found
@@ -147,7 +150,7 @@ def set_schedule(
 @router.post("/syncs/{name}/{action}")
 def sync_action(request: Request, name: str, action: str, session: DbSession) -> Response:
     """Pause or resume the schedule, or delete the sync (its past runs stay recorded)."""
-    found = _get(request, session, name)
+    found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     _, row = found

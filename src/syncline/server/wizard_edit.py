@@ -15,16 +15,15 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from syncline.config.models import SyncConfig
-from syncline.server.api_syncs import check_schedule, parse_sync, saved_sync, validate_and_save
+from syncline.server.api_syncs import check_schedule, parse_sync, validate_and_save
 from syncline.server.auth import DbSession
-from syncline.server.dashboard import jobs, new_router, require_user
+from syncline.server.dashboard import jobs, new_router
 from syncline.server.definitions import sync_config
 from syncline.server.errors import ApiError, InvalidInputError
-from syncline.server.models import SyncDefinition, User
-from syncline.server.pages_syncs import recent_runs
+from syncline.server.models import SyncDefinition
+from syncline.server.pages_syncs import recent_runs, signed_in_sync
 from syncline.server.sync_changes import changed_settings, snapshot_impact
 from syncline.server.wizard import first_failing, render
 from syncline.server.wizard_answers import STEPS, Wizard
@@ -75,17 +74,10 @@ def _columns(w: Wizard) -> list[Column] | None:
     return [Column(c["name"], c["type"]) for c in w.columns] or None
 
 
-def _open(request: Request, session: Session, name: str) -> tuple[User, SyncDefinition] | Response:
-    user = require_user(request, session)
-    if isinstance(user, Response):
-        return user
-    return user, saved_sync(session, name)
-
-
 @router.get("/syncs/{name}/edit")
 def edit(request: Request, name: str, session: DbSession) -> Response:
     """A step of the edit; without answers in the address, the saved definition's first."""
-    found = _open(request, session, name)
+    found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     user, row = found
@@ -103,7 +95,7 @@ def edit(request: Request, name: str, session: DbSession) -> Response:
 @router.post("/syncs/{name}/edit")
 async def save(request: Request, name: str, session: DbSession) -> Response:
     """Check the edit against its source, save it as the API's PUT does, open the preview."""
-    found = _open(request, session, name)
+    found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     user, row = found

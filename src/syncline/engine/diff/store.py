@@ -88,7 +88,7 @@ class DuckDBStore:
         n = len(keys)
         table = pa.table({
             "k": pa.array(keys, pa.string()),
-            "h": _uint64(columns.get("h", [None] * n)),
+            "h": pa.array(columns.get("h", [None] * n), pa.uint64()),  # DuckDB's hash()
             "s": pa.array(columns.get("s", [None] * n), pa.string()),
             "r": pa.array(columns.get("r", [None] * n), pa.int64()),
         })
@@ -162,14 +162,6 @@ class SQLStore:
         """Dispose of the planner's own engine (a shared one belongs to the source)."""
         if self._owns:
             self._engine.dispose()
-
-
-def _uint64(hashes: Sequence[Any]) -> pa.Array:
-    """Row hashes as DuckDB's UBIGINT (they come back from its `hash()` as Python ints)."""
-    try:
-        return pa.array(hashes, pa.uint64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # text or Decimal: by value
-        return pa.array([None if h is None else int(str(h)) for h in hashes], pa.uint64())
 
 
 def _sqlite_hash(*parts: object) -> str:
