@@ -146,7 +146,9 @@ def _dotted(keys: tuple[str | int, ...]) -> str:
 def _describe(exc: ValidationError, root: yaml.Node | None) -> str:
     lines = []
     for error in exc.errors():
-        loc = [p for p in error["loc"] if not (isinstance(p, str) and p in {"duckdb", "clevertap"})]
+        loc = list(error["loc"])
+        if len(loc) > 2 and loc[0] in ("sources", "destinations"):
+            del loc[2]  # the union's tag (the section's `type`), not a key of the file
         line = _line_of(root, loc)
         path = _dotted(tuple(loc)) or "(top level)"
         lines.append(f"{FILENAME}:{line}: {path}: {error['msg']}")

@@ -6,10 +6,11 @@ sync sends. Secrets are ``${ENV_VAR}`` references resolved by ``config.load`` be
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from syncline.config.plugins import PluginDestinationConfig, PluginSourceConfig, by_type
 from syncline.config.sources import (
     FilesSourceConfig,
     GoogleSheetsSourceConfig,
@@ -45,10 +46,21 @@ class DuckDBSourceConfig(_Strict):
     read_only: bool = False
 
 
-SourceConfig = Annotated[
-    DuckDBSourceConfig | SQLSourceConfig | FilesSourceConfig | GoogleSheetsSourceConfig,
-    Field(discriminator="type"),
-]
+# A source is chosen by `type`: a built-in model, or a plugin's (``config/plugins.py``).
+if TYPE_CHECKING:
+    SourceConfig = (
+        DuckDBSourceConfig
+        | SQLSourceConfig
+        | FilesSourceConfig
+        | GoogleSheetsSourceConfig
+        | PluginSourceConfig
+    )
+else:
+    SourceConfig = by_type(
+        (DuckDBSourceConfig, *get_args(SQLSourceConfig), FilesSourceConfig,
+         GoogleSheetsSourceConfig),
+        PluginSourceConfig,
+    )
 
 
 class CleverTapDestinationConfig(_Strict):
@@ -74,7 +86,10 @@ class CleverTapDestinationConfig(_Strict):
     """This account's limit of properties per event (CleverTap's default is 256, or 100)."""
 
 
-DestinationConfig = Annotated[CleverTapDestinationConfig, Field(discriminator="type")]
+if TYPE_CHECKING:
+    DestinationConfig = CleverTapDestinationConfig | PluginDestinationConfig
+else:
+    DestinationConfig = by_type((CleverTapDestinationConfig,), PluginDestinationConfig)
 
 
 class ModelConfig(_Strict):
