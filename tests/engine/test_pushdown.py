@@ -21,6 +21,7 @@ from syncline.engine.planner import Plan, Planner
 from syncline.errors import ConfigError, ModelError
 from syncline.sources.registry import model_sql
 from syncline.sources.sql import SQLSource, open_sql_source
+from tests.servers import need_mariadb, need_postgres
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 MY_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/"
@@ -68,6 +69,7 @@ def make_database(kind: str, tmp: Path) -> Iterator[Database]:
         yield Database(kind, SQLiteSourceConfig(type="sqlite", path=str(path)),
                        f"sqlite:///{path}")
         return
+    need_postgres() if kind == "postgres" else need_mariadb()
     admin_url = PG_ADMIN if kind == "postgres" else MY_ADMIN
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with admin.connect() as conn:

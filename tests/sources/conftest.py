@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from tests.servers import need_mariadb, need_postgres
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
 MY = "mysql+pymysql://root@127.0.0.1:3306/{db}"
@@ -14,6 +15,7 @@ MY = "mysql+pymysql://root@127.0.0.1:3306/{db}"
 @pytest.fixture
 def pg_db() -> Iterator[str]:
     """A fresh PostgreSQL database; yields its name and drops it afterwards."""
+    need_postgres()
     import psycopg
 
     name = f"syncline_t_{uuid.uuid4().hex[:12]}"
@@ -31,6 +33,7 @@ def pg_db() -> Iterator[str]:
 @pytest.fixture
 def my_db() -> Iterator[str]:
     """A fresh MariaDB database; yields its name and drops it afterwards."""
+    need_mariadb()
     import pymysql
 
     name = f"syncline_t_{uuid.uuid4().hex[:12]}"

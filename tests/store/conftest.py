@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import need_postgres
+
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
@@ -16,6 +18,7 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
+    need_postgres()
     import psycopg
 
     name = f"syncline_state_{uuid.uuid4().hex[:12]}"
