@@ -1,4 +1,4 @@
-"""Sandbox accounts: id, passcodes, optional region (spec §1, §2.1, §7 items 1–2)."""
+"""Sandbox accounts: id, passcodes, optional region (docs/clevertap.md §1, §2.1, §7)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The sandbox ASGI app: CleverTap's routes, an admin API under ``/_sandbox/`` and HTML pages.
 
-Auth comes first on every CleverTap route (spec §7 item 2): unknown or missing account → 401
+Auth comes first on every CleverTap route (docs/clevertap.md §7): unknown or missing account → 401
 "Account ID is not valid" (also when the account is bound to another region's host), wrong
 passcode → 401 "Invalid Credentials".
 """

@@ -1,4 +1,4 @@
-"""How an uploaded ``profileData`` changes a stored profile (spec §2.4, DOC-PLAT).
+"""How an uploaded ``profileData`` changes a stored profile (docs/clevertap.md §2.4).
 
 Keys not sent are kept; a plain value or array replaces; value operators ``$set``, ``$add``,
 ``$remove``, ``$incr``, ``$decr``, ``$delete`` change the stored value in place.

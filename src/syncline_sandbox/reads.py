@@ -1,4 +1,4 @@
-"""CleverTap's read endpoints: one profile, delete, async counts, cursor paging (spec §5)."""
+"""CleverTap's read endpoints: one profile, delete, async counts, cursor paging (docs/clevertap.md §5)."""
 
 from __future__ import annotations
 

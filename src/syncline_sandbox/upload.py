@@ -1,4 +1,4 @@
-"""``POST /1/upload``: envelope checks, per-record validation, faults, storage (spec §2, §3)."""
+"""``POST /1/upload``: envelope checks, per-record validation, faults, storage (docs/clevertap.md §2, §3)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ __all__ = ["TOO_MANY_RECORDS", "fail", "handle_upload", "ok", "process_body"]
 
 log = logging.getLogger("syncline_sandbox.upload")
 
-# undocumented (spec §2.7): the text we chose for > 1000 records
+# undocumented (docs/clevertap.md §2.2): the text we chose for > 1000 records
 TOO_MANY_RECORDS = (
     f"Too many records. A maximum of {MAX_RECORDS_PER_UPLOAD} records can be sent per request"
 )

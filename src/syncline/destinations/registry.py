@@ -2,7 +2,7 @@
 
 Built-ins are listed here as ``module:function`` strings, third-party destinations register the
 same way under the entry-point group ``syncline.destinations``; both load lazily so that a
-destination's dependencies are only imported when a sync uses it (STYLE §6.1, §6.2).
+destination's dependencies are only imported when a sync uses it.
 """
 
 from __future__ import annotations

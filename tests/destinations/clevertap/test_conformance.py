@@ -1,4 +1,4 @@
-"""The CleverTap client against the sandbox over real HTTP, walking clevertap-api.md."""
+"""The CleverTap client against the sandbox over real HTTP, walking docs/clevertap.md."""
 
 from __future__ import annotations
 

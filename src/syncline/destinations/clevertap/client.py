@@ -1,9 +1,12 @@
 """The CleverTap client: the only place CleverTap's HTTP answers become Syncline errors.
 
+What CleverTap answers and where we know it from (documented, observed or our choice) is in
+``docs/clevertap.md`` (§1 hosts, §2 the upload, §3 answers and errors, §5 ``/v1/connect``).
+
 One ``httpx.Client`` is shared by every delivering thread (httpx clients are thread-safe); its
 pool holds as many keep-alive connections as CleverTap allows uploads in flight, so the engine
 reaches that limit without opening a connection per batch. The client never retries: the engine
-decides retries with one ``isinstance`` on ``Transient``/``Terminal`` (STYLE §6.3).
+decides retries with one ``isinstance`` on ``Transient``/``Terminal`` (docs/clevertap.md §4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CleverTap regions and their API hosts (spec §1).
+"""CleverTap regions and their API hosts (docs/clevertap.md §1).
 
 Each CleverTap account lives in one data centre; its API host carries the region as a prefix
 (``us1.api.clevertap.com``). Europe, the default region, answers on ``eu1.api.clevertap.com``

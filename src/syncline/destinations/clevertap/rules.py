@@ -1,17 +1,18 @@
 """CleverTap's record rules, in one place: used by the sandbox server and by our client's
 local validator, so a record Syncline rejects before sending gets the same code and text
-CleverTap would have returned (see /work/shared/clevertap-api.md §2–§3, §7).
+CleverTap would have returned. ``docs/clevertap.md`` (§2–§3, §7) says where each rule comes
+from: CleverTap's documentation, observed behaviour, or our choice.
 
 No I/O here. Field rules are a declarative table (``PROFILE_FIELD_RULES``); the order of checks
-follows the spec's §7 item 5: type 524 → identity 523 → objectId 526 → ts 525 → events (509,
+follows ``docs/clevertap.md`` §3.2: type 524 → identity 523 → objectId 526 → ts 525 → events (509,
 513, 528, 522, 512) or profiles (512 structure, then 514–520).
 
-Decisions where CleverTap's behaviour is not documented (spec §8):
+Decisions where CleverTap's behaviour is not documented (our choices, ``docs/clevertap.md`` §8):
 
 * ``Gender`` accepts exactly ``"M"`` or ``"F"`` (SDK docs); "Male"/"Female" are rejected (514).
 * ``profileData`` missing or not an object → 512 "Invalid profile structure".
 * key names with forbidden characters, keys over 120 bytes, string values over 512 bytes and
-  nested values → 512 for events and profiles alike (the fixed DOC-ERR text; ``field`` names
+  nested values → 512 for events and profiles alike (CleverTap's API Errors text; ``field`` names
   the key).
 * restricted and discarded event names are compared case- and space-insensitively.
 * ``ts``: int, integer-valued float or digit string, in ``[1, now + 1 day]``; ≥ 1e12 (ms) → 525.
@@ -55,7 +56,7 @@ IDENTITY_KEYS: Final = ("identity", "objectId", "FBID", "GPID")
 RECORD_TYPES: Final = frozenset({"profile", "event", "token"})
 VALUE_OPERATORS: Final = frozenset({"$add", "$remove", "$incr", "$decr", "$delete", "$set"})
 
-# DOC-CSV: identity values CleverTap refuses (compared lower-case).
+# CleverTap's CSV import docs: identity values it refuses (compared lower-case).
 FORBIDDEN_IDENTITIES: Final = frozenset(
     {
         "undefined", "null", "na", "n/a", "0", "nil", "-1", "infinity", "-infinity", "inf",
@@ -63,7 +64,8 @@ FORBIDDEN_IDENTITIES: Final = frozenset(
     }
 )  # fmt: skip
 
-# DOC-PLAT reserved system events, plus "Web Page Viewed" seen rejected in production (RS).
+# Platform Considerations' reserved system events, plus "Web Page Viewed" seen rejected in
+# production (docs/clevertap.md §2.5).
 RESTRICTED_EVENT_NAMES: Final[frozenset[str]] = frozenset(
     {
         "Notification Sent", "Notification Viewed", "Notification Clicked",
@@ -95,7 +97,7 @@ STANDARD_PROFILE_FIELDS: Final[Mapping[str, str]] = {
     "MSG-dndPhone": "boolean",
 }
 
-# DOC-PLAT: characters not allowed in event names and property keys ('#' for profiles only).
+# Platform Considerations: characters not allowed in event names and property keys ('#' for profiles only).
 _EVENT_KEY_FORBIDDEN: Final = frozenset("%><!|&.:;$'\"\\")
 _PROFILE_KEY_FORBIDDEN: Final = _EVENT_KEY_FORBIDDEN | {"#"}
 _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
@@ -117,7 +119,7 @@ def _event_data(code: int, detail: str) -> str:
 
 
 # code -> exact message before the record-number suffix (observed wording where recorded,
-# DOC-ERR short text in the same pattern otherwise; spec §3.2).
+# API Errors' short text in the same pattern otherwise; docs/clevertap.md §3.2).
 MESSAGES: Final[Mapping[int, str]] = {
     509: _event(509, "Event name is mandatory"),
     512: _event_data(512, "Invalid event structure"),
@@ -219,7 +221,7 @@ PROFILE_FIELD_RULES: Final[Mapping[str, FieldRule]] = {
 
 
 def normalize_event_name(name: str) -> str:
-    """CleverTap compares event names ignoring case and spaces (DOC-PLAT)."""
+    """CleverTap compares event names ignoring case and spaces (Platform Considerations)."""
     return "".join(name.split()).lower()
 
 

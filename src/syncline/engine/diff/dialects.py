@@ -6,7 +6,7 @@ the parts that differ: its fast hash, text type, schema DDL and snapshot upsert.
 Hash input: the mapping salt followed by every hashed column cast to text, a NULL replaced by a
 marker no ordinary value uses (``\\N``), joined with a unit separator. So a NULL hashes differently
 from an empty string and a mapping change re-sends every row. Hash choice per dialect:
-- DuckDB: ``hash()`` (64-bit, 4-5x faster than md5 on 10M rows, PERFORMANCE.md); a collision
+- DuckDB: ``hash()`` (64-bit, 4-5x faster than md5 on 10M rows); a collision
   would make one changed row look unchanged, odds ~1e-19 per row, accepted.
 - Snowflake ``HASH``, BigQuery ``FARM_FINGERPRINT``, Databricks ``xxhash64``: each engine's own
   fast 64-bit hash. PostgreSQL, MySQL/MariaDB, Redshift: ``md5`` (the built-in every version has).
