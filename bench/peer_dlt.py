@@ -2,7 +2,7 @@
 
 A ``sql_database`` table (SQLite: dlt's DuckDB reflection fails) feeds a ``@dlt.destination``
 function that posts the same CleverTap records Syncline sends, 1,000 per request. dlt gets its
-fastest set-up (its own performance guide): the pyarrow backend and parquet load files, so the function
+fastest set-up (dlt's advice): the pyarrow backend and parquet load files, so the function
 receives Arrow batches. ``--cursor`` makes it incremental on ``updated_at``, dlt's way of not
 re-sending every row.
 """

@@ -1,7 +1,7 @@
 """A minimal CleverTap-shaped sink: accepts every record, optional latency, 15 uploads in flight.
 
 It exists to measure the engine's own delivery cost apart from the sandbox's parsing and storage
-(W5 in bench/RESULTS.md), and to absorb the 10M-row initial load of workload 2 cheaply. It speaks just
+(workload W5), and to absorb the 10M-row initial load of workload 2 cheaply. It speaks just
 enough HTTP/1.1 (keep-alive, Content-Length) and does not parse JSON: records are counted by
 their ``"type":`` keys, which the benchmark's records carry exactly once each.
 

@@ -1,4 +1,4 @@
-"""Layers import downward only (docs/architecture.md, "Layers"): checked on the source, not by review."""
+"""Layers import downward only (docs/architecture.md §1): checked on the source, not by review."""
 
 from __future__ import annotations
 

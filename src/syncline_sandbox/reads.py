@@ -1,4 +1,7 @@
-"""CleverTap's read endpoints: one profile, delete, async counts, cursor paging (docs/clevertap.md §5)."""
+"""CleverTap's read endpoints: one profile, delete, async counts, cursor paging.
+
+What CleverTap documents of them, and what the sandbox chose: docs/clevertap.md §5.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``POST /1/upload``: envelope checks, per-record validation, faults, storage (docs/clevertap.md §2, §3)."""
+"""``POST /1/upload``: envelope checks, per-record validation, faults, storage.
+
+The rules and answers it implements are in docs/clevertap.md §2, §3 and §7.
+"""
 
 from __future__ import annotations
 

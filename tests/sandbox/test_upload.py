@@ -227,7 +227,10 @@ def test_events_leave_existing_profiles_unchanged(
 def test_new_and_existing_profiles_in_one_upload(
     client: httpx.Client, sandbox: SandboxServer
 ) -> None:
-    """New profiles are inserted as sent; records of existing ones still merge (docs/clevertap.md §2.4)."""
+    """New profiles are inserted as sent; records of existing ones still merge.
+
+    (docs/clevertap.md §2.4)
+    """
     client.post("/1/upload", json={"d": [prof("old", A=1, B=2)]})
     upload = [prof("new1", A=1), prof("old", B=3, C=4), prof("new2", Z=None)]
     assert client.post("/1/upload", json={"d": upload}).json()["processed"] == 3

@@ -97,7 +97,8 @@ STANDARD_PROFILE_FIELDS: Final[Mapping[str, str]] = {
     "MSG-dndPhone": "boolean",
 }
 
-# Platform Considerations: characters not allowed in event names and property keys ('#' for profiles only).
+# Platform Considerations: characters not allowed in event names and property keys ('#' for
+# profiles only).
 _EVENT_KEY_FORBIDDEN: Final = frozenset("%><!|&.:;$'\"\\")
 _PROFILE_KEY_FORBIDDEN: Final = _EVENT_KEY_FORBIDDEN | {"#"}
 _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
