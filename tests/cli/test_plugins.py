@@ -187,8 +187,7 @@ def test_a_plugin_type_that_is_not_installed_is_named_with_the_known_types(
 
     without = _cli(root, None, "plan", "people")
     assert without.returncode == 2
-    assert "syncline.yml:4: sources.crm.type" in without.stderr
-    assert "unknown source type `inline`" in without.stderr
+    assert "syncline.yml:4: sources.crm.type: unknown source type `inline`" in without.stderr
     assert "syncline.sources" in without.stderr
 
     typo = CONFIG.replace("type: jsonl", "type: jsonl_file")

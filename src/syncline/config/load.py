@@ -151,7 +151,8 @@ def _describe(exc: ValidationError, root: yaml.Node | None) -> str:
             del loc[2]  # the union's tag (the section's `type`), not a key of the file
         line = _line_of(root, loc)
         path = _dotted(tuple(loc)) or "(top level)"
-        lines.append(f"{FILENAME}:{line}: {path}: {error['msg']}")
+        message = str(error["msg"]).removeprefix("Value error, ")  # pydantic's, not ours
+        lines.append(f"{FILENAME}:{line}: {path}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
