@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "demo-password)\n"
         "                   # and the sandbox's pages on http://127.0.0.1:8899/ (profiles, "
         "events, segments)\n"
-        f"  .venv/bin/syncline rejections 1 --project {directory}   # why rows were rejected",
+        "  source .venv/bin/activate   # once per shell: puts `syncline` on the PATH\n"
+        f"  syncline rejections 1 --project {directory}   # why rows were rejected",
         flush=True,
     )
     return 0
