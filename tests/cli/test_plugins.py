@@ -3,7 +3,8 @@
 The package is built in ``tmp_path`` the way pip would leave it (the module beside its
 ``dist-info`` with ``entry_points.txt``) and put on the ``PYTHONPATH`` of the real CLI; Syncline
 is not edited and nothing is mocked: the plugin's source feeds the local diff, its destination
-receives the records, and a second run sends only what changed.
+receives the records, and a second run sends only what changed. The package also registers a
+type whose module is missing: it must not stop the others, and using it says what is wrong.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def create_jsonl(config):
 ENTRY_POINTS = """\
 [syncline.sources]
 inline = syncline_plugin_demo:open_inline
+broken = syncline_plugin_not_installed:open_source
 
 [syncline.destinations]
 jsonl = syncline_plugin_demo:create_jsonl
@@ -197,3 +199,19 @@ def test_a_plugin_type_that_is_not_installed_is_named_with_the_known_types(
     assert "unknown destination type `jsonl_file`; known types: clevertap, jsonl" in (
         with_plugin.stderr
     )
+
+
+def test_a_broken_plugin_is_named_when_used_and_harms_no_other(tmp_path: Path) -> None:
+    site, root, out = tmp_path / "site", tmp_path / "project", tmp_path / "out.jsonl"
+    _install_plugin(site)  # registers `broken`, whose module does not exist
+    root.mkdir()
+    (root / "syncline.yml").write_text(CONFIG.format(plan="pro", out=out))
+    assert _cli(root, site, "run", "people").returncode == 0  # `inline` still loads
+
+    broken = CONFIG.replace("type: inline", "type: broken")
+    (root / "syncline.yml").write_text(broken.format(plan="pro", out=out))
+    result = _cli(root, site, "test", "crm")
+    assert result.returncode != 0
+    assert "source type `broken` is registered as 'syncline_plugin_not_installed:open_source'" in (
+        result.stderr)
+    assert "reinstall the package" in result.stderr

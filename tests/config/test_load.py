@@ -76,3 +76,18 @@ def test_yaml_error_and_missing_file(tmp_path: Path) -> None:
 def test_state_url(tmp_path: Path) -> None:
     assert state_url(tmp_path, env={"SYNCLINE_STATE_URL": "postgresql://x"}) == "postgresql://x"
     assert state_url(tmp_path, env={}).endswith("/.syncline/state.db")
+
+
+def test_built_in_types_keep_their_clear_errors(tmp_path: Path) -> None:
+    good = GOOD.replace("type: text", "type: string")
+    with pytest.raises(ConfigError) as err:
+        load_project(_write(tmp_path, good.replace("type: duckdb, path: w.duckdb",
+                                                   "type: duckdb")), env={"ACCOUNT": "A-1"})
+    assert "syncline.yml:2: sources.warehouse.path: Field required" in str(err.value)
+
+    with pytest.raises(ConfigError) as err:
+        load_project(_write(tmp_path, good.replace("type: duckdb", "type: duckbd")),
+                     env={"ACCOUNT": "A-1"})
+    message = str(err.value)
+    assert "syncline.yml:2: sources.warehouse.type: unknown source type `duckbd`" in message
+    assert "known types: duckdb, sqlite, postgres, mysql, mariadb" in message

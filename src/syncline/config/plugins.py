@@ -101,7 +101,7 @@ def by_type(models: tuple[type[BaseModel], ...], plugin: type[PluginConfig]) -> 
     whether it is installed.
     """
     tags = {value: _literals(model)[0] for model in models for value in _literals(model)}
-    plugin.builtins = tuple(tags)
+    plugin.builtins = tuple(tags)  # once, at import: the plugin model's error lists them first
 
     def tag(value: Any) -> str:
         kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -34,21 +34,30 @@ def _builtins() -> dict[str, _Opener]:
     return openers
 
 
-def _openers() -> dict[str, _Opener]:
-    openers = _builtins()
-    for ep in entry_points(group="syncline.sources"):
-        openers.setdefault(ep.name, ep.load())
-    return openers
+def _opener(kind: str) -> _Opener | None:
+    """The built-in opener of `kind`, else the one plugin registering it (only that one loads)."""
+    builtin = _builtins().get(kind)
+    if builtin is not None:
+        return builtin
+    for ep in entry_points(group="syncline.sources", name=kind):
+        try:
+            return cast(_Opener, ep.load())
+        except Exception as exc:  # a broken plugin: say which, whatever it raised
+            raise ConfigError(f"source type `{kind}` is registered as {ep.value!r} but it cannot "
+                              f"be loaded ({exc!r}); reinstall the package that provides it"
+                              ) from exc
+    return None
 
 
 def open_source(name: str, config: Any, root: Path) -> Source:
     """Open source `name` from its validated config; unknown type is a ConfigError."""
     kind = str(getattr(config, "type", ""))
-    openers = _openers()
-    if kind not in openers:
+    opener = _opener(kind)
+    if opener is None:
+        known = sorted({*_builtins(), *(ep.name for ep in entry_points(group="syncline.sources"))})
         raise ConfigError(f"source `{name}`: unknown type `{kind}`; known types: "
-                          f"{', '.join(sorted(openers))}. Fix `type:` or install the plugin.")
-    return openers[kind](name, config, root)
+                          f"{', '.join(known)}. Fix `type:` or install the plugin.")
+    return opener(name, config, root)
 
 
 def model_sql(model: ModelConfig, source: Source | None = None) -> str:
