@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -74,3 +75,28 @@ def test_a_broken_stored_definition_names_the_part(sessions: sessionmaker[Sessio
         session.commit()
         with pytest.raises(ConfigError, match=r"syncs\.users\.object"):
             stored_project(session, box)
+
+
+def test_a_plugin_connection_keeps_its_keys_and_seals_its_text(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an installed plugin registering source type `inline` (only its name is read here)
+    info = tmp_path / "syncline_inline-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: syncline-inline\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[syncline.sources]\ninline = syncline_inline:open\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = json.loads(json.dumps(PROJECT))
+    data["sources"]["crm"] = {"type": "inline", "rows": [{"id": "u1"}], "token": "t0ps3cret"}
+    project = Project.model_validate(data)
+    box = SecretBox(SECRET)
+    with sessions() as session:
+        apply_project(session, box, project)
+        session.commit()
+        row = session.query(Connection).filter_by(name="crm").one()
+        assert json.loads(row.settings) == {"rows": [{"id": "u1"}]}
+        assert "t0ps3cret" not in row.settings + (row.sealed_secrets or "")
+        assert stored_project(session, box) == project  # nothing lost on the way
+        exported, env = export_project(session, box)
+    assert exported["sources"]["crm"]["token"] == "${SYNCLINE_CRM_TOKEN}"
+    assert env["SYNCLINE_CRM_TOKEN"] == "t0ps3cret"

@@ -2,7 +2,8 @@
 
 Unknown keys are errors (``extra="forbid"``): a typo in a key must not silently change what a
 sync sends. (A plugin's section, of a type registered by an entry point, keeps its keys for the
-plugin to check: ``config/plugins.py``.) Secrets are ``${ENV_VAR}`` references resolved by ``config.load`` before validation.
+plugin to check: ``config/plugins.py``.) Secrets are ``${ENV_VAR}`` references resolved by
+``config.load`` before validation.
 """
 
 from __future__ import annotations

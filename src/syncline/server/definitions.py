@@ -85,6 +85,13 @@ def split_config(model: BaseModel) -> tuple[str, dict[str, Any], dict[str, str]]
             secrets[name] = value.get_secret_value()
         elif value is not None:
             settings[name] = value
+    # a plugin's own keys (config/plugins.py): we cannot tell its secrets from its settings, so
+    # every text value is sealed like a secret (never shown, exported as ${ENV}); others are kept
+    for name, value in (model.model_extra or {}).items():
+        if isinstance(value, str):
+            secrets[name] = value
+        elif value is not None:
+            settings[name] = value
     return str(model.model_dump()["type"]), settings, secrets
 
 
