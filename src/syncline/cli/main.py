@@ -39,6 +39,23 @@ ProjectOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")]
 
 
+@app.callback()
+def _options(
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="Log lines on stderr: text, or json (one object "
+                          "per line: run start and end, retries, alerts).")
+    ] = "",
+) -> None:
+    """Syncline: sync warehouse tables to CleverTap, sending only what changed."""
+    if log_format:
+        from syncline.logs import configure_logging
+
+        if log_format not in ("text", "json"):
+            err_console.print(f"--log-format {log_format}: write text or json")
+            raise typer.Exit(2)
+        configure_logging("json" if log_format == "json" else "text")
+
+
 @app.command()
 @handles_errors
 def init(
@@ -300,11 +317,13 @@ def sandbox(
 
 
 def _register_subcommands() -> None:
+    from syncline.cli.alerts import alerts_app
     from syncline.cli.serve import register
     from syncline.cli.sources import sources_app
 
     register(app)
     app.add_typer(sources_app, name="sources")
+    app.add_typer(alerts_app, name="alerts")
 
 
 _register_subcommands()

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from syncline.config.alerts import AlertConditions, AlertRule
 from syncline.config.sources import (
     FilesSourceConfig,
     GoogleSheetsSourceConfig,
@@ -159,6 +160,8 @@ class SyncConfig(_Strict):
     """``every 15m`` or a cron expression; used by ``syncline serve``."""
     timezone: str | None = None
     """IANA time zone for a cron schedule (e.g. ``Europe/Paris``); UTC when omitted."""
+    alerts: AlertConditions | None = None
+    """This sync's own alert conditions, over those of every ``alerts:`` rule watching it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncConfig:
@@ -195,9 +198,19 @@ class Project(_Strict):
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
+    alerts: dict[str, AlertRule] = Field(default_factory=dict)
+    server_url: str | None = None
+    """The dashboard's public URL (``https://syncline.example.com``): alerts link to run pages."""
 
     @model_validator(mode="after")
     def _references(self) -> Project:
+        for name, rule in self.alerts.items():
+            unknown = [] if rule.syncs == "all" else sorted(set(rule.syncs) - set(self.syncs))
+            if unknown:
+                known = ", ".join(sorted(self.syncs)) or "none"
+                raise ValueError(
+                    f"alert `{name}`: unknown sync(s) {', '.join(unknown)} (known: {known})"
+                )
         for name, sync in self.syncs.items():
             if sync.source not in self.sources:
                 known = ", ".join(sorted(self.sources)) or "none"

@@ -8,6 +8,7 @@ been stored). Only accepted keys enter the snapshot, batch by batch, so a crash 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -17,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
+from syncline.alerts import AlertNotifier
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
 from syncline.destinations.base import DestinationClient, Record, Rejection
@@ -32,6 +34,8 @@ from syncline.sources.registry import model_sql, open_source
 from syncline.store import RejectedRow, StateStore
 
 __all__ = ["Runner"]
+
+log = logging.getLogger("syncline.run")
 
 _STORE_EVERY_S = 1.0
 # profiles are upserts: their accepted keys are committed in groups (each commit is a durable write
@@ -107,6 +111,8 @@ class Runner:
             run_id = self.store.start_run(name, trigger=trigger, full=full)
             lease.renew(run_id)  # a takeover of an expired lease then fails this run by id
             summary = RunSummary(sync=name, run_id=run_id, object=sync.object)
+            log.info("run started", extra={"event": "run_start", "sync": name, "run_id": run_id,
+                                           "trigger": trigger, "full": full})
             try:
                 with self._open(name, sync, summary) as run:
                     self._resolve_in_doubt(run, resend_in_doubt)
@@ -128,6 +134,7 @@ class Runner:
                 self.store.finish_run(
                     run_id, summary.status, error=summary.error, **summary.store_counts()
                 )
+                self._finished(summary)
                 self.progress.finish(summary)
         return summary
 
@@ -144,6 +151,17 @@ class Runner:
             summary.preview = self._preview(run, plan, preview)
         summary.duration_s = time.monotonic() - started
         return summary
+
+    def _finished(self, summary: RunSummary) -> None:
+        """Log the run's end and tell the alerts; neither may change how the run went."""
+        log.info("run finished", extra={"event": "run_end", **summary.log_fields()})
+        if summary.run_id is None or not self.project.project.alerts:
+            return
+        try:
+            AlertNotifier(self.project.project, self.store).after_run(summary.run_id)
+        except SynclineError as exc:  # the run is recorded; a broken alert must not hide it
+            log.warning("alerts not evaluated", extra={"event": "alert_failed",
+                                                       "sync": summary.sync, "error": str(exc)})
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -285,6 +303,13 @@ class Runner:
         """Commit what the destination accepted; account for everything else."""
         batch, summary = result.batch, run.summary
         events = run.sync.object == "event"
+        if result.retried_after:
+            summary.retries += len(result.retried_after)
+            summary.throttled += result.throttled
+            log.info("upload retried", extra={
+                "event": "retry", "sync": run.name, "run_id": summary.run_id,
+                "attempts": result.attempts, "throttled": result.throttled,
+                "last_error": result.retried_after[-1]})
         if result.outcome is not None:
             rejected = result.outcome.rejected
             if rejected:
