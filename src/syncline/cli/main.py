@@ -316,6 +316,31 @@ def sandbox(
     raise typer.Exit(sandbox_main(argv) or 0)
 
 
+@app.command("log")
+@handles_errors
+def sync_log(
+    sync: Annotated[str, typer.Argument(help="The sync whose log to read.")],
+    key: Annotated[str, typer.Option("--key", "-k", help="The sync key to trace.")],
+    project: ProjectOpt = None,
+    limit: Annotated[int, typer.Option(help="Most rows to show, newest first.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """One key's history in the sync log: every run that handled it, and how."""
+    with _runner(project, quiet=True) as runner:
+        entries = runner.key_history(sync, key, limit=limit)
+    if as_json:
+        print_json([vars(e) for e in entries])
+        return
+    if not entries:
+        console.print(f"no sync log rows for key {key!r} of sync `{sync}`")
+        return
+    table = Table("run", "when (UTC)", "operation", "outcome", "code", "column", "message")
+    for e in entries:
+        table.add_row(str(e.run_id), e.logged_at.strftime("%Y-%m-%d %H:%M:%S"), e.operation,
+                      e.outcome, e.code or "", e.column or "", e.message or "")
+    console.print(table)
+
+
 def _register_subcommands() -> None:
     from syncline.cli.alerts import alerts_app
     from syncline.cli.serve import register

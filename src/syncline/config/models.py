@@ -16,6 +16,7 @@ from syncline.config.sources import (
     GoogleSheetsSourceConfig,
     SQLSourceConfig,
 )
+from syncline.config.synclog import SyncLogConfig
 
 __all__ = [
     "CleverTapDestinationConfig",
@@ -162,6 +163,8 @@ class SyncConfig(_Strict):
     """IANA time zone for a cron schedule (e.g. ``Europe/Paris``); UTC when omitted."""
     alerts: AlertConditions | None = None
     """This sync's own alert conditions, over those of every ``alerts:`` rule watching it."""
+    sync_log: SyncLogConfig | None = None
+    """This sync's own row-level log settings (the project's ``sync_log:`` otherwise)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncConfig:
@@ -201,6 +204,8 @@ class Project(_Strict):
     alerts: dict[str, AlertRule] = Field(default_factory=dict)
     server_url: str | None = None
     """The dashboard's public URL (``https://syncline.example.com``): alerts link to run pages."""
+    sync_log: SyncLogConfig = Field(default_factory=SyncLogConfig)
+    """Every sync's row-level log in the warehouse (off unless ``enabled: true``)."""
 
     @model_validator(mode="after")
     def _references(self) -> Project:

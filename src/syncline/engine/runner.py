@@ -28,6 +28,7 @@ from syncline.engine.mapping import RecordBuilder, ResolvedMapping, resolve_mapp
 from syncline.engine.planner import HASH, Plan, Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.engine.summary import NullProgress, Progress, RunSummary
+from syncline.engine.synclog import LogEntry, SyncLog, key_history
 from syncline.errors import ConfigError, SynclineError, Terminal
 from syncline.sources.base import Source
 from syncline.sources.registry import model_sql, open_source
@@ -66,6 +67,7 @@ class _Run:
     rejections: list[RejectedRow] = field(default_factory=list)
     accepted_keys: list[str] = field(default_factory=list)
     accepted_hashes: list[object] = field(default_factory=list)
+    log: SyncLog | None = None
 
 
 class Runner:
@@ -115,6 +117,7 @@ class Runner:
                                            "trigger": trigger, "full": full})
             try:
                 with self._open(name, sync, summary) as run:
+                    self._open_log(run)
                     self._resolve_in_doubt(run, resend_in_doubt)
                     planning = time.monotonic()
                     plan = self._plan(run, full=full)
@@ -163,10 +166,38 @@ class Runner:
             log.warning("alerts not evaluated", extra={"event": "alert_failed",
                                                        "sync": summary.sync, "error": str(exc)})
 
+    def key_history(self, name: str, key: str, *, limit: int = 100) -> list[LogEntry]:
+        """One key's rows in the sync log, newest first (``syncline log SYNC --key K``)."""
+        sync = self.sync(name)
+        config = sync.sync_log or self.project.project.sync_log
+        if not config.enabled:
+            raise ConfigError(f"sync `{name}` keeps no sync log; add `sync_log: {{enabled: "
+                              "true}` to syncline.yml (for the project or the sync)")
+        summary = RunSummary(sync=name, object=sync.object)
+        with self._open(name, sync, summary) as run:
+            return key_history(run.planner.store, config, name, key, limit)
+
     # -- steps -------------------------------------------------------------------------------
 
     def _open(self, name: str, sync: SyncConfig, summary: RunSummary) -> _OpenRun:
         return _OpenRun(self.project, name, sync, summary)
+
+    def _open_log(self, run: _Run) -> None:
+        """The sync log, when the sync (or the project) enables it; flushed when the run ends."""
+        config = run.sync.sync_log or self.project.project.sync_log
+        if not config.enabled or run.summary.run_id is None:
+            return
+        operation = {"profile": "upsert"}.get(run.sync.object, run.sync.object)
+        sync_log = SyncLog(run.planner.store, config, run.name, run.summary.run_id, operation)
+        sync_log.open()
+        run.log = sync_log
+
+        def close() -> None:
+            sync_log.flush()
+            run.summary.sync_log_rows = sync_log.written
+            run.summary.sync_log_error = sync_log.error
+
+        run.stack.callback(close)
 
     def _resolve_in_doubt(self, run: _Run, resend: bool) -> None:
         """Apply the sync's policy to event keys a crashed run left in flight."""
@@ -206,12 +237,15 @@ class Runner:
         return plan
 
     def _record_invalid(self, run: _Run, plan: Plan) -> None:
-        rows = (
+        rows = [
             RejectedRow(sync_key=key, code=code, message=message, column=run.sync.sync_key,
                         record=None)
             for key, code, message in plan.invalid_rows()
-        )
+        ]
         self.store.add_rejections(run.summary.run_id or 0, rows)
+        if run.log is not None:
+            for row in rows:
+                run.log.add([row.sync_key], "invalid", row.code, row.message, row.column)
 
     def _chunks(self, run: _Run, plan: Plan) -> Iterator[Batch]:
         """The plan's valid records, a chunk per Arrow batch; rejected rows are noted on the way.
@@ -248,6 +282,8 @@ class Runner:
         self, run: _Run, key: str | None, rejection: Rejection, record: Record | None
     ) -> None:
         run.summary.rejected += 1
+        if run.log is not None:
+            run.log.add([key], "rejected", rejection.code, rejection.message, rejection.column)
         run.rejections.append(
             RejectedRow(sync_key=key, code=rejection.code, message=rejection.message,
                         column=rejection.column, record=record)
@@ -316,9 +352,13 @@ class Runner:
                 accepted = [i for i in range(len(batch.keys)) if i not in rejected]
                 run.accepted_keys.extend(batch.keys[i] for i in accepted)
                 run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
+                if run.log is not None:
+                    run.log.add([batch.keys[i] for i in accepted], "accepted")
             else:
                 run.accepted_keys.extend(batch.keys)
                 run.accepted_hashes.extend(batch.hashes)
+                if run.log is not None:
+                    run.log.add(batch.keys, "accepted")
             if events or len(run.accepted_keys) >= _COMMIT_PROFILES_EVERY:
                 self._flush_accepted(run)
             if events and rejected:
@@ -329,10 +369,14 @@ class Runner:
             summary.sent += len(batch.keys)
             summary.accepted += len(batch.keys) - len(rejected)
         elif result.in_doubt:
+            if run.log is not None:
+                run.log.add(batch.keys, "in_doubt", message=str(result.error))
             summary.in_doubt += len(batch.keys)
             summary.in_doubt_keys.extend(batch.keys)
             self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending")
         else:
+            if run.log is not None:
+                run.log.add(batch.keys, "failed", message=str(result.error))
             summary.failed += len(batch.keys)
             if events:
                 run.snapshot.release(batch.keys)
@@ -363,6 +407,8 @@ class Runner:
             renew()
         self._flush_accepted(run)
         self._flush_rejections(run)
+        if run.log is not None:  # after the snapshot commit: the log never holds it up
+            run.log.flush()
         if run.summary.run_id is not None:
             self.store.update_run(run.summary.run_id, **run.summary.store_counts())
         return time.monotonic()

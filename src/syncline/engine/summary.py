@@ -48,6 +48,10 @@ class RunSummary:
     """Uploads sent again after a transient failure (429, 5xx, a timeout)."""
     throttled: int = 0
     """Of those, the destination's 429 answers (too many concurrent uploads)."""
+    sync_log_rows: int = 0
+    """Rows written to the sync log in the warehouse (when ``sync_log`` is enabled)."""
+    sync_log_error: str | None = None
+    """Why the sync log could not be written (a warning: the run itself is unaffected)."""
 
     @property
     def planned(self) -> dict[str, int]:
