@@ -7,6 +7,7 @@ arguments, unknown names).
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,10 @@ def _options(
     ] = "",
 ) -> None:
     """Syncline: sync warehouse tables to CleverTap, sending only what changed."""
+    from syncline.tracing import configure_tracing, shutdown_tracing
+
+    if configure_tracing():  # OTEL_EXPORTER_OTLP_ENDPOINT set and syncline[otel] installed
+        atexit.register(shutdown_tracing)
     if log_format:
         from syncline.logs import configure_logging
 

@@ -33,6 +33,7 @@ from syncline.errors import ConfigError, SynclineError, Terminal
 from syncline.sources.base import Source
 from syncline.sources.registry import model_sql, open_source
 from syncline.store import RejectedRow, StateStore
+from syncline.tracing import span
 
 __all__ = ["Runner"]
 
@@ -116,13 +117,16 @@ class Runner:
             log.info("run started", extra={"event": "run_start", "sync": name, "run_id": run_id,
                                            "trigger": trigger, "full": full})
             try:
-                with self._open(name, sync, summary) as run:
+                with span("syncline.run", sync=name, run_id=run_id, trigger=trigger), \
+                        self._open(name, sync, summary) as run:
                     self._open_log(run)
                     self._resolve_in_doubt(run, resend_in_doubt)
                     planning = time.monotonic()
-                    plan = self._plan(run, full=full)
+                    with span("syncline.plan", sync=name):
+                        plan = self._plan(run, full=full)
                     summary.plan_s = time.monotonic() - planning
-                    self._deliver(run, plan, lease)
+                    with span("syncline.deliver", sync=name, records=summary.new + summary.changed):
+                        self._deliver(run, plan, lease)
                 summary.status = self._status(summary)
             except SynclineError as exc:
                 summary.status, summary.error = "failed", str(exc)
@@ -415,8 +419,9 @@ class Runner:
 
     def _flush_accepted(self, run: _Run) -> None:
         if run.accepted_keys:
-            run.snapshot.commit(run.accepted_keys, run.accepted_hashes, run.summary.run_id or 0,
-                                in_flight=run.sync.object == "event")
+            with span("syncline.commit", sync=run.name, keys=len(run.accepted_keys)):
+                run.snapshot.commit(run.accepted_keys, run.accepted_hashes,
+                                    run.summary.run_id or 0, in_flight=run.sync.object == "event")
         run.accepted_keys, run.accepted_hashes = [], []
 
     def _flush_rejections(self, run: _Run) -> None:
