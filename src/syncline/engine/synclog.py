@@ -21,9 +21,10 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from syncline.config.synclog import SyncLogConfig
+from syncline.engine.diff.dialects import DiffDialect
 from syncline.engine.diff.store import DiffStore, DuckDBStore
 
-__all__ = ["LogEntry", "Outcome", "SyncLog", "log_table"]
+__all__ = ["LogEntry", "Outcome", "SyncLog", "SyncLogSQL", "key_history"]
 
 log = logging.getLogger("syncline.run")
 
@@ -33,28 +34,58 @@ _COLUMNS = ("run_id", "sync", "sync_key", "operation", "outcome", "code", "messa
             "column_name", "logged_at")
 
 
-def log_table(store: DiffStore, config: SyncLogConfig) -> str:
-    """``<schema>.sync_log`` (SQLite: ``<schema>_sync_log``; MySQL: in database ``<schema>``,
-    named after the source database, like the snapshot tables)."""
-    dialect = store.dialect
-    if dialect.schema is None:
-        return dialect.quote(f"{config.schema_}_sync_log")
-    return f"{dialect.quote(config.schema_)}.{dialect.quote(store.namespace + 'sync_log')}"
+@dataclass(frozen=True)
+class SyncLogSQL:
+    """The sync log's statements in one dialect (rendered for every diff dialect, tested)."""
 
+    dialect: DiffDialect
+    namespace: str
+    config: SyncLogConfig
 
-def _ddl(store: DiffStore, config: SyncLogConfig) -> list[str]:
-    d = store.dialect
-    text, key = d.text_type, d.key_type
-    stamp = "DATETIME" if d.sqlglot == "mysql" else "TIMESTAMP"  # MySQL TIMESTAMPs auto-update
-    statements = []
-    if d.schema is not None and d.create_schema:
-        statements.append(d.create_schema.format(schema=d.quote(config.schema_)))
-    statements.append(
-        f"CREATE TABLE IF NOT EXISTS {log_table(store, config)} (run_id BIGINT, "
-        f"sync {key}, sync_key {key}, operation {d.status_type}, outcome {d.status_type}, "
-        f"code {d.status_type}, message {text if d.sqlglot != 'mysql' else 'TEXT'}, "
-        f"column_name {key}, logged_at {stamp})")
-    return statements
+    @property
+    def table(self) -> str:
+        """``<schema>.sync_log`` (SQLite: ``<schema>_sync_log``; MySQL: in database
+        ``<schema>``, named after the source database, like the snapshot tables)."""
+        d = self.dialect
+        if d.schema is None:
+            return d.quote(f"{self.config.schema_}_sync_log")
+        return f"{d.quote(self.config.schema_)}.{d.quote(self.namespace + 'sync_log')}"
+
+    def create(self) -> list[str]:
+        d = self.dialect
+        text = "TEXT" if d.sqlglot == "mysql" else d.text_type
+        stamp = "DATETIME" if d.sqlglot == "mysql" else "TIMESTAMP"  # MySQL TIMESTAMPs update
+        statements = []
+        if d.schema is not None and d.create_schema:
+            statements.append(d.create_schema.format(schema=d.quote(self.config.schema_)))
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.table} (run_id BIGINT, sync {d.key_type}, "
+            f"sync_key {d.key_type}, operation {d.status_type}, outcome {d.status_type}, "
+            f"code {d.status_type}, message {text}, column_name {d.key_type}, "
+            f"logged_at {stamp})")
+        return statements
+
+    def trim(self, sync: str, before: datetime) -> str:
+        d = self.dialect
+        cutoff = d.literal(before.strftime("%Y-%m-%d %H:%M:%S"))
+        if d.sqlglot == "mysql":
+            cutoff = f"CAST({cutoff} AS DATETIME)"
+        elif d.sqlglot != "sqlite":  # SQLite keeps timestamps as ISO text: compare as text
+            cutoff = f"CAST({cutoff} AS TIMESTAMP)"
+        return f"DELETE FROM {self.table} WHERE sync = {d.literal(sync)} AND logged_at < {cutoff}"
+
+    def insert(self) -> str:
+        """One row per bound parameter set (DuckDB reads an Arrow batch instead)."""
+        if self.dialect.sqlglot == "duckdb":
+            return f"INSERT INTO {self.table} SELECT * FROM __syncline_batch"
+        params = ", ".join(f":{c}" for c in _COLUMNS)
+        return f"INSERT INTO {self.table} ({', '.join(_COLUMNS)}) VALUES ({params})"
+
+    def history(self, sync: str, key: str, limit: int) -> str:
+        d = self.dialect
+        return (f"SELECT {', '.join(_COLUMNS[:1] + _COLUMNS[2:])} FROM {self.table} "
+                f"WHERE sync = {d.literal(sync)} AND sync_key = {d.literal(key)} "
+                f"ORDER BY logged_at DESC, run_id DESC LIMIT {int(limit)}")
 
 
 @dataclass
@@ -85,13 +116,15 @@ class SyncLog:
     error: str | None = None
     _rows: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in _COLUMNS})
 
+    @property
+    def sql(self) -> SyncLogSQL:
+        return SyncLogSQL(self.store.dialect, self.store.namespace, self.config)
+
     def open(self) -> None:
         """Create the table if needed and trim rows past the retention period."""
         cutoff = datetime.now(UTC) - timedelta(days=self.config.retention_days)
-        trim = (f"DELETE FROM {log_table(self.store, self.config)} WHERE sync = "
-                f"{self.store.dialect.literal(self.sync)} AND logged_at < "
-                f"{self.store.dialect.literal(cutoff.strftime('%Y-%m-%d %H:%M:%S'))}")
-        self._guard(lambda: self.store.execute([*_ddl(self.store, self.config), trim]))
+        sql = self.sql
+        self._guard(lambda: self.store.execute([*sql.create(), sql.trim(self.sync, cutoff)]))
 
     def add(self, keys: Sequence[str | None], outcome: Outcome, code: str | None = None,
             message: str | None = None, column: str | None = None) -> None:
@@ -117,26 +150,23 @@ class SyncLog:
             self.written += n
 
     def _insert(self, rows: dict[str, list[Any]]) -> None:
-        table = log_table(self.store, self.config)
         if isinstance(self.store, DuckDBStore):
             batch = pa.RecordBatch.from_pydict({
                 "run_id": pa.array(rows["run_id"], pa.int64()),
                 **{c: pa.array(rows[c], pa.string()) for c in _COLUMNS[1:-1]},
                 "logged_at": pa.array(rows["logged_at"], pa.timestamp("us")),
             })
-            self.store.load(f"INSERT INTO {table} SELECT * FROM __syncline_batch", batch)
+            self.store.load(self.sql.insert(), batch)
             return
-        params = ", ".join(f":{c}" for c in _COLUMNS)
-        self.store.write(f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({params})", rows)
+        self.store.write(self.sql.insert(), rows)
 
     def _guard(self, work: Any) -> bool:
         try:
             work()
         except (duckdb.Error, sa.exc.SQLAlchemyError, OSError) as exc:
             text = " ".join(str(getattr(exc, "orig", None) or exc).split())
-            self.error = (f"the sync log could not be written to "
-                          f"{log_table(self.store, self.config)}: {text}; the run itself is "
-                          "not affected")
+            self.error = (f"the sync log could not be written to {self.sql.table}: {text}; "
+                          "the run itself is not affected")
             log.warning("sync log not written", extra={"event": "sync_log_failed",
                                                         "sync": self.sync, "error": self.error})
             return False
@@ -146,11 +176,8 @@ class SyncLog:
 def key_history(store: DiffStore, config: SyncLogConfig, sync: str, key: str,
                 limit: int = 100) -> list[LogEntry]:
     """What the sync log holds for one key of one sync, newest first."""
-    d = store.dialect
-    rows = store.query(
-        f"SELECT run_id, sync_key, operation, outcome, code, message, column_name, logged_at "
-        f"FROM {log_table(store, config)} WHERE sync = {d.literal(sync)} AND sync_key = "
-        f"{d.literal(key)} ORDER BY logged_at DESC, run_id DESC LIMIT {int(limit)}")
+    rows = store.query(SyncLogSQL(store.dialect, store.namespace, config).history(sync, key,
+                                                                                  limit))
     return [LogEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], r[5], r[6],
                      r[7] if isinstance(r[7], datetime) else datetime.fromisoformat(str(r[7])))
             for r in rows]
