@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import httpx
@@ -44,6 +46,11 @@ def test_metrics_count_runs_and_records(tmp_path: Path) -> None:
                       (("status", "succeeded"), ("sync", "users")))] >= 0
         assert ("syncline_scheduler_lag_seconds", ()) in after
         assert after[("syncline_upload_retries_total", (("sync", "users"),))] == 0
+        exported = {name for name, _ in after}
+        dashboard = (Path(__file__).parents[2] / "docs" / "grafana-dashboard.json").read_text()
+        exprs = [t["expr"] for p in json.loads(dashboard)["panels"] for t in p["targets"]]
+        used = {m for e in exprs for m in re.findall(r"syncline_[a-z_]+", e)}
+        assert used and used <= exported, used - exported  # the sample dashboard's metrics exist
 
 
 def test_metrics_need_the_token_when_one_is_set(tmp_path: Path,
