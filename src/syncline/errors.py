@@ -18,6 +18,7 @@ Tree::
     │   │   └── DestinationRateLimitError (Transient) 429: too many concurrent uploads
     │   └── DestinationUnreachableError  (Transient) DNS, refused connection
     ├── StoreError                       the state store cannot be read or written
+    ├── AlertDeliveryError               (Transient) an alert channel refused or was unreachable
     └── RunError
         ├── RunLockedError               another run of the same sync holds the lease
         └── RunFailedError               a run failed as a whole (nothing could be delivered)
@@ -29,6 +30,7 @@ records, so rejections are returned as data (see ``syncline.destinations.base``)
 from __future__ import annotations
 
 __all__ = [
+    "AlertDeliveryError",
     "ConfigError",
     "DestinationAuthError",
     "DestinationError",
@@ -103,6 +105,10 @@ class DestinationUnreachableError(DestinationError, Transient):
 
 class StoreError(SynclineError, Terminal):
     """The state store could not be read or written."""
+
+
+class AlertDeliveryError(SynclineError, Transient):
+    """An alert could not be sent (the run it reports on is not affected)."""
 
 
 class RunError(SynclineError):

@@ -28,6 +28,15 @@ def test_quick_profiles_and_10m_path_write_results(tmp_path: Path) -> None:
     assert "did not complete" not in text
 
 
+def test_quick_sync_log_overhead_is_reported(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    assert main(["--quick", "--only", "W6", "--no-peers", "--work", str(tmp_path / "w"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    text = out.read_text()
+    assert "initial run, with sync log | 5,000 | 5,000 |" in text
+    assert "W6 a 1M run with the sync log ≤ 1.10× the time without" in text
+
+
 @pytest.mark.skipif(not PEERS_VENV.exists(), reason="peers venv not built (make bench builds it)")
 def test_quick_events_with_peers(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"

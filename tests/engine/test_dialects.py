@@ -79,3 +79,21 @@ def test_a_hostile_name_cannot_break_out_of_its_quotes() -> None:
         tree = sqlglot.parse_one(sql, read=d.sqlglot)
         assert not list(tree.find_all(exp.Drop)), name
         assert evil in {c.name for c in tree.find_all(exp.Column)}, name
+
+
+@pytest.mark.parametrize("name", sorted(DIALECTS))
+def test_the_sync_log_renders_in_every_dialect(name: str) -> None:
+    from datetime import UTC, datetime
+
+    from syncline.config.synclog import SyncLogConfig
+    from syncline.engine.synclog import SyncLogSQL
+
+    d = DIALECTS[name]
+    sql = SyncLogSQL(d, "", SyncLogConfig(enabled=True, schema="ops_log"))
+    statements = [*sql.create(), sql.trim("it's", datetime(2026, 1, 1, tzinfo=UTC)),
+                  sql.history("users", "k'1", 10)]
+    if name != "duckdb":
+        statements.append(sql.insert().replace(":", "@"))  # bound parameters, as placeholders
+    for statement in statements:
+        sqlglot.parse_one(statement, read=d.sqlglot)
+    assert ("ops_log" in sql.table) and ("sync_log" in sql.table)

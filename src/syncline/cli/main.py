@@ -7,6 +7,7 @@ arguments, unknown names).
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,27 @@ ProjectOpt = Annotated[
     typer.Option("--project", "-p", help="Project folder holding syncline.yml (default: here)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")]
+
+
+@app.callback()
+def _options(
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="Log lines on stderr: text, or json (one object "
+                          "per line: run start and end, retries, alerts).")
+    ] = "",
+) -> None:
+    """Syncline: sync warehouse tables to CleverTap, sending only what changed."""
+    from syncline.tracing import configure_tracing, shutdown_tracing
+
+    if configure_tracing():  # OTEL_EXPORTER_OTLP_ENDPOINT set and syncline[otel] installed
+        atexit.register(shutdown_tracing)
+    if log_format:
+        from syncline.logs import configure_logging
+
+        if log_format not in ("text", "json"):
+            err_console.print(f"--log-format {log_format}: write text or json")
+            raise typer.Exit(2)
+        configure_logging("json" if log_format == "json" else "text")
 
 
 @app.command()
@@ -299,12 +321,39 @@ def sandbox(
     raise typer.Exit(sandbox_main(argv) or 0)
 
 
+@app.command("log")
+@handles_errors
+def sync_log(
+    sync: Annotated[str, typer.Argument(help="The sync whose log to read.")],
+    key: Annotated[str, typer.Option("--key", "-k", help="The sync key to trace.")],
+    project: ProjectOpt = None,
+    limit: Annotated[int, typer.Option(help="Most rows to show, newest first.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """One key's history in the sync log: every run that handled it, and how."""
+    with _runner(project, quiet=True) as runner:
+        entries = runner.key_history(sync, key, limit=limit)
+    if as_json:
+        print_json([vars(e) for e in entries])
+        return
+    if not entries:
+        console.print(f"no sync log rows for key {key!r} of sync `{sync}`")
+        return
+    table = Table("run", "when (UTC)", "operation", "outcome", "code", "column", "message")
+    for e in entries:
+        table.add_row(str(e.run_id), e.logged_at.strftime("%Y-%m-%d %H:%M:%S"), e.operation,
+                      e.outcome, e.code or "", e.column or "", e.message or "")
+    console.print(table)
+
+
 def _register_subcommands() -> None:
+    from syncline.cli.alerts import alerts_app
     from syncline.cli.serve import register
     from syncline.cli.sources import sources_app
 
     register(app)
     app.add_typer(sources_app, name="sources")
+    app.add_typer(alerts_app, name="alerts")
 
 
 _register_subcommands()

@@ -14,12 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from syncline.config.models import Project
 from syncline.errors import ConfigError
+from syncline.logs import register_secret
 
-__all__ = ["FILENAME", "LoadedProject", "find_project", "load_project", "state_url"]
+__all__ = [
+    "FILENAME",
+    "LoadedProject",
+    "find_project",
+    "load_project",
+    "register_project_secrets",
+    "state_url",
+]
 
 FILENAME = "syncline.yml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -99,7 +107,23 @@ def load_project(
         project = Project.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, node)) from exc
+    register_project_secrets(project)
     return LoadedProject(root=path.parent, path=path, project=project)
+
+
+def register_project_secrets(value: object) -> None:
+    """Tell the log formatter every secret of a project (passcodes, passwords, webhook URLs)."""
+    if isinstance(value, SecretStr):
+        register_secret(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            register_project_secrets(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            register_project_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            register_project_secrets(item)
 
 
 def _to_python(node: yaml.Node, env: Mapping[str, str], keys: tuple[str, ...]) -> Any:

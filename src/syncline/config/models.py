@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from syncline.config.alerts import AlertConditions, AlertRule
 from syncline.config.plugins import PluginDestinationConfig, PluginSourceConfig, by_type
 from syncline.config.sources import (
     FilesSourceConfig,
     GoogleSheetsSourceConfig,
     SQLSourceConfig,
 )
+from syncline.config.synclog import SyncLogConfig
 
 __all__ = [
     "CleverTapDestinationConfig",
@@ -176,6 +178,10 @@ class SyncConfig(_Strict):
     """``every 15m`` or a cron expression; used by ``syncline serve``."""
     timezone: str | None = None
     """IANA time zone for a cron schedule (e.g. ``Europe/Paris``); UTC when omitted."""
+    alerts: AlertConditions | None = None
+    """This sync's own alert conditions, over those of every ``alerts:`` rule watching it."""
+    sync_log: SyncLogConfig | None = None
+    """This sync's own row-level log settings (the project's ``sync_log:`` otherwise)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncConfig:
@@ -212,9 +218,21 @@ class Project(_Strict):
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
+    alerts: dict[str, AlertRule] = Field(default_factory=dict)
+    server_url: str | None = None
+    """The dashboard's public URL (``https://syncline.example.com``): alerts link to run pages."""
+    sync_log: SyncLogConfig = Field(default_factory=SyncLogConfig)
+    """Every sync's row-level log in the warehouse (off unless ``enabled: true``)."""
 
     @model_validator(mode="after")
     def _references(self) -> Project:
+        for name, rule in self.alerts.items():
+            unknown = [] if rule.syncs == "all" else sorted(set(rule.syncs) - set(self.syncs))
+            if unknown:
+                known = ", ".join(sorted(self.syncs)) or "none"
+                raise ValueError(
+                    f"alert `{name}`: unknown sync(s) {', '.join(unknown)} (known: {known})"
+                )
         for name, sync in self.syncs.items():
             if sync.source not in self.sources:
                 known = ", ".join(sorted(self.sources)) or "none"

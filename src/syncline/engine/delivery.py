@@ -33,7 +33,21 @@ from syncline.errors import (
     Transient,
 )
 
-__all__ = ["Batch", "BatchResult", "Delivery", "RetryPolicy", "is_ambiguous"]
+__all__ = ["Batch", "BatchResult", "Delivery", "RetryPolicy", "is_ambiguous", "uploads_in_flight"]
+
+_uploads = 0
+_uploads_lock = threading.Lock()
+
+
+def uploads_in_flight() -> int:
+    """Requests this process has open to destinations right now, over every run (for metrics)."""
+    return _uploads
+
+
+def _count_upload(delta: int) -> None:
+    global _uploads
+    with _uploads_lock:
+        _uploads += delta
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,8 @@ class BatchResult:
     """The request may have been processed although it failed (events only, not retried)."""
     attempts: int = 0
     retried_after: list[str] = field(default_factory=list)
+    throttled: int = 0
+    """How many of the attempts the destination answered 429 (too many concurrent uploads)."""
 
 
 def is_ambiguous(error: DestinationError) -> bool:
@@ -164,12 +180,12 @@ class Delivery:
         while True:
             result.attempts += 1
             try:
-                result.outcome = self._client.deliver(
-                    batch.body, len(batch.records), dry_run=self._dry_run
-                )
+                result.outcome = self._upload(batch)
                 return result
             except DestinationError as exc:
                 result.error = exc
+                if isinstance(exc, DestinationRateLimitError):
+                    result.throttled += 1
                 if isinstance(exc, Terminal) or not isinstance(exc, Transient):
                     return result
                 if not self._retry_ambiguous and is_ambiguous(exc):
@@ -179,6 +195,14 @@ class Delivery:
                     return result
                 result.retried_after.append(str(exc))
                 self._sleep(self._backoff(result.attempts))
+
+    def _upload(self, batch: Batch) -> BatchOutcome:
+        """One request, counted in ``uploads_in_flight`` while it is open."""
+        _count_upload(1)
+        try:
+            return self._client.deliver(batch.body, len(batch.records), dry_run=self._dry_run)
+        finally:
+            _count_upload(-1)
 
     def _backoff(self, attempt: int) -> float:
         with self._rng_lock:

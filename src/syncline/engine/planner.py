@@ -120,6 +120,11 @@ class Planner:
         """The sync's snapshot, in the same diff store."""
         return self._snapshot
 
+    @property
+    def store(self) -> DiffStore:
+        """Where the diff runs (the sync log is written there too)."""
+        return self._store
+
     def _stage(self) -> None:
         """`diff: local`: stream the model into the local store's stage table."""
         assert isinstance(self._store, DuckDBStore)

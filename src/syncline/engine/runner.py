@@ -8,6 +8,7 @@ been stored). Only accepted keys enter the snapshot, batch by batch, so a crash 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -17,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
+from syncline.alerts import AlertNotifier
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
 from syncline.destinations.base import DestinationClient, Record, Rejection
@@ -26,12 +28,16 @@ from syncline.engine.mapping import RecordBuilder, ResolvedMapping, resolve_mapp
 from syncline.engine.planner import HASH, Plan, Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.engine.summary import NullProgress, Progress, RunSummary
+from syncline.engine.synclog import LogEntry, SyncLog, key_history
 from syncline.errors import ConfigError, SynclineError, Terminal
 from syncline.sources.base import Source
 from syncline.sources.registry import model_sql, open_source
 from syncline.store import RejectedRow, StateStore
+from syncline.tracing import span
 
 __all__ = ["Runner"]
+
+log = logging.getLogger("syncline.run")
 
 _STORE_EVERY_S = 1.0
 # profiles are upserts: their accepted keys are committed in groups (each commit is a durable write
@@ -62,6 +68,7 @@ class _Run:
     rejections: list[RejectedRow] = field(default_factory=list)
     accepted_keys: list[str] = field(default_factory=list)
     accepted_hashes: list[object] = field(default_factory=list)
+    log: SyncLog | None = None
 
 
 class Runner:
@@ -107,13 +114,19 @@ class Runner:
             run_id = self.store.start_run(name, trigger=trigger, full=full)
             lease.renew(run_id)  # a takeover of an expired lease then fails this run by id
             summary = RunSummary(sync=name, run_id=run_id, object=sync.object)
+            log.info("run started", extra={"event": "run_start", "sync": name, "run_id": run_id,
+                                           "trigger": trigger, "full": full})
             try:
-                with self._open(name, sync, summary) as run:
+                with span("syncline.run", sync=name, run_id=run_id, trigger=trigger), \
+                        self._open(name, sync, summary) as run:
+                    self._open_log(run)
                     self._resolve_in_doubt(run, resend_in_doubt)
                     planning = time.monotonic()
-                    plan = self._plan(run, full=full)
+                    with span("syncline.plan", sync=name):
+                        plan = self._plan(run, full=full)
                     summary.plan_s = time.monotonic() - planning
-                    self._deliver(run, plan, lease)
+                    with span("syncline.deliver", sync=name, records=summary.new + summary.changed):
+                        self._deliver(run, plan, lease)
                 summary.status = self._status(summary)
             except SynclineError as exc:
                 summary.status, summary.error = "failed", str(exc)
@@ -128,6 +141,7 @@ class Runner:
                 self.store.finish_run(
                     run_id, summary.status, error=summary.error, **summary.store_counts()
                 )
+                self._finished(summary)
                 self.progress.finish(summary)
         return summary
 
@@ -145,10 +159,49 @@ class Runner:
         summary.duration_s = time.monotonic() - started
         return summary
 
+    def _finished(self, summary: RunSummary) -> None:
+        """Log the run's end and tell the alerts; neither may change how the run went."""
+        log.info("run finished", extra={"event": "run_end", **summary.log_fields()})
+        if summary.run_id is None or not self.project.project.alerts:
+            return
+        try:
+            AlertNotifier(self.project.project, self.store).after_run(summary.run_id)
+        except SynclineError as exc:  # the run is recorded; a broken alert must not hide it
+            log.warning("alerts not evaluated", extra={"event": "alert_failed",
+                                                       "sync": summary.sync, "error": str(exc)})
+
+    def key_history(self, name: str, key: str, *, limit: int = 100) -> list[LogEntry]:
+        """One key's rows in the sync log, newest first (``syncline log SYNC --key K``)."""
+        sync = self.sync(name)
+        config = sync.sync_log or self.project.project.sync_log
+        if not config.enabled:
+            raise ConfigError(f"sync `{name}` keeps no sync log; add `sync_log: {{enabled: "
+                              "true}` to syncline.yml (for the project or the sync)")
+        summary = RunSummary(sync=name, object=sync.object)
+        with self._open(name, sync, summary) as run:
+            return key_history(run.planner.store, config, name, key, limit)
+
     # -- steps -------------------------------------------------------------------------------
 
     def _open(self, name: str, sync: SyncConfig, summary: RunSummary) -> _OpenRun:
         return _OpenRun(self.project, name, sync, summary)
+
+    def _open_log(self, run: _Run) -> None:
+        """The sync log, when the sync (or the project) enables it; flushed when the run ends."""
+        config = run.sync.sync_log or self.project.project.sync_log
+        if not config.enabled or run.summary.run_id is None:
+            return
+        operation = {"profile": "upsert"}.get(run.sync.object, run.sync.object)
+        sync_log = SyncLog(run.planner.store, config, run.name, run.summary.run_id, operation)
+        sync_log.open()
+        run.log = sync_log
+
+        def close() -> None:
+            sync_log.flush()
+            run.summary.sync_log_rows = sync_log.written
+            run.summary.sync_log_error = sync_log.error
+
+        run.stack.callback(close)
 
     def _resolve_in_doubt(self, run: _Run, resend: bool) -> None:
         """Apply the sync's policy to event keys a crashed run left in flight."""
@@ -188,12 +241,15 @@ class Runner:
         return plan
 
     def _record_invalid(self, run: _Run, plan: Plan) -> None:
-        rows = (
+        rows = [
             RejectedRow(sync_key=key, code=code, message=message, column=run.sync.sync_key,
                         record=None)
             for key, code, message in plan.invalid_rows()
-        )
+        ]
         self.store.add_rejections(run.summary.run_id or 0, rows)
+        if run.log is not None:
+            for row in rows:
+                run.log.add([row.sync_key], "invalid", row.code, row.message, row.column)
 
     def _chunks(self, run: _Run, plan: Plan) -> Iterator[Batch]:
         """The plan's valid records, a chunk per Arrow batch; rejected rows are noted on the way.
@@ -230,6 +286,8 @@ class Runner:
         self, run: _Run, key: str | None, rejection: Rejection, record: Record | None
     ) -> None:
         run.summary.rejected += 1
+        if run.log is not None:
+            run.log.add([key], "rejected", rejection.code, rejection.message, rejection.column)
         run.rejections.append(
             RejectedRow(sync_key=key, code=rejection.code, message=rejection.message,
                         column=rejection.column, record=record)
@@ -285,15 +343,26 @@ class Runner:
         """Commit what the destination accepted; account for everything else."""
         batch, summary = result.batch, run.summary
         events = run.sync.object == "event"
+        if result.retried_after:
+            summary.retries += len(result.retried_after)
+            summary.throttled += result.throttled
+            log.info("upload retried", extra={
+                "event": "retry", "sync": run.name, "run_id": summary.run_id,
+                "attempts": result.attempts, "throttled": result.throttled,
+                "last_error": result.retried_after[-1]})
         if result.outcome is not None:
             rejected = result.outcome.rejected
             if rejected:
                 accepted = [i for i in range(len(batch.keys)) if i not in rejected]
                 run.accepted_keys.extend(batch.keys[i] for i in accepted)
                 run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
+                if run.log is not None:
+                    run.log.add([batch.keys[i] for i in accepted], "accepted")
             else:
                 run.accepted_keys.extend(batch.keys)
                 run.accepted_hashes.extend(batch.hashes)
+                if run.log is not None:
+                    run.log.add(batch.keys, "accepted")
             if events or len(run.accepted_keys) >= _COMMIT_PROFILES_EVERY:
                 self._flush_accepted(run)
             if events and rejected:
@@ -304,10 +373,14 @@ class Runner:
             summary.sent += len(batch.keys)
             summary.accepted += len(batch.keys) - len(rejected)
         elif result.in_doubt:
+            if run.log is not None:
+                run.log.add(batch.keys, "in_doubt", message=str(result.error))
             summary.in_doubt += len(batch.keys)
             summary.in_doubt_keys.extend(batch.keys)
             self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending")
         else:
+            if run.log is not None:
+                run.log.add(batch.keys, "failed", message=str(result.error))
             summary.failed += len(batch.keys)
             if events:
                 run.snapshot.release(batch.keys)
@@ -338,14 +411,17 @@ class Runner:
             renew()
         self._flush_accepted(run)
         self._flush_rejections(run)
+        if run.log is not None:  # after the snapshot commit: the log never holds it up
+            run.log.flush()
         if run.summary.run_id is not None:
             self.store.update_run(run.summary.run_id, **run.summary.store_counts())
         return time.monotonic()
 
     def _flush_accepted(self, run: _Run) -> None:
         if run.accepted_keys:
-            run.snapshot.commit(run.accepted_keys, run.accepted_hashes, run.summary.run_id or 0,
-                                in_flight=run.sync.object == "event")
+            with span("syncline.commit", sync=run.name, keys=len(run.accepted_keys)):
+                run.snapshot.commit(run.accepted_keys, run.accepted_hashes,
+                                    run.summary.run_id or 0, in_flight=run.sync.object == "event")
         run.accepted_keys, run.accepted_hashes = [], []
 
     def _flush_rejections(self, run: _Run) -> None:

@@ -44,6 +44,14 @@ class RunSummary:
     """Seconds from the first upload to the last answer: the rate the destination saw."""
     error: str | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
+    retries: int = 0
+    """Uploads sent again after a transient failure (429, 5xx, a timeout)."""
+    throttled: int = 0
+    """Of those, the destination's 429 answers (too many concurrent uploads)."""
+    sync_log_rows: int = 0
+    """Rows written to the sync log in the warehouse (when ``sync_log`` is enabled)."""
+    sync_log_error: str | None = None
+    """Why the sync log could not be written (a warning: the run itself is unaffected)."""
 
     @property
     def planned(self) -> dict[str, int]:
@@ -62,6 +70,14 @@ class RunSummary:
         data["planned"] = self.planned
         for name in ("duration_s", "plan_s", "delivery_s"):
             data[name] = round(data[name], 3)
+        return data
+
+    def log_fields(self) -> dict[str, Any]:
+        """What the run's end log line carries: status, counts and timings, no records."""
+        data = self.to_dict()
+        for name in ("preview", "in_doubt_keys"):
+            data.pop(name, None)
+        data["in_doubt_keys"] = len(self.in_doubt_keys)
         return data
 
     def store_counts(self) -> dict[str, int]:

@@ -60,6 +60,8 @@ class Scheduler:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.last_lag_s = 0.0
+        """How late the last due run was fired (seconds after its due instant), for metrics."""
 
     def add(
         self,
@@ -175,6 +177,7 @@ class Scheduler:
                 self._clock.wait(wait_s, self._wake)
 
     def _fire(self, name: str, due: datetime) -> None:
+        self.last_lag_s = max((self._clock.now() - due).total_seconds(), 0.0)
         try:
             started = self._trigger(name)
         except Exception:

@@ -30,6 +30,7 @@ from syncline.server import (
     api_connections,
     api_runs,
     api_syncs,
+    metrics,
     pages_connections,
     pages_runs,
     pages_syncs,
@@ -136,6 +137,7 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     app.include_router(wizard_edit.router)  # /syncs/{name}/edit before /syncs/{name}/{action}
     app.include_router(pages_syncs.router)
     app.include_router(pages_runs.router)
+    app.include_router(metrics.router)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(SynclineError, _syncline_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
@@ -147,6 +149,11 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
 def serve(settings: ServerSettings, jobs: RunManager | None = None) -> None:
     """Run the server in this process until interrupted (``syncline serve``)."""
     import uvicorn
+
+    from syncline.logs import configure_logging, is_configured
+
+    if not is_configured():  # one line per run start and end, beside uvicorn's access lines
+        configure_logging("text")
 
     if not _is_loopback(settings.host) and not settings.https_only:
         log.warning(
@@ -161,12 +168,17 @@ def uvicorn_config(settings: ServerSettings, jobs: RunManager | None = None) -> 
     """How uvicorn serves the app: settings' host (loopback by default) and port."""
     import uvicorn
 
+    from syncline.logs import is_configured
+
+    # once Syncline's handlers are set (text, or --log-format json), they serve uvicorn too
+    own_logging: dict[str, None] = {"log_config": None} if is_configured() else {}
     return uvicorn.Config(
         create_app(settings, jobs),
         host=settings.host,
         port=settings.port,
         log_level="info",
         proxy_headers=False,
+        **own_logging,  # type: ignore[arg-type]
     )
 
 

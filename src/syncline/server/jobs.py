@@ -11,8 +11,10 @@ lease raises ``RunLockedError`` (a 409 for the API; a *skipped* run for the sche
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 30.0
 _PLAN_RETRIES, _PLAN_WAIT_S = 3, 1.0
+_SILENCE_EVERY_S = 60.0
 
 
 @dataclass
@@ -112,11 +115,43 @@ class RunManager:
         self._live: dict[int, LiveRun] = {}
         self._threads: list[threading.Thread] = []
         self.scheduler = Scheduler(self._scheduled, self._record_skipped, clock)
+        self._retries: Counter[str] = Counter()
+        self._throttled: Counter[str] = Counter()
+        self._watching = threading.Event()
 
     def project(self) -> Project:
-        """The stored definitions as a ``Project`` (ConfigError if they do not validate)."""
+        """The stored definitions as a ``Project`` (ConfigError if they do not validate),
+        with the ``alerts:`` and ``server_url`` of the project folder's ``syncline.yml``."""
         with self.sessions() as session:
-            return stored_project(session, self.box)
+            project = stored_project(session, self.box)
+        return self._with_alerts(project)
+
+    def _with_alerts(self, project: Project) -> Project:
+        from syncline.config.load import FILENAME, load_project
+
+        alerts, server_url = {}, os.environ.get("SYNCLINE_SERVER_URL") or None
+        if (self.root / FILENAME).is_file():
+            try:
+                local = load_project(self.root).project
+            except SynclineError as exc:
+                log.warning("alerts from %s not loaded: %s", FILENAME, exc)
+            else:
+                alerts, server_url = local.alerts, server_url or local.server_url
+        known = set(project.syncs)
+        alerts = {name: rule for name, rule in alerts.items()
+                  if rule.syncs == "all" or set(rule.syncs) <= known}
+        return project.model_copy(update={"alerts": alerts, "server_url": server_url})
+
+    def upload_stats(self) -> dict[str, tuple[int, int]]:
+        """Per sync, the retries and 429s of the runs this process finished (for metrics)."""
+        with self._lock:
+            return {s: (self._retries[s], self._throttled[s])
+                    for s in set(self._retries) | set(self._throttled)}
+
+    def running_count(self) -> int:
+        """Runs this process is running now."""
+        with self._lock:
+            return len(self._live)
 
     def trigger(self, sync: str, *, full: bool = False, trigger: str = "api") -> int:
         """Start a run of ``sync`` on a thread; return its run id once it is recorded.
@@ -148,6 +183,9 @@ class RunManager:
                 with self._lock:
                     if live.run_id is not None:
                         self._live.pop(live.run_id, None)
+                    if live.summary is not None:
+                        self._retries[sync] += live.summary.retries
+                        self._throttled[sync] += live.summary.throttled
 
         thread = threading.Thread(target=work, name=f"syncline-run-{sync}", daemon=True)
         live.thread = thread
@@ -212,12 +250,30 @@ class RunManager:
                                paused=paused.get(name, False))
 
     def start(self) -> None:
-        """Load the schedules and start firing them."""
+        """Load the schedules and start firing them; watch for syncs that went silent."""
         self.load_schedules()
         self.scheduler.start()
+        self._watching.clear()
+        threading.Thread(target=self._watch_silence, name="syncline-alerts", daemon=True).start()
+
+    def check_silence(self) -> None:
+        """Alert on syncs with no successful run within their ``not_succeeded_within``."""
+        from syncline.alerts import AlertNotifier
+
+        project = self.project()
+        if project.alerts:
+            AlertNotifier(project, self.store).check_silence()
+
+    def _watch_silence(self) -> None:
+        while not self._watching.wait(_SILENCE_EVERY_S):
+            try:
+                self.check_silence()
+            except Exception:  # the watcher must outlive one bad minute
+                log.exception("checking for silent syncs failed")
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the scheduler, cancel running runs and wait for them."""
+        self._watching.set()
         self.scheduler.stop()
         with self._lock:
             running = list(self._live.values())

@@ -39,3 +39,11 @@ leases = sa.Table(
     sa.Column("acquired_at", sa.DateTime(timezone=True)),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
 )
+alert_states = sa.Table(
+    "alert_states", metadata,
+    sa.Column("alert", sa.String(200), primary_key=True),
+    sa.Column("sync", sa.String(200), primary_key=True),
+    sa.Column("condition", sa.String(100), primary_key=True),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.Integer), sa.Column("detail", sa.Text),
+)
