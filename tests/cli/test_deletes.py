@@ -1,6 +1,7 @@
 """Deletes end to end through the real CLI: `on_removed: delete`, the mass-delete limit, erasure
-syncs and `plan`, from DuckDB, SQLite, PostgreSQL and MariaDB into the sandbox, which is then
-asked whether the profiles and their events are gone."""
+syncs and `plan`, from DuckDB and PostgreSQL (diff pushed down) into the sandbox, which is then
+asked whether the profiles and their events are gone. The removed-keys SQL on SQLite and
+MariaDB is tested below the CLI (tests/engine/test_deletes.py)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,14 @@ from syncline_sandbox.accounts import Account
 from syncline_sandbox.testing import SandboxServer
 from tests.cli.conftest import SandboxView
 from tests.cli.helpers import upload
-from tests.cli.test_sql_sources import KINDS, ORDERS, USERS, Warehouse
+from tests.cli.test_sql_sources import ORDERS, USERS, Warehouse
 from tests.engine.test_pushdown import make_database
 
 ACCOUNT, PASSCODE = "DEL-ACC-0001", "del-passcode"
+KINDS = [
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
+]
 CONFIG = """\
 version: 1
 sources:
