@@ -9,12 +9,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from syncline.config.load import load_project, state_url
+from syncline.engine.delivery import RetryPolicy
+from syncline.engine.runner import Runner
+from syncline.errors import ConfigError
+from syncline.store import StateStore
 from syncline_sandbox.accounts import Account
 from syncline_sandbox.testing import SandboxServer
 from tests.cli.conftest import SandboxView
@@ -76,7 +82,11 @@ PROFILES = USERS  # ...but user 2's events create its profile in CleverTap
 
 
 class DeleteProject:
-    """A project whose users sync deletes removed rows, beside an event and an erasure sync."""
+    """A project whose users sync deletes removed rows, beside an event and an erasure sync.
+
+    Runs go through the engine in-process (a new interpreter per CLI call would make each test
+    take tens of seconds on a shared machine); one test drives the same through the CLI.
+    """
 
     def __init__(self, root: Path, warehouse: Warehouse, view: SandboxView, url: str) -> None:
         self.root, self.warehouse, self.view = root, warehouse, view
@@ -89,6 +99,23 @@ class DeleteProject:
     def configure(self, *, diff: str = "source", limit: str = "") -> None:
         (self.root / "syncline.yml").write_text(CONFIG.format(
             source=self.warehouse.source_yaml(), account=ACCOUNT, diff=diff, limit=limit))
+
+    @contextmanager
+    def runner(self) -> Iterator[Runner]:
+        store = StateStore(state_url(self.root, self.env))
+        try:
+            yield Runner(load_project(self.root, self.env), store,
+                         retry=RetryPolicy(max_attempts=2, base_delay_s=0.01))
+        finally:
+            store.close()
+
+    def run(self, sync: str, **options: Any) -> dict[str, Any]:
+        with self.runner() as runner:
+            return runner.run(sync, **options).to_dict()
+
+    def plan(self, sync: str) -> dict[str, Any]:
+        with self.runner() as runner:
+            return runner.plan(sync).to_dict()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -122,9 +149,9 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeletePr
 
 
 def _first_runs(project: DeleteProject) -> None:
-    users = project.json("run", "users")
+    users = project.run("users")
     assert (users["accepted"], users["deleted"], users["to_delete"]) == (SYNCED, 0, 0)
-    assert project.json("run", "orders")["accepted"] == ORDERS
+    assert project.run("orders")["accepted"] == ORDERS
     # orders 1..30 belong to users 2..31: users 3 and 5 have events
     assert {"3", "5"} <= project.event_users() and len(project.profiles()) == PROFILES
 
@@ -133,20 +160,20 @@ def test_rows_removed_from_the_model_are_deleted_with_their_events(
         project: DeleteProject) -> None:
     _first_runs(project)
     project.warehouse.sql("DELETE FROM users WHERE user_id IN (3, 5)")
-    plan = project.json("plan", "users")
+    plan = project.plan("users")
     assert (plan["planned"]["removed"], plan["to_delete"]) == (2, 2)
     assert plan["delete_preview"] == ["3", "5"] and plan["delete_note"] is None
     assert "3" in project.profiles()  # plan sent nothing
-    run = project.json("run", "users")
+    run = project.run("users")
     assert run["status"] == "succeeded"
     assert (run["planned"]["removed"], run["deleted"], run["delete_failed"]) == (2, 2, 0)
     profiles = project.profiles()
     assert "3" not in profiles and "5" not in profiles and len(profiles) == PROFILES - 2
     assert not {"3", "5"} & project.event_users() and "4" in project.event_users()
-    again = project.json("run", "users")  # the snapshot forgot them: nothing left to delete
+    again = project.run("users")  # the snapshot forgot them: nothing left to delete
     assert (again["planned"]["removed"], again["deleted"], again["sent"]) == (0, 0, 0)
-    history = project.json("runs", "users")
-    assert [r["deleted"] for r in history] == [0, 2, 0]
+    with project.runner() as runner:
+        assert [r.deleted for r in runner.store.runs("users")] == [0, 2, 0]
 
 
 def test_the_mass_delete_limit_refuses_and_allow_mass_delete_proceeds(
@@ -154,58 +181,85 @@ def test_the_mass_delete_limit_refuses_and_allow_mass_delete_proceeds(
     _first_runs(project)
     project.warehouse.sql("DELETE FROM users WHERE user_id <= 11")  # 10 synced keys: 25.6%
     project.warehouse.sql("UPDATE users SET full_name = 'Renamed' WHERE user_id = 20")
-    plan = project.json("plan", "users")
+    plan = project.plan("users")
     assert plan["to_delete"] == 10 and "max_delete_percent: 10" in plan["delete_note"]
-    refused = project.json("run", "users", code=1)
+    refused = project.run("users")
     assert refused["status"] == "failed" and (refused["deleted"], refused["sent"]) == (0, 0)
     assert "10 of the 39 profiles" in refused["error"]
     assert "--allow-mass-delete" in refused["error"]
     assert len(project.profiles()) == PROFILES and project.profiles()["20"]["Name"] == "User 20"
-    allowed = project.json("run", "users", "--allow-mass-delete")
+    allowed = project.run("users", allow_mass_delete=True)
     assert allowed["status"] == "succeeded"
     assert (allowed["sent"], allowed["deleted"], allowed["delete_failed"]) == (1, 10, 0)
     assert len(project.profiles()) == PROFILES - 10 and "11" not in project.profiles()
+    project.warehouse.sql("DELETE FROM users WHERE user_id = 12")  # 1 of 29: within the limit
+    assert project.run("users")["deleted"] == 1
 
 
 def test_an_erasure_table_deletes_each_key_once(project: DeleteProject) -> None:
     _first_runs(project)
     project.warehouse.sql("INSERT INTO gdpr_requests VALUES (1, 7), (2, 8), (3, NULL), (4, 8)")
-    plan = project.json("plan", "erasure")
+    plan = project.plan("erasure")
     assert (plan["to_delete"], plan["delete_preview"]) == (4, ["7", "8", "8"])
-    first = project.json("run", "erasure")
+    first = project.run("erasure")
     assert first["status"] == "succeeded"
     assert (first["planned"]["new"], first["deleted"], first["rejected"]) == (4, 3, 1)
     assert "7" not in project.profiles() and "8" not in project.profiles()
     assert not {"7", "8"} & project.event_users()
-    rejected = project.json("rejections", str(first["run_id"]))
-    assert [(r["sync_key"], r["code"], r["column"]) for r in rejected] == [
+    with project.runner() as runner:
+        rejected = runner.store.rejections(first["run_id"])
+    assert [(r.sync_key, r.code, r.column) for r in rejected] == [
         ("3", "missing_identity", "user_id")]
     # user 7 comes back (signs up again): the recorded requests never delete it twice
     upload(project.url, {"account_id": ACCOUNT, "passcode": PASSCODE},
            [{"identity": "7", "type": "profile", "profileData": {"Name": "Back"}}])
-    second = project.json("run", "erasure")
+    second = project.run("erasure")
     assert (second["planned"]["new"], second["deleted"], second["rejected"]) == (1, 0, 1)
     assert project.profiles()["7"] == {"Name": "Back"}
-    assert project.cli("run", "erasure", "--full").returncode == 2
+    with pytest.raises(ConfigError, match="`--full` would delete again"):
+        project.run("erasure", full=True)
 
 
-@pytest.mark.parametrize("kind", [pytest.param("duckdb", id="duckdb")])
-def test_a_failed_delete_stays_in_the_snapshot_and_is_retried(
-        kind: str, tmp_path: Path) -> None:
-    warehouse = Warehouse(kind, tmp_path, None)
+@pytest.fixture
+def duckdb_project(tmp_path: Path) -> Iterator[DeleteProject]:
+    warehouse = Warehouse("duckdb", tmp_path, None)
     warehouse.fill()
     warehouse.sql("CREATE TABLE gdpr_requests (request_id INTEGER, user_id INTEGER)")
     with SandboxServer([Account(ACCOUNT, {PASSCODE})]) as server:
-        project = DeleteProject(tmp_path, warehouse, SandboxView(server), server.url)
-        project.configure(diff="local")
-        _first_runs(project)
-        project.warehouse.sql("DELETE FROM users WHERE user_id IN (3, 5)")
-        server.set_faults(ACCOUNT, delete_error_rate=1.0)
-        failed = project.json("run", "users", code=1)
-        assert (failed["deleted"], failed["delete_failed"]) == (0, 2)
-        assert "did not confirm a delete after 2 attempt(s)" in failed["error"]
-        assert "3" in project.profiles()
-        server.set_faults(ACCOUNT)
-        retried = project.json("run", "users")
-        assert (retried["planned"]["removed"], retried["deleted"]) == (2, 2)
-        assert "3" not in project.profiles()
+        yield DeleteProject(tmp_path, warehouse, SandboxView(server), server.url)
+
+
+def test_a_failed_delete_stays_in_the_snapshot_and_is_retried(
+        duckdb_project: DeleteProject) -> None:
+    project = duckdb_project
+    project.configure(diff="local")
+    _first_runs(project)
+    project.warehouse.sql("DELETE FROM users WHERE user_id IN (3, 5)")
+    project.view.set_faults(ACCOUNT, delete_error_rate=1.0)
+    failed = project.run("users")
+    assert (failed["status"], failed["deleted"], failed["delete_failed"]) == ("failed", 0, 2)
+    assert "did not confirm a delete after 2 attempt(s)" in failed["error"]
+    assert "3" in project.profiles()
+    project.view.set_faults(ACCOUNT)
+    retried = project.run("users")
+    assert (retried["planned"]["removed"], retried["deleted"]) == (2, 2)
+    assert "3" not in project.profiles()
+
+
+def test_the_cli_plans_refuses_and_allows_mass_deletes(duckdb_project: DeleteProject) -> None:
+    project = duckdb_project
+    project.configure(limit="    max_delete_percent: 5\n")
+    _first_runs(project)
+    project.warehouse.sql("DELETE FROM users WHERE user_id IN (3, 5)")  # 2 of 39: 5.1%
+    plan = project.cli("plan", "users")
+    assert plan.returncode == 0, plan.stderr
+    assert "would delete (2): 3, 5" in plan.stdout
+    assert "deletes held back" in plan.stderr and "max_delete_percent: 5" in plan.stderr
+    refused = project.json("run", "users", code=1)
+    assert (refused["status"], refused["deleted"]) == ("failed", 0)
+    allowed = project.json("run", "users", "--allow-mass-delete")
+    assert (allowed["deleted"], allowed["delete_failed"]) == (2, 0)
+    assert [r["deleted"] for r in project.json("runs", "users")] == [2, 0, 0]
+    assert "3" not in project.profiles()
+    project.warehouse.sql("INSERT INTO gdpr_requests VALUES (1, 7)")
+    assert project.cli("run", "erasure", "--full").returncode == 2

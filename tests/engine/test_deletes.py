@@ -120,7 +120,8 @@ def test_the_limit_counts_against_the_snapshot(removed: int, allow: bool, refuse
     plan_deletes("s", sync, counts, summary, allow_mass_delete=allow)
     assert summary.to_delete == removed
     if refused:
-        with pytest.raises(MassDeleteError, match=r"11 of the 100 profiles synced so far \(11.0%\)"):
+        message = r"11 of the 100 profiles synced so far \(11.0%\)"
+        with pytest.raises(MassDeleteError, match=message):
             check_delete_limit(summary)
     else:
         check_delete_limit(summary)
