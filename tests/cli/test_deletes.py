@@ -260,6 +260,8 @@ def test_the_cli_plans_refuses_and_allows_mass_deletes(duckdb_project: DeletePro
     allowed = project.json("run", "users", "--allow-mass-delete")
     assert (allowed["deleted"], allowed["delete_failed"]) == (2, 0)
     assert [r["deleted"] for r in project.json("runs", "users")] == [2, 0, 0]
+    project.env["COLUMNS"] = "200"  # Rich fits the table to the terminal's width
+    assert "│ deleted │" in project.cli("runs", "users").stdout.replace("┃", "│")
     assert "3" not in project.profiles()
     project.warehouse.sql("INSERT INTO gdpr_requests VALUES (1, 7)")
     assert project.cli("run", "erasure", "--full").returncode == 2
