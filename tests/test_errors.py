@@ -19,6 +19,7 @@ RECOVERY = {
     errors.RunLockedError: Terminal,
     errors.RunFailedError: Terminal,
     errors.AlertDeliveryError: Transient,
+    errors.MassDeleteError: Terminal,
 }
 
 

@@ -21,7 +21,8 @@ Tree::
     ├── AlertDeliveryError               (Transient) an alert channel refused or was unreachable
     └── RunError
         ├── RunLockedError               another run of the same sync holds the lease
-        └── RunFailedError               a run failed as a whole (nothing could be delivered)
+        ├── RunFailedError               a run failed as a whole (nothing could be delivered)
+        └── MassDeleteError              a run would delete more than `max_delete_percent`
 
 A record that CleverTap rejects is *not* an exception: one response mixes accepted and rejected
 records, so rejections are returned as data (see ``syncline.destinations.base``).
@@ -38,6 +39,7 @@ __all__ = [
     "DestinationRequestError",
     "DestinationUnavailableError",
     "DestinationUnreachableError",
+    "MassDeleteError",
     "ModelError",
     "RunError",
     "RunFailedError",
@@ -121,3 +123,7 @@ class RunLockedError(RunError, Terminal):
 
 class RunFailedError(RunError, Terminal):
     """The run failed as a whole."""
+
+
+class MassDeleteError(RunError, Terminal):
+    """A run would delete more of a sync's snapshot than its ``max_delete_percent`` allows."""

@@ -1,4 +1,4 @@
-"""Seeded fault injection for ``/1/upload`` (tests and benchmarks must be repeatable)."""
+"""Seeded fault injection for ``/1/upload`` and deletes (tests and benchmarks must repeat)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class Faults:
     burst_429: int = 0
     drop_rate: float = 0.0
     reject_rate: float = 0.0
+    delete_error_rate: float = 0.0
+    """Share of ``/1/delete/profiles.json`` requests answered 503 (nothing deleted)."""
     seed: int = 0
 
     @classmethod
@@ -59,6 +61,11 @@ class FaultPlan:
         if f.error_rate and self.rng.random() < f.error_rate:
             return "500" if self.rng.random() < 0.5 else "503"
         return "none"
+
+    def delete_fails(self) -> bool:
+        """Whether the next delete request fails with 503."""
+        rate = self.faults.delete_error_rate
+        return bool(rate) and self.rng.random() < rate
 
     def reject_record(self) -> bool:
         """Whether a valid record fails with 555 anyway."""

@@ -12,6 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncline.destinations.clevertap.rules import MAX_DELETES_PER_REQUEST
 from syncline_sandbox.state import SandboxState
 from syncline_sandbox.upload import fail, ok
 
@@ -24,7 +25,7 @@ __all__ = [
     "query_profiles",
 ]
 
-MAX_DELETE = 100
+MAX_DELETE = MAX_DELETES_PER_REQUEST
 MAX_BATCH_SIZE = 5000
 
 
@@ -65,6 +66,13 @@ async def _json_body(request: Request) -> dict[str, Any] | None:
 
 
 async def delete_profiles(state: SandboxState, account: str, request: Request) -> Response:
+    """``POST /1/delete/profiles.json``: the profiles and every event they raised are removed.
+
+    Documented (DOC-DEL): ``identity`` or ``guid`` (CleverTap's objectId), each a string or an
+    array of strings, at most 100 values per request, 400 when both are given. Not documented,
+    our choice: the answer ``{"status": "success"}``, deletion at once (CleverTap may process it
+    later), 400 for an empty list or a value that is not a string, success for unknown ids.
+    """
     body = await _json_body(request)
     if body is None:
         return fail(400, "Malformed request")
@@ -72,8 +80,12 @@ async def delete_profiles(state: SandboxState, account: str, request: Request) -
         return fail(400, "Pass either identity or guid, not both")
     field = "identity" if "identity" in body else "guid"
     values = body[field] if isinstance(body[field], list) else [body[field]]
+    if not values or not all(isinstance(v, str) and v for v in values):
+        return fail(400, f"Invalid parameter passed. {field} must be a string or strings")
     if len(values) > MAX_DELETE:
         return fail(400, f"At most {MAX_DELETE} values can be deleted per request")
+    if state.plan(account).delete_fails():
+        return fail(503, "Service Unavailable. Please retry later.")
     prefix = "identity" if field == "identity" else "objectId"
     state.store.delete_profiles(account, [f"{prefix}:{v}" for v in values])
     return ok({"status": "success"})

@@ -25,7 +25,8 @@ def _diff(name: str, model: str) -> DiffSQL:
 
 def _statements(d: DiffSQL) -> list[str]:
     return [*d.setup(), *d.drop_work(), d.bad_keys(), *d.plan(full=False, skip=False),
-            d.counts(), d.history_keys(), d.keys_rows(), d.invalid(), d.rows()]
+            d.counts(), d.history_keys(), d.keys_rows(), d.invalid(), d.rows(), d.removed(),
+            d.removed_rows()]
 
 
 @pytest.mark.parametrize("name", sorted(DIALECTS))

@@ -78,6 +78,24 @@ def test_delete_profiles(client: httpx.Client, sandbox: SandboxServer) -> None:
     assert many.status_code == 400
 
 
+def test_delete_removes_the_profile_and_its_events_by_identity_or_guid(
+        client: httpx.Client, sandbox: SandboxServer) -> None:
+    upload(client, {"type": "profile", "identity": "a", "profileData": {"Name": "A"}},
+           evt("a", "Buy"), evt("b", "Buy"),
+           {"type": "profile", "objectId": "g1", "profileData": {}})
+    answer = client.post("/1/delete/profiles.json", json={"identity": ["a"]})
+    assert (answer.status_code, answer.json()) == (200, {"status": "success"})
+    assert sandbox.profile(ACCOUNT, "a") is None
+    assert [e["identity"] for e in sandbox.events(ACCOUNT)] == ["b"]
+    assert client.post("/1/delete/profiles.json", json={"guid": "g1"}).status_code == 200
+    assert sandbox.store.profile(ACCOUNT, "objectId:g1") is None
+    for bad in ({"identity": []}, {"identity": [1]}, {"guid": ""}, {}):
+        assert client.post("/1/delete/profiles.json", json=bad).status_code == 400, bad
+    sandbox.set_faults(ACCOUNT, delete_error_rate=1.0)
+    assert client.post("/1/delete/profiles.json", json={"identity": "b"}).status_code == 503
+    assert [e["identity"] for e in sandbox.events(ACCOUNT)] == ["b"]
+
+
 def test_admin_stats_events_reset(client: httpx.Client) -> None:
     upload(client, evt("a", "Buy"), evt("b", "Buy"), evt("a", "View"))
     base = f"/_sandbox/accounts/{ACCOUNT}"

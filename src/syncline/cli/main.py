@@ -147,6 +147,10 @@ def plan(
     _print_summary(data, title=f"Plan of {sync} (nothing sent)")
     for record in data["preview"]:
         console.print_json(orjson.dumps(record, default=str).decode())
+    if data["delete_preview"]:
+        shown = ", ".join(data["delete_preview"])
+        more = " …" if data["to_delete"] > len(data["delete_preview"]) else ""
+        console.print(f"would delete ({data['to_delete']:,}): {shown}{more}", highlight=False)
 
 
 @app.command()
@@ -159,6 +163,11 @@ def run(
         bool,
         typer.Option("--resend-in-doubt", help="Send events a crashed run left in doubt."),
     ] = False,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option("--allow-mass-delete",
+                     help="Delete removed profiles even beyond the sync's max_delete_percent."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a sync: send new and changed rows, then print the summary."""
@@ -166,7 +175,8 @@ def run(
         # the objects alive now (modules, the project) live until exit: keep the collector from
         # walking them again and again while a large run allocates millions of short-lived dicts
         gc.freeze()
-        summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt)
+        summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt,
+                             allow_mass_delete=allow_mass_delete)
     data = summary.to_dict()
     data.pop("preview", None)
     if as_json:
@@ -190,6 +200,10 @@ def _print_summary(data: dict[str, Any], *, title: str) -> None:
     table.add_row("invalid keys", f"{data['invalid']:,}")
     for name in ("sent", "accepted", "rejected", "failed", "in_doubt"):
         table.add_row(name.replace("_", " "), f"{data[name]:,}")
+    if data.get("to_delete") or data.get("deleted") or data.get("delete_failed"):
+        table.add_row("to delete", f"{data['to_delete']:,}")
+        for name in ("deleted", "delete_failed"):
+            table.add_row(f"  {name.replace('_', ' ')}", f"{data[name]:,}")
     if data.get("history"):
         table.add_row("history", str(data["history"]))
     table.add_row("duration", f"{data['duration_s']:.1f} s")
@@ -200,6 +214,9 @@ def _print_summary(data: dict[str, Any], *, title: str) -> None:
     console.print(table)
     if data.get("error"):
         err_console.print(f"[red]error:[/red] {data['error']}", highlight=False)
+    elif data.get("delete_note"):
+        err_console.print(f"[yellow]deletes held back:[/yellow] {data['delete_note']}",
+                          highlight=False)
     if data.get("in_doubt_keys"):
         keys = data["in_doubt_keys"]
         shown = ", ".join(keys[:10]) + (" …" if len(keys) > 10 else "")
@@ -221,14 +238,14 @@ def runs(
         print_json([r.to_dict() for r in records])
         return
     table = Table("run", "sync", "status", "started", "planned", "sent", "accepted", "rejected",
-                  "failed", "in doubt", "duration")
+                  "failed", "in doubt", "deleted", "duration")
     for r in records:
         d = r.to_dict()
         table.add_row(
             str(d["id"]), d["sync"], d["status"], str(d["started_at"])[:19],
             f"{d['planned_new'] + d['planned_changed']:,}", f"{d['sent']:,}",
             f"{d['accepted']:,}", f"{d['rejected'] + d['invalid']:,}", f"{d['failed']:,}",
-            f"{d['in_doubt']:,}", f"{d['duration_s'] or 0:.1f} s",
+            f"{d['in_doubt']:,}", f"{d['deleted']:,}", f"{d['duration_s'] or 0:.1f} s",
         )
     console.print(table)
 

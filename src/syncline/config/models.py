@@ -147,14 +147,19 @@ class Mappings(_Strict):
         return self
 
 
+_BEHAVIORS: dict[str, Literal["update_or_create", "send", "delete"]] = {
+    "profile": "update_or_create", "event": "send", "delete": "delete"}
+
+
 class SyncConfig(_Strict):
     """One sync: a model of a source → an object of a destination."""
 
     source: str
     model: ModelConfig
     destination: str
-    object: Literal["profile", "event"]
-    behavior: Literal["update_or_create", "send"] | None = None
+    object: Literal["profile", "event", "delete"]
+    """``delete``: an erasure sync; each row names a profile to delete in CleverTap, once."""
+    behavior: Literal["update_or_create", "send", "delete"] | None = None
     sync_key: str = Field(min_length=1)
     """Column that identifies a record; unique and non-null in the model."""
     identity_field: Literal["identity", "objectId", "FBID", "GPID"] = "identity"
@@ -182,12 +187,15 @@ class SyncConfig(_Strict):
     """This sync's own alert conditions, over those of every ``alerts:`` rule watching it."""
     sync_log: SyncLogConfig | None = None
     """This sync's own row-level log settings (the project's ``sync_log:`` otherwise)."""
+    on_removed: Literal["keep", "delete"] = "keep"
+    """Profiles: what to do in CleverTap with keys that left the model since the last run."""
+    max_delete_percent: float = Field(default=10, ge=0, le=100)
+    """``on_removed: delete``: a run that would delete more of the snapshot than this is refused
+    (unless ``--allow-mass-delete``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncConfig:
-        expected: Literal["update_or_create", "send"] = (
-            "update_or_create" if self.object == "profile" else "send"
-        )
+        expected: Literal["update_or_create", "send", "delete"] = _BEHAVIORS[self.object]
         if self.behavior is None:
             self.behavior = expected
         elif self.behavior != expected:
@@ -203,6 +211,26 @@ class SyncConfig(_Strict):
             for name in ("event_name", "event_name_column", "timestamp_column", "items_column"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"`{name}` is for event syncs (object: event)")
+        return self
+
+    @model_validator(mode="after")
+    def _deletes(self) -> SyncConfig:
+        # CleverTap's delete API takes `identity` or `guid` (= objectId) only
+        deleting = self.object == "delete" or self.on_removed == "delete"
+        if deleting and self.identity_field not in ("identity", "objectId"):
+            raise ValueError("CleverTap deletes profiles by `identity` or `objectId` only, not "
+                             f"by `{self.identity_field}`")
+        if self.on_removed == "delete":
+            if self.object != "profile":
+                raise ValueError("`on_removed: delete` is for profile syncs; to delete profiles "
+                                 "listed in a table, use an erasure sync (`object: delete`)")
+            if self.identity_column not in (None, self.sync_key):
+                raise ValueError("`on_removed: delete` needs the sync key to be the identity: "
+                                 "a removed row's other columns are gone, so its identity "
+                                 "would be unknown; drop `identity_column`")
+        if self.object == "delete" and "mappings" in self.model_fields_set:
+            raise ValueError("an erasure sync (`object: delete`) sends only identities: remove "
+                             "`mappings`")
         return self
 
     @property

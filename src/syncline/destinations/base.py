@@ -3,7 +3,8 @@
 A destination is a small object that declares data (its capabilities) and answers five
 questions: can I connect (``check``), which rows of a batch may be invalid (``suspects``, by
 column, cheap), is this record valid (``validate``, exact), turn records into a request body
-(``encode``), and deliver that body (``deliver``), with one outcome per record.
+(``encode``), and deliver that body (``deliver``), with one outcome per record. Deletes are one
+more call (``delete_profiles``), confirmed or refused as a whole.
 Batching, concurrency, retries and commits belong to the engine, not to the destination.
 """
 
@@ -91,6 +92,8 @@ class DestinationCapabilities:
     max_in_flight: int = 15
     supports_dry_run: bool = True
     objects: tuple[str, ...] = ("profile", "event")
+    max_deletes_per_request: int = 100
+    """Identities one ``delete_profiles`` call may carry."""
 
 
 class DestinationClient(Protocol):
@@ -120,6 +123,17 @@ class DestinationClient(Protocol):
         Raises:
             DestinationError: a ``Transient`` one when retrying may help (429, 5xx, timeouts,
                 dropped connections), a ``Terminal`` one otherwise (400, 401, 403).
+        """
+
+    def delete_profiles(self, identities: Sequence[str], *, field: str) -> None:
+        """Delete the profiles whose ``field`` (``identity`` or ``objectId``) is in ``identities``.
+
+        Returns only once the destination confirmed the whole request; a delete has no
+        per-record outcome.
+
+        Raises:
+            DestinationError: as ``deliver``; deleting again is harmless, so the engine retries
+                every ``Transient`` one.
         """
 
     def close(self) -> None:

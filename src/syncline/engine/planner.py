@@ -47,6 +47,8 @@ class PlanCounts:
     removed: int
     null_keys: int
     duplicate_keys: int
+    in_snapshot: int = 0
+    """Keys in the snapshot before this run (the base of ``max_delete_percent``)."""
 
 
 class Plan:
@@ -72,6 +74,19 @@ class Plan:
     def batches(self, rows: int = 1000) -> Iterator[pa.RecordBatch]:
         """Rows to send in key order: model columns + __syncline_key + __syncline_hash."""
         yield from self._store.stream(self._sql.rows(), rows)
+
+    def removed_keys(self, rows: int) -> Iterator[list[str]]:
+        """Keys that left the model since the last run, in key order, ``rows`` or fewer at a time.
+
+        Materialized on first use (a work table, dropped with the others), so deleting them
+        from the snapshot while they stream is safe.
+        """
+        table = self._sql.tables["removed"]
+        self._store.execute([f"DROP TABLE IF EXISTS {table}", self._sql.removed()])
+        for batch in self._store.stream(self._sql.removed_rows(), rows):
+            keys = [str(k) for k in batch.column(0).to_pylist()]
+            for start in range(0, len(keys), rows):
+                yield keys[start:start + rows]
 
     def close(self) -> None:
         """Drop the work tables (the snapshot stays)."""
@@ -184,7 +199,7 @@ class Planner:
             self._accept_history()
         changed = planned - new
         unchanged = total - nulls - dups - new - changed
-        counts = PlanCounts(total, new, changed, unchanged, removed, nulls, dups)
+        counts = PlanCounts(total, new, changed, unchanged, removed, nulls, dups, in_snapshot)
         return Plan(self._store, sql, counts)
 
     def _accept_history(self) -> None:

@@ -23,6 +23,7 @@ from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
 from syncline.destinations.base import DestinationClient, Record, Rejection
 from syncline.destinations.registry import destination_client
+from syncline.engine import deletes
 from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
 from syncline.engine.mapping import RecordBuilder, ResolvedMapping, resolve_mapping
 from syncline.engine.planner import HASH, Plan, Planner
@@ -106,9 +107,11 @@ class Runner:
         full: bool = False,
         resend_in_doubt: bool = False,
         trigger: str = "manual",
+        allow_mass_delete: bool = False,
     ) -> RunSummary:
         """Run sync ``name`` to the end; the summary says how it went (never raises for rows)."""
         sync = self.sync(name)
+        deletes.check_erasure_run(name, sync, full=full)
         started = time.monotonic()
         with self.store.lease(name, holder=_holder()) as lease:
             run_id = self.store.start_run(name, trigger=trigger, full=full)
@@ -125,8 +128,16 @@ class Runner:
                     with span("syncline.plan", sync=name):
                         plan = self._plan(run, full=full)
                     summary.plan_s = time.monotonic() - planning
+                    deletes.plan_deletes(name, sync, plan.counts, summary,
+                                         allow_mass_delete=allow_mass_delete)
+                    deletes.check_delete_limit(summary)
                     with span("syncline.deliver", sync=name, records=summary.new + summary.changed):
-                        self._deliver(run, plan, lease)
+                        if sync.object == "delete":
+                            self._delete(run, plan, lease)
+                        else:
+                            self._deliver(run, plan, lease)
+                            if deletes.deletes_removed(sync):
+                                self._delete(run, plan, lease)
                 summary.status = self._status(summary)
             except SynclineError as exc:
                 summary.status, summary.error = "failed", str(exc)
@@ -155,7 +166,13 @@ class Runner:
                 summary.in_doubt_keys = run.snapshot.in_doubt_keys()
                 summary.in_doubt = len(summary.in_doubt_keys)
             plan = self._plan(run, full=full, dry=True)
-            summary.preview = self._preview(run, plan, preview)
+            deletes.plan_deletes(name, sync, plan.counts, summary, allow_mass_delete=False)
+            if sync.object == "delete":
+                summary.delete_preview = deletes.preview_erasure(plan, sync, preview)
+            else:
+                summary.preview = self._preview(run, plan, preview)
+                if summary.to_delete:
+                    summary.delete_preview = deletes.preview_removed(plan, preview)
         summary.duration_s = time.monotonic() - started
         return summary
 
@@ -325,6 +342,29 @@ class Runner:
         if self.cancel.is_set() and not run.aborted:
             summary.error = "cancelled by a user"
 
+    def _delete(self, run: _Run, plan: Plan, lease: object) -> None:
+        """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
+        summary = run.summary
+        last_store = time.monotonic()
+
+        def tick() -> None:
+            nonlocal last_store
+            if run.sync.object == "delete":
+                self.progress.advance(summary, summary.deleted + summary.delete_failed)
+            if time.monotonic() - last_store > _STORE_EVERY_S:
+                last_store = self._heartbeat(run, lease)
+
+        deleter = deletes.Deleter(run.name, run.sync, run.client, run.snapshot, summary,
+                                  retry=self.retry, cancel=self.cancel, tick=tick, log=run.log)
+        if run.sync.object == "delete":
+            self.progress.start(run.name, summary.to_delete)
+            deleter.erase(plan, lambda key, rejection: self._reject(run, key, rejection, None))
+            self._flush_rejections(run)
+        else:
+            deleter.delete_removed(plan)
+        if self.cancel.is_set() and not summary.error:
+            summary.error = "cancelled by a user"
+
     def _stopping(self, run: _Run) -> bool:
         return run.aborted is not None or self.cancel.is_set()
 
@@ -473,7 +513,9 @@ class _OpenRun:
         client = destination_client(project.destinations[sync.destination])
         self.stack.callback(client.close)
         sql = model_sql(sync.model, source)
-        mapping = resolve_mapping(self.name, sync, source.columns(sql))
+        columns = source.columns(sql)
+        mapping = (deletes.erasure_mapping(self.name, sync, columns) if sync.object == "delete"
+                   else resolve_mapping(self.name, sync, columns))
         diff = sync.diff or ("source" if source.capabilities.writable else "local")
         local_dir = self.project.root / ".syncline" / "diff"
         local_dir.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,10 @@ class Snapshot:
         """In-flight keys that were rejected or failed: forget them so they are planned again."""
         self._keyed(f"DELETE FROM {self.table}", "status = 'in_flight' AND ", keys)
 
+    def forget(self, keys: Sequence[str]) -> None:
+        """The destination confirmed these keys deleted: they leave the snapshot."""
+        self._keyed(f"DELETE FROM {self.table}", "", keys)
+
     def in_doubt_keys(self) -> list[str]:
         """Keys a crashed run marked in flight: we cannot know whether they arrived."""
         rows = self._store.query(f"SELECT sync_key FROM {self.table} WHERE status = 'in_flight' "

@@ -18,6 +18,12 @@ class RunSummary:
     counts rows with a null or duplicate sync key; ``failed`` counts records whose request
     failed after its retries (tried again next run); ``in_doubt`` counts event keys that may or
     may not have reached CleverTap.
+
+    Deletes (``on_removed: delete``, erasure syncs) have counts of their own: ``deleted``
+    counts profiles CleverTap confirmed deleted; ``delete_failed`` those not confirmed (their
+    request failed, or the run stopped first), which stay in the snapshot and are deleted on
+    the next run. With ``on_removed: delete``, removed = deleted + delete_failed unless the run
+    was refused before sending anything (``delete_note`` says why).
     """
 
     sync: str
@@ -52,6 +58,14 @@ class RunSummary:
     """Rows written to the sync log in the warehouse (when ``sync_log`` is enabled)."""
     sync_log_error: str | None = None
     """Why the sync log could not be written (a warning: the run itself is unaffected)."""
+    deleted: int = 0
+    delete_failed: int = 0
+    to_delete: int = 0
+    """Deletes this run would send: removed keys (``on_removed: delete``) or erasure rows."""
+    delete_preview: list[str] = field(default_factory=list)
+    """``plan``: the first identities it would delete."""
+    delete_note: str | None = None
+    """Why deletes are held back (the mass-delete limit), when they are."""
 
     @property
     def planned(self) -> dict[str, int]:
@@ -94,6 +108,8 @@ class RunSummary:
             "rejected": self.rejected,
             "failed": self.failed,
             "in_doubt": self.in_doubt,
+            "deleted": self.deleted,
+            "delete_failed": self.delete_failed,
         }
 
 

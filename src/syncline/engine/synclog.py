@@ -127,7 +127,8 @@ class SyncLog:
         self._guard(lambda: self.store.execute([*sql.create(), sql.trim(self.sync, cutoff)]))
 
     def add(self, keys: Sequence[str | None], outcome: Outcome, code: str | None = None,
-            message: str | None = None, column: str | None = None) -> None:
+            message: str | None = None, column: str | None = None, *,
+            operation: str | None = None) -> None:
         """Rows for ``keys``, all with the same outcome (and code, message, column)."""
         n = len(keys)
         if not n:
@@ -135,7 +136,7 @@ class SyncLog:
         rows = self._rows
         rows["sync_key"].extend(keys)
         for name, value in (("run_id", self.run_id), ("sync", self.sync),
-                            ("operation", self.operation), ("outcome", outcome),
+                            ("operation", operation or self.operation), ("outcome", outcome),
                             ("code", code), ("message", message), ("column_name", column)):
             rows[name].extend([value] * n)
         rows["logged_at"].extend([datetime.now(UTC).replace(tzinfo=None)] * n)

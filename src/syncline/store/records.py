@@ -53,6 +53,8 @@ class RunRecord:
     rejected: int = 0
     failed: int = 0
     in_doubt: int = 0
+    deleted: int = 0
+    delete_failed: int = 0
 
     @property
     def counts(self) -> dict[str, int]:

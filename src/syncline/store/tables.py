@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 COUNTS = ("rows_in_model", "planned_new", "planned_changed", "planned_unchanged",
-          "planned_removed", "invalid", "sent", "accepted", "rejected", "failed", "in_doubt")
+          "planned_removed", "invalid", "sent", "accepted", "rejected", "failed", "in_doubt",
+          "deleted", "delete_failed")
 
 metadata = sa.MetaData()
 runs = sa.Table(

@@ -244,6 +244,40 @@ class CleverTapClient:
             status=response.status_code, body=response.text,
         )  # fmt: skip
 
+    def delete_profiles(self, identities: Sequence[str], *, field: str) -> None:
+        """``POST /1/delete/profiles.json`` with ``{"identity": [...]}`` or ``{"guid": [...]}``.
+
+        Documented (developer.clevertap.com/docs/delete-user-profile-api): the endpoint and
+        method, a body with either ``identity`` or ``guid`` (CleverTap's objectId) as a string
+        or an array, at most 100 values per array, and 400 for a body with both. Not documented:
+        the answer's body. Our choice: HTTP 200 with ``"status": "success"`` confirms the
+        request; a 200 saying anything else is a refusal; other statuses map as for uploads
+        (429 and 5xx are transient, and deleting again is harmless). Third-party clients seen
+        (RudderStack's) check the HTTP status only.
+        """
+        if len(identities) > rules.MAX_DELETES_PER_REQUEST:
+            raise ValueError(f"at most {rules.MAX_DELETES_PER_REQUEST} profiles per delete")
+        key = {"identity": "identity", "objectId": "guid"}.get(field)
+        if key is None:
+            raise ValueError(f"CleverTap deletes by identity or objectId, not {field}")
+        where = f"account {self.config.account_id} (POST /1/delete/profiles.json)"
+        url = f"{self.base_url}/1/delete/profiles.json"
+        try:
+            response = self._http.post(url, content=orjson.dumps({key: list(identities)}))
+        except httpx.HTTPError as exc:
+            raise map_transport(exc, url) from exc
+        if response.status_code != 200:
+            raise map_status(response, where)
+        try:
+            data: Any = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict) or data.get("status") != "success":
+            raise DestinationRequestError(
+                f"CleverTap did not confirm the delete on {where}: {response.text[:500]}",
+                status=response.status_code, body=response.text,
+            )  # fmt: skip
+
     def close(self) -> None:
         """Close the shared connection pool."""
         self._http.close()

@@ -31,6 +31,7 @@ from typing import Any, Final, TypeVar
 __all__ = [
     "MAX_CHARGED_ITEMS",
     "MAX_CONCURRENT_UPLOADS",
+    "MAX_DELETES_PER_REQUEST",
     "MAX_KEY_LENGTH",
     "MAX_RECORDS_PER_UPLOAD",
     "MAX_VALUE_BYTES",
@@ -45,6 +46,9 @@ __all__ = [
 
 MAX_RECORDS_PER_UPLOAD: Final = 1000
 MAX_CONCURRENT_UPLOADS: Final = 15
+# DOC-DEL (developer.clevertap.com/docs/delete-user-profile-api): "a maximum of 100 values per
+# identity array and a maximum of 100 values per guid array per request" [documented]
+MAX_DELETES_PER_REQUEST: Final = 100
 MAX_KEY_LENGTH: Final = 120
 MAX_VALUE_BYTES: Final = 512
 MAX_CHARGED_ITEMS: Final = 256

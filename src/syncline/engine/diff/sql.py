@@ -46,7 +46,8 @@ class DiffSQL:
             "tables",
             {
                 "snapshot": self.dialect.table(f"snapshot_{self.name}"),
-                **{t: self.dialect.work_table(f"{t}_{self.name}") for t in ("bad", "keys", "plan")},
+                **{t: self.dialect.work_table(f"{t}_{self.name}")
+                   for t in ("bad", "keys", "plan", "removed")},
             },
         )
 
@@ -73,7 +74,7 @@ class DiffSQL:
 
     def drop_work(self) -> list[str]:
         """Drop the work tables (the snapshot stays)."""
-        work = ("plan", "keys", "bad")
+        work = ("plan", "keys", "bad", "removed")
         drops = [f"DROP TABLE IF EXISTS {self.tables[t]}" for t in work]
         if self.dialect.temp_work:  # left in the database file by versions before TEMP tables
             old = [self.dialect.table(f"{t}_{self.name}") for t in work]
@@ -175,6 +176,22 @@ class DiffSQL:
     def keys_rows(self) -> str:
         """The rows of ``keys``."""
         return f"SELECT k, h FROM {self.tables['keys']}"
+
+    def removed(self) -> str:
+        """Keys the snapshot holds and the model no longer has (``on_removed: delete``).
+
+        An anti-join of the snapshot with the model's keys (as text, as the snapshot holds
+        them): one more pass over the model, run only when the counts found removed keys. A
+        duplicated key is still in the model, so it is not removed.
+        """
+        t = self.tables
+        return (f"{self._create} {t['removed']} AS SELECT s.sync_key AS k FROM {t['snapshot']} s "
+                f"LEFT JOIN (SELECT {self._key()} AS k FROM {self._m}) d ON d.k = s.sync_key "
+                "WHERE d.k IS NULL AND s.status = 'accepted'")
+
+    def removed_rows(self) -> str:
+        """The removed keys in key order."""
+        return f"SELECT k FROM {self.tables['removed']} ORDER BY k"
 
     def invalid(self) -> str:
         """NULL key first, then duplicated keys in key order."""
