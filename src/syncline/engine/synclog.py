@@ -103,8 +103,20 @@ class LogEntry:
 
 
 @dataclass
+class _Segment:
+    """Rows that share everything but their key (a batch's accepted keys, say)."""
+
+    keys: list[str | None]
+    values: dict[str, Any]
+
+
+@dataclass
 class SyncLog:
-    """The rows of one run, buffered by column until ``flush``."""
+    """The rows of one run, buffered as segments of keys with shared values until ``flush``.
+
+    A segment costs its key list and nothing per row until it is written: DuckDB gets each shared
+    value as one repeated Arrow array, so a million accepted keys cost little more than the keys.
+    """
 
     store: DiffStore
     config: SyncLogConfig
@@ -114,7 +126,7 @@ class SyncLog:
     """``upsert`` (profiles), ``event`` or ``delete``."""
     written: int = 0
     error: str | None = None
-    _rows: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in _COLUMNS})
+    _segments: list[_Segment] = field(default_factory=list)
 
     @property
     def sql(self) -> SyncLogSQL:
@@ -130,35 +142,29 @@ class SyncLog:
             message: str | None = None, column: str | None = None, *,
             operation: str | None = None) -> None:
         """Rows for ``keys``, all with the same outcome (and code, message, column)."""
-        n = len(keys)
-        if not n:
+        if not keys:
             return
-        rows = self._rows
-        rows["sync_key"].extend(keys)
-        for name, value in (("run_id", self.run_id), ("sync", self.sync),
-                            ("operation", operation or self.operation), ("outcome", outcome),
-                            ("code", code), ("message", message), ("column_name", column)):
-            rows[name].extend([value] * n)
-        rows["logged_at"].extend([datetime.now(UTC).replace(tzinfo=None)] * n)
+        self._segments.append(_Segment(list(keys), {
+            "run_id": self.run_id, "sync": self.sync, "operation": operation or self.operation,
+            "outcome": outcome, "code": code, "message": message, "column_name": column,
+            "logged_at": datetime.now(UTC).replace(tzinfo=None)}))
 
     def flush(self) -> None:
         """Write what is buffered in one bulk insert; a failure is kept on ``error``."""
-        rows, n = self._rows, len(self._rows["sync_key"])
-        if not n:
-            return
-        self._rows = {c: [] for c in _COLUMNS}
-        if self._guard(lambda: self._insert(rows)):
+        segments, self._segments = self._segments, []
+        n = sum(len(seg.keys) for seg in segments)
+        if n and self._guard(lambda: self._insert(segments)):
             self.written += n
 
-    def _insert(self, rows: dict[str, list[Any]]) -> None:
+    def _insert(self, segments: list[_Segment]) -> None:
         if isinstance(self.store, DuckDBStore):
-            batch = pa.RecordBatch.from_pydict({
-                "run_id": pa.array(rows["run_id"], pa.int64()),
-                **{c: pa.array(rows[c], pa.string()) for c in _COLUMNS[1:-1]},
-                "logged_at": pa.array(rows["logged_at"], pa.timestamp("us")),
-            })
-            self.store.load(self.sql.insert(), batch)
+            self.store.load(self.sql.insert(), _arrow(segments))
             return
+        rows: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
+        for seg in segments:
+            rows["sync_key"].extend(seg.keys)
+            for name, value in seg.values.items():
+                rows[name].extend([value] * len(seg.keys))
         self.store.write(self.sql.insert(), rows)
 
     def _guard(self, work: Any) -> bool:
@@ -172,6 +178,22 @@ class SyncLog:
                                                         "sync": self.sync, "error": self.error})
             return False
         return True
+
+
+_TYPES = {"run_id": pa.int64(), "logged_at": pa.timestamp("us")}
+
+
+def _arrow(segments: list[_Segment]) -> pa.RecordBatch:
+    """The segments as one batch in the table's column order: keys, then repeated values."""
+    columns = {}
+    for name in _COLUMNS:
+        if name == "sync_key":
+            columns[name] = pa.array([k for seg in segments for k in seg.keys], pa.string())
+            continue
+        kind = _TYPES.get(name, pa.string())
+        columns[name] = pa.concat_arrays([
+            pa.repeat(pa.scalar(seg.values[name], kind), len(seg.keys)) for seg in segments])
+    return pa.RecordBatch.from_pydict(columns)
 
 
 def key_history(store: DiffStore, config: SyncLogConfig, sync: str, key: str,
