@@ -70,8 +70,9 @@ class CleverTapDestinationConfig(_Strict):
 
     discarded_events: list[str] = Field(default_factory=list)
     """Event names discarded in this account's dashboard: rejected locally with code 528."""
-    max_event_properties: int = Field(default=256, ge=1)
-    """This account's limit of properties per event (CleverTap's default is 256, or 100)."""
+    max_event_properties: int = Field(default=100, ge=1)
+    """This account's limit of properties per event: CleverTap documents 100 by default,
+    configurable per account (older pages said 256); raise it if your account allows more."""
 
 
 DestinationConfig = Annotated[CleverTapDestinationConfig, Field(discriminator="type")]

@@ -34,7 +34,7 @@ _PATTERNS: Final = {"Email": catalog.EMAIL_RE, "Phone": catalog.PHONE_RE}
 
 
 def suspects(
-    columns: RecordColumns, *, max_event_properties: int = 256,
+    columns: RecordColumns, *, max_event_properties: int = catalog.DEFAULT_MAX_EVENT_PROPERTIES,
     discarded_events: frozenset[str] = frozenset(), now: float,
 ) -> set[int]:  # fmt: skip
     """Rows of ``columns`` that may break a rule; every other row is valid."""

@@ -59,7 +59,7 @@ MAX_CHARGED_ITEMS: Final = 256
 MAX_IDENTITY_LENGTH: Final = 1024
 MAX_TS_AHEAD_SECONDS: Final = 86_400
 MS_THRESHOLD: Final = 10**12
-DEFAULT_MAX_EVENT_PROPERTIES: Final = 256
+DEFAULT_MAX_EVENT_PROPERTIES: Final = 100
 
 IDENTITY_KEYS: Final = ("identity", "objectId", "FBID", "GPID")
 RECORD_TYPES: Final = frozenset({"profile", "event", "token"})
@@ -107,6 +107,7 @@ STANDARD_PROFILE_FIELDS: Final[Mapping[str, str]] = {
     "MSG-sms": "boolean",
     "MSG-whatsapp": "boolean",
     "MSG-dndPhone": "boolean",
+    "MSG-dndEmail": "boolean",
 }
 
 # DOC-PLAT: characters not allowed in event names and property keys ('#' for profiles only).
@@ -114,7 +115,7 @@ EVENT_KEY_FORBIDDEN: Final = frozenset("%><!|&.:;$'\"\\")
 PROFILE_KEY_FORBIDDEN: Final = EVENT_KEY_FORBIDDEN | {"#"}
 EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 # "+[country code][phone number]" (documented); separators between digits allowed (our choice)
-PHONE_RE: Final = re.compile(r"^\+[1-9][0-9]{7,14}$")
+PHONE_RE: Final = re.compile(r"^\+[1-9](?:[ .()-]*[0-9]){1,14}$")
 OBJECT_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SUFFIX_RE: Final = re.compile(
     r"^(?P<msg>.*?)(?:\. |\.| )?Skipped record number : (?P<n>\d+)$", re.S
