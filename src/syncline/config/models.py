@@ -101,6 +101,9 @@ class ColumnMapping(_Strict):
     """Data type sent; inferred from the column's type when omitted."""
     send_nulls: bool = False
     """Send null values (CleverTap then clears the property); by default nulls are not sent."""
+    phone_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    """Phone: the ISO country (``IN``) national numbers of this column belong to; overrides
+    the sync's ``phone_region``."""
 
     @model_validator(mode="after")
     def _one_of(self) -> ColumnMapping:
@@ -160,6 +163,12 @@ class SyncConfig(_Strict):
     """``every 15m`` or a cron expression; used by ``syncline serve``."""
     timezone: str | None = None
     """IANA time zone for a cron schedule (e.g. ``Europe/Paris``); UTC when omitted."""
+    phone_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    """Profiles: the ISO country (``IN``, ``US``) of phone numbers written without ``+``; they
+    are sent in E.164 (``+919876500001``). Numbers already international need no region."""
+    on_invalid_field: Literal["reject_record", "drop_field"] = "reject_record"
+    """A property that breaks a destination rule: reject the whole record (default), or send
+    the record without that property and report the dropped field as a warning."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncConfig:

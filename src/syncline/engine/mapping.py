@@ -25,7 +25,8 @@ from syncline.destinations.clevertap.records import (
     STANDARD_PROFILE_FIELDS,
     clevertap_date,
     epoch_seconds,
-    normalise_standard,
+    phone_region_error,
+    standard_normaliser,
     to_boolean,
     to_number,
     to_string,
@@ -49,6 +50,8 @@ _STANDARD_NAMES: dict[str, str] = {
     "msgemail": "MSG-email", "emailoptin": "MSG-email", "msgpush": "MSG-push",
     "pushoptin": "MSG-push", "msgsms": "MSG-sms", "smsoptin": "MSG-sms",
     "msgwhatsapp": "MSG-whatsapp", "whatsappoptin": "MSG-whatsapp",
+    "msgdndphone": "MSG-dndPhone", "dndphone": "MSG-dndPhone", "msgdndemail": "MSG-dndEmail",
+    "dndemail": "MSG-dndEmail", "timezone": "Timezone", "tz": "Timezone",
 }  # fmt: skip
 _SEPARATORS = re.compile(r"[_\-\s]+")
 
@@ -78,6 +81,7 @@ class FieldMap:
     constant: object
     type: FieldType
     send_nulls: bool
+    phone_region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,13 +134,19 @@ def resolve_mapping(sync_name: str, sync: SyncConfig, columns: Sequence[Column])
         if value is not None:
             special.append(need(value, key))
     fields = _fields(sync, types, need, set(special))
+    for f in fields:
+        problem = phone_region_error(f.phone_region) if f.phone_region else None
+        if problem is not None and f.field == "Phone":
+            raise ConfigError(f"sync `{sync_name}`: {problem}")
     hash_columns = tuple(dict.fromkeys([*special, *(f.column for f in fields if f.column)]))
     payload = {
         "object": sync.object, "identity_field": sync.identity_field,
         "sync_key": sync.sync_key, "user": sync.user_column, "event_name": sync.event_name,
         "event_name_column": sync.event_name_column, "ts": sync.timestamp_column,
         "items": sync.items_column,
-        "fields": [[f.field, f.column, repr(f.constant), f.type, f.send_nulls] for f in fields],
+        "fields": [[f.field, f.column, repr(f.constant), f.type, f.send_nulls,
+                    *([f.phone_region] if f.phone_region and f.field == "Phone" else [])]
+                   for f in fields],
     }  # fmt: skip
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
     return ResolvedMapping(tuple(fields), hash_columns, digest)
@@ -155,7 +165,9 @@ def _fields(
             explicit_columns.add(column)
         std_type = STANDARD_PROFILE_FIELDS.get(entry.to) if sync.object == "profile" else None
         kind = entry.type or std_type or (_infer_type(types[column]) if column else "string")
-        out[entry.to] = FieldMap(entry.to, column, entry.constant, kind, entry.send_nulls)  # type: ignore[arg-type]
+        region = entry.phone_region or sync.phone_region
+        out[entry.to] = FieldMap(entry.to, column, entry.constant, kind, entry.send_nulls,  # type: ignore[arg-type]
+                                 region)
     if maps.sync_all:
         excluded = {need(c, "mappings.exclude") for c in maps.exclude}
         for column in types:
@@ -166,7 +178,7 @@ def _fields(
                 continue
             std_type = STANDARD_PROFILE_FIELDS.get(name) if standard else None
             kind = std_type or _infer_type(types[column])
-            out[name] = FieldMap(name, column, None, kind, False)  # type: ignore[arg-type]
+            out[name] = FieldMap(name, column, None, kind, False, sync.phone_region)  # type: ignore[arg-type]
     return list(out.values())
 
 
@@ -178,9 +190,9 @@ def _converter(item: FieldMap, profile: bool) -> Converter:
         "string": to_string, "number": to_number, "boolean": to_boolean, "date": clevertap_date,
     }[item.type]  # fmt: skip
     if profile and item.field in STANDARD_PROFILE_FIELDS:
-        field = item.field
-        if field in ("Gender", "Employed", "Married"):
-            return lambda v: normalise_standard(field, v if isinstance(v, bool) else to_string(v))
+        normalise = standard_normaliser(item.field, phone_region=item.phone_region)
+        if normalise is not None:
+            return normalise
     return base
 
 

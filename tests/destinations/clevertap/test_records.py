@@ -9,8 +9,11 @@ from syncline.destinations.clevertap.records import (
     clevertap_date,
     epoch_seconds,
     event_record,
+    normalise_phone,
     normalise_standard,
+    phone_region_error,
     profile_record,
+    standard_normaliser,
     to_boolean,
     to_number,
     to_string,
@@ -70,6 +73,41 @@ def test_standard_normalisation_leaves_bad_values() -> None:
     assert normalise_standard("Employed", "no") == "N"
     assert normalise_standard("Employed", "sometimes") == "sometimes"
     assert normalise_standard("Phone", "123") == "123"
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "sent"),
+    [("+44 20 7946 0002", None, "+442079460002"), ("(415) 555-0001", "US", "+14155550001"),
+     ("9876500001", "IN", "+919876500001"), ("9876500001", "in", "+919876500001"),
+     ("+44 20 7946 0002", "IN", "+442079460002"), ("0044 20 7946 0002", "IN", "+442079460002"),
+     ("+1 (415) 555.0001", None, "+14155550001"), (" +14155550001 ", None, "+14155550001"),
+     ("+6834002", None, "+6834002"),
+     # cannot be read: left for the rule to reject (no region; too short for the region)
+     ("9876500001", None, "9876500001"), ("98765", "IN", "98765"), ("phone", "US", "phone"),
+     # international but not a possible number: only cleaned of separators
+     ("+999 12", None, "+99912")],
+)  # fmt: skip
+def test_phones_become_e164(raw: str, region: str | None, sent: str) -> None:
+    assert normalise_phone(raw, region) == sent
+
+
+def test_phone_region_must_be_a_country() -> None:
+    assert phone_region_error("IN") is None and phone_region_error("us") is None
+    assert "ISO 3166" in (phone_region_error("XX") or "")
+
+
+def test_common_spellings_are_normalised() -> None:
+    gender = standard_normaliser("Gender")
+    assert gender is not None
+    assert [gender(v) for v in ("male", "Female", "m", "F", " MAN ", "woman", "x")] == [
+        "M", "F", "M", "F", "M", "F", "x"]  # fmt: skip
+    email = standard_normaliser("Email")
+    assert email is not None and email("  ann@example.com \t") == "ann@example.com"
+    phone = standard_normaliser("Phone", phone_region="IN")
+    assert phone is not None and phone(9876500001) == "+919876500001"
+    married = standard_normaliser("Married")
+    assert married is not None and married(True) == "Y" and married("no") == "N"
+    assert standard_normaliser("Name") is None and standard_normaliser("MSG-email") is None
 
 
 def test_record_shapes() -> None:
