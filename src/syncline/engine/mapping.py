@@ -7,6 +7,7 @@ Converters are chosen once per field and applied per column, so a million rows m
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -212,6 +213,9 @@ class BuiltBatch:
     records: list[Record | None]
     rejections: Failures
     columns: RecordColumns
+    dropped: dict[int, list[tuple[str, Rejection]]] = dataclasses.field(default_factory=dict)
+    """``on_invalid_field: drop_field``: row → (field, why) for values that could not be
+    converted; the row's record is sent without them."""
 
     def rows(self) -> list[tuple[str, Record | None, Rejection | None]]:
         """``(key, record, None)`` or ``(key, None, rejection)`` per row, in order."""
@@ -233,6 +237,7 @@ class RecordBuilder:
         self._convs = [(f, _converter(f, self._profile)) for f in mapping.fields]
         self._fields = tuple(f.field for f in mapping.fields)
         self._send_nulls = frozenset(f.field for f in mapping.fields if f.send_nulls)
+        self._drop = sync.on_invalid_field == "drop_field"
 
     def build(self, batch: pa.RecordBatch) -> BuiltBatch:
         """Records (or rejections) for every row of ``batch``."""
@@ -243,6 +248,7 @@ class RecordBuilder:
 
         s, n = self._sync, batch.num_rows
         failures: Failures = {}
+        dropped: dict[int, list[tuple[str, Rejection]]] = {}
         values: list[list[Any]] = []
         arrays: dict[str, pa.Array] = {}  # fields sent exactly as Arrow holds them
         for f, conv in self._convs:
@@ -253,7 +259,11 @@ class RecordBuilder:
             else:
                 column, bad = _convert_list(f, conv, [f.constant] * n)
             values.append(column)
-            _merge(failures, bad)
+            if self._drop and f.column:
+                for i, rejection in bad.items():
+                    dropped.setdefault(i, []).append((f.field, rejection))
+            else:
+                _merge(failures, bad)
         # the key as the diff wrote it (SQL text): the snapshot must hold exactly that text, or
         # the next diff would not find it (a TIMESTAMP key is '2024-01-02 03:04:05' in SQL)
         planned = KEY in names.values()
@@ -262,6 +272,9 @@ class RecordBuilder:
         same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(users.type)
         identities = keys if same else _texts(users)  # text keys are the same text in SQL
         data = _dicts(self._fields, values, n, self._send_nulls)
+        for i, faults in dropped.items():
+            for name, _ in faults:
+                data[i].pop(name, None)  # a null sent on purpose would clear the property
         properties = dict(zip(self._fields, values, strict=True))
         if self._profile:
             field = s.identity_field
@@ -276,7 +289,7 @@ class RecordBuilder:
                                             failures)
         for i in failures:
             records[i] = None
-        return BuiltBatch(keys, records, failures, columns)
+        return BuiltBatch(keys, records, failures, columns, dropped)
 
     def _events(
         self, array: Callable[[str], pa.Array], n: int, identities: list[str],

@@ -35,6 +35,9 @@ class RunSummary:
     rejected: int = 0
     failed: int = 0
     in_doubt: int = 0
+    fields_dropped: int = 0
+    """``on_invalid_field: drop_field``: properties left out of records that were sent (each
+    reported as a warning); not counted in ``rejected``."""
     in_doubt_keys: list[str] = field(default_factory=list)
     history: str | None = None
     duration_s: float = 0.0
@@ -44,6 +47,9 @@ class RunSummary:
     """Seconds from the first upload to the last answer: the rate the destination saw."""
     error: str | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    """``plan``: every planned row checked locally; per (outcome, code, column): how many rows
+    would be rejected or lose a field, with the reason and example keys."""
 
     @property
     def planned(self) -> dict[str, int]:
@@ -78,6 +84,7 @@ class RunSummary:
             "rejected": self.rejected,
             "failed": self.failed,
             "in_doubt": self.in_doubt,
+            "fields_dropped": self.fields_dropped,
         }
 
 
