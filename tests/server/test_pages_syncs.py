@@ -66,6 +66,9 @@ def test_each_wizard_step_is_checked_against_the_source(
                                               "csrf_token": csrf(confirm.text)})
     assert created.status_code == 200 and str(created.url).endswith("/syncs/users/preview")
     assert '"identity": "u001"' in html.unescape(created.text)
+    # every planned row is checked before anything is sent: u007's phone would be refused
+    assert 'id="would-reject">1<' in created.text and 'id="would-drop">0<' in created.text
+    assert "<td>516</td><td>phone</td>" in created.text and BAD_PHONE_USER in created.text
     taken = client.post("/syncs/new", data={**WIZARD, "name": "users",
                                             "csrf_token": csrf(confirm.text)})
     assert taken.status_code == 422 and "already exists" in taken.text
