@@ -183,6 +183,9 @@ def test_phone_region_per_sync_or_mapping_and_unknown_regions() -> None:
         pa.RecordBatch.from_pydict({"user_id": ["1"], "mobile": ["(415) 555-0001"]}))
     assert built.records[0] == {"identity": "1", "type": "profile",
                                 "profileData": {"Phone": "+14155550001"}}
+    misplaced = _sync(mappings={"columns": [{"from": "tz", "to": "tz", "phone_region": "US"}]})
+    with pytest.raises(ConfigError, match="`phone_region` is for the Phone field"):
+        resolve_mapping("users", misplaced, columns)
     with pytest.raises(ConfigError, match="phone_region `ZZ`"):
         resolve_mapping("users", _sync(phone_region="ZZ"), columns)
     unchanged = resolve_mapping("users", _sync(), columns).fingerprint

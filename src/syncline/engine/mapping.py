@@ -135,6 +135,10 @@ def resolve_mapping(sync_name: str, sync: SyncConfig, columns: Sequence[Column])
         if value is not None:
             special.append(need(value, key))
     fields = _fields(sync, types, need, set(special))
+    for entry in sync.mappings.columns:
+        if entry.phone_region and entry.to != "Phone":
+            raise ConfigError(f"sync `{sync_name}`: `phone_region` is for the Phone field, not "
+                              f"`{entry.to}`; move it to the mapping `to: Phone`")
     for f in fields:
         problem = phone_region_error(f.phone_region) if f.phone_region else None
         if problem is not None and f.field == "Phone":
