@@ -480,6 +480,10 @@ def _convert_column(
             array.cast(pa.string()).cast(pa.float64())
         )
         kind = array.type
+    by_column = getattr(conv, "by_column", None)  # a standard field's normaliser
+    done = by_column(array) if by_column is not None else None
+    if done is not None:
+        return done.to_pylist(), {}, done
     plain = (
         (item.type == "string" and pa.types.is_string(kind) and conv is to_string)
         or (item.type == "number" and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))

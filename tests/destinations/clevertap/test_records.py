@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 from syncline.destinations.clevertap.records import (
@@ -119,3 +120,23 @@ def test_record_shapes() -> None:
         "identity": "u1", "type": "event", "ts": EPOCH, "evtName": "Charged",
         "evtData": {"Amount": 1},
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "by_column"),
+    [("Email", ["a@example.com", " b@example.com\t", None, "\x1cc@example.com\x1f"], True),
+     ("Email", ["é@example.com ", "a@example.com"], False),
+     ("Phone", ["+14155550001", None, "+442079460002"], True),
+     ("Phone", ["+14155550001", "+1 415 555 0002"], False),
+     ("Gender", ["M", "F", None], True), ("Gender", ["M", "female"], False)],
+)  # fmt: skip
+def test_by_column_is_exactly_the_per_value_normalisation(
+    field: str, values: list[str | None], by_column: bool
+) -> None:
+    normalise = standard_normaliser(field, phone_region="IN")
+    assert normalise is not None
+    done = normalise.by_column(pa.array(values, pa.string()))
+    assert (done is not None) == by_column
+    per_value = [None if v is None else normalise(v) for v in values]
+    if done is not None:
+        assert done.to_pylist() == per_value
