@@ -150,3 +150,9 @@ def test_plan_checks_every_row_before_anything_is_sent(
         ("field_dropped", "514", "gender", 1), ("field_dropped", "516", "phone", 1),
         ("field_dropped", "bad_value", "email_opt_in", 1)}
     assert sandbox.profiles(ACCOUNTS[0]) == {} and sandbox.upload_count(ACCOUNTS[0]) == 0
+    text = subprocess.run(
+        [sys.executable, "-m", "syncline", "plan", "users_lenient", "--project", str(root)],
+        env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert "Local checks of every planned row" in text and "sent without field" in text
+    assert "email_opt_in" in text and "fields dropped" in text

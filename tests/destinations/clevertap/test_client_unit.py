@@ -310,6 +310,11 @@ def test_validate_lists_every_field_and_drop_fields_leaves_a_valid_record() -> N
         kept = client.drop_fields(record, [f.field for f in rejection.faults])
         assert kept["profileData"] == {"Name": "Ann"} and client.validate(kept) is None
         assert record["profileData"]["Gender"] == "x"  # the original is left alone
+        event = {"identity": "u", "type": "event", "evtName": "Viewed",
+                 "evtData": {"Page": "/", "Nested": {"a": 1}, "a.b": 2}}  # fmt: skip
+        bad = client.validate(event)
+        assert bad is not None and [f.field for f in bad.faults] == ["Nested", "a.b"]
+        assert client.drop_fields(event, ["Nested", "a.b"])["evtData"] == {"Page": "/"}
         whole = client.validate({"type": "profile", "profileData": {"Gender": "x"}})
         assert whole is not None and whole.code == "523" and whole.faults == ()
     finally:
