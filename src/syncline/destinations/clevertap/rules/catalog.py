@@ -7,7 +7,8 @@ choice* (CleverTap documents nothing; we picked the loosest reading we could def
 * ``Phone``: documented "should be formatted as +[country code][phone number]" (Upload User
   Profiles). Our choice within that: a ``+``, then 2 to 15 digits (E.164's maximum) with the
   first not 0; spaces, dots, dashes and brackets between digits are allowed, since the docs do
-  not forbid them. Observed refused: ``"223"``, ``"123"``, ``"+44+441234"``.
+  not forbid them (CleverTap's CSV upload page shows a number written "01 123 111 0123").
+  Observed refused: ``"223"``, ``"123"``, ``"+44+441234"``.
 * ``Gender``: documented "Can be either M or F" (CleverTap's SDK docs); no other value is
   documented, so "Male", "O" or "x" are refused with 514. Normalising words to M/F happens
   before validation, in ``records``.
