@@ -12,6 +12,8 @@ choice* (CleverTap documents nothing; we picked the loosest reading we could def
 * ``Gender``: documented "Can be either M or F" (CleverTap's SDK docs); no other value is
   documented, so "Male", "O" or "x" are refused with 514. Normalising words to M/F happens
   before validation, in ``records``.
+* ``Email``: CleverTap documents no format; observed refused ``"$$$$$"`` and ``"1234"``. Our
+  choice: something@something.tld, no spaces (``EMAIL_RE``).
 * ``Employed``/``Married`` Y/N, ``Education`` School/College/Graduate: documented (SDK docs).
 * ``profileData`` missing or not an object → 512 "Invalid profile structure": our choice.
 * key names with forbidden characters, keys over 120 bytes, string values over 512 bytes and
