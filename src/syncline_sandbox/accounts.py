@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from syncline.destinations.clevertap.rules import DEFAULT_MAX_EVENT_PROPERTIES
+
 __all__ = ["Account", "load_accounts_file", "parse_account", "region_from_host"]
 
 REGIONS = frozenset({"eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"})
@@ -19,14 +21,14 @@ class Account:
     """One CleverTap account; ``region`` None accepts every regional host.
 
     ``discarded_events`` (names discarded in the dashboard → 528) and ``max_event_properties``
-    (256 legacy, 100 in 2026 docs → 522) are per-account settings in CleverTap.
+    (100 by default, documented as configurable → 522) are per-account settings in CleverTap.
     """
 
     id: str
     passcodes: frozenset[str] = field(default_factory=frozenset)
     region: str | None = None
     discarded_events: frozenset[str] = field(default_factory=frozenset)
-    max_event_properties: int = 256
+    max_event_properties: int = DEFAULT_MAX_EVENT_PROPERTIES
 
     def __init__(
         self,
@@ -35,7 +37,7 @@ class Account:
         region: str | None = None,
         *,
         discarded_events: Iterable[str] = (),
-        max_event_properties: int = 256,
+        max_event_properties: int = DEFAULT_MAX_EVENT_PROPERTIES,
     ) -> None:
         object.__setattr__(self, "id", id)
         object.__setattr__(self, "passcodes", frozenset(passcodes))
@@ -72,7 +74,9 @@ def load_accounts_file(path: Path) -> list[Account]:
                     [str(c) for c in codes if c],
                     item.get("region"),
                     discarded_events=item.get("discarded_events", ()),
-                    max_event_properties=int(item.get("max_event_properties", 256)),
+                    max_event_properties=int(
+                        item.get("max_event_properties", DEFAULT_MAX_EVENT_PROPERTIES)
+                    ),
                 )
             )
         else:

@@ -68,10 +68,11 @@ async def _json_body(request: Request) -> dict[str, Any] | None:
 async def delete_profiles(state: SandboxState, account: str, request: Request) -> Response:
     """``POST /1/delete/profiles.json``: the profiles and every event they raised are removed.
 
-    Documented (DOC-DEL): ``identity`` or ``guid`` (CleverTap's objectId), each a string or an
-    array of strings, at most 100 values per request, 400 when both are given. Not documented,
-    our choice: the answer ``{"status": "success"}``, deletion at once (CleverTap may process it
-    later), 400 for an empty list or a value that is not a string, success for unknown ids.
+    Documented (CleverTap's Delete User Profile API): ``identity`` or ``guid`` (CleverTap's
+    objectId), each a string or an array of strings, at most 100 values per request, 400 when
+    both are given. Not documented, our choice: the answer ``{"status": "success"}``, deletion
+    at once (CleverTap may process it later), 400 for an empty list or a value that is not a
+    string, success for unknown ids.
     """
     body = await _json_body(request)
     if body is None:

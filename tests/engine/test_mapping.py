@@ -163,3 +163,44 @@ def test_items_from_list_of_struct_with_nulls_drop_the_null_keys(tmp_path: Path)
     record = rows[0][1]
     assert record is not None
     assert record["evtData"]["Items"] == [{"name": "Pen"}, {"quantity": 3}]
+
+
+def test_phone_region_per_sync_or_mapping_and_unknown_regions() -> None:
+    columns = [Column("user_id", "VARCHAR"), Column("mobile", "VARCHAR"),
+               Column("tz", "VARCHAR"), Column("dnd_phone", "VARCHAR")]  # fmt: skip
+    mapping = resolve_mapping("users", _sync(phone_region="IN"), columns)
+    assert {f.field: f.phone_region for f in mapping.fields}["Phone"] == "IN"
+    assert {f.field for f in mapping.fields} == {"Phone", "Timezone", "MSG-dndPhone"}
+    batch = pa.RecordBatch.from_pydict({"user_id": ["1", "2"], "mobile": ["98765 00001", None],
+                                        "tz": ["Asia/Kolkata", "UTC"], "dnd_phone": ["yes", "0"]})
+    built = RecordBuilder(_sync(phone_region="IN"), mapping).build(batch)
+    assert [r["profileData"] if r else None for r in built.records] == [
+        {"Phone": "+919876500001", "Timezone": "Asia/Kolkata", "MSG-dndPhone": True},
+        {"Timezone": "UTC", "MSG-dndPhone": False}]
+    per_column = _sync(phone_region="IN", mappings={"columns": [
+        {"from": "mobile", "to": "Phone", "phone_region": "US"}]})  # fmt: skip
+    built = RecordBuilder(per_column, resolve_mapping("u", per_column, columns)).build(
+        pa.RecordBatch.from_pydict({"user_id": ["1"], "mobile": ["(415) 555-0001"]}))
+    assert built.records[0] == {"identity": "1", "type": "profile",
+                                "profileData": {"Phone": "+14155550001"}}
+    misplaced = _sync(mappings={"columns": [{"from": "tz", "to": "tz", "phone_region": "US"}]})
+    with pytest.raises(ConfigError, match="`phone_region` is for the Phone field"):
+        resolve_mapping("users", misplaced, columns)
+    with pytest.raises(ConfigError, match="phone_region `ZZ`"):
+        resolve_mapping("users", _sync(phone_region="ZZ"), columns)
+    unchanged = resolve_mapping("users", _sync(), columns).fingerprint
+    assert resolve_mapping("users", _sync(phone_region="IN"), columns).fingerprint != unchanged
+
+
+def test_drop_field_leaves_unconvertible_values_out_of_the_record() -> None:
+    columns = [Column("user_id", "VARCHAR"), Column("email_opt_in", "VARCHAR")]
+    batch = pa.RecordBatch.from_pydict({"user_id": ["1", "2"], "email_opt_in": ["yes", "maybe"]})
+    strict = _sync()
+    built = RecordBuilder(strict, resolve_mapping("u", strict, columns)).build(batch)
+    assert built.records[1] is None and built.rejections[1].column == "email_opt_in"
+    lenient = _sync(on_invalid_field="drop_field")
+    built = RecordBuilder(lenient, resolve_mapping("u", lenient, columns)).build(batch)
+    assert [r["profileData"] if r else None for r in built.records] == [{"MSG-email": True}, {}]
+    assert built.rejections == {}
+    assert [(f, r.code, r.column) for f, r in built.dropped[1]] == [
+        ("MSG-email", "bad_value", "email_opt_in")]

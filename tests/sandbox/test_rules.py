@@ -11,6 +11,7 @@ from syncline.destinations.clevertap.rules import (
     Violation,
     error_text,
     parse_error_text,
+    validate_all,
     validate_record,
 )
 
@@ -87,6 +88,35 @@ def test_phone_numbers() -> None:
             516, "Profile data is incorrect. Phone number is not valid", "Phone"
         )
     assert validate_record(profile(Phone="+35922333232"), now=NOW) is None
+
+
+def test_phone_rule_is_not_stricter_than_documented() -> None:
+    """CleverTap documents "+[country code][phone number]": short national numbers (Niue's
+    +683 4002) and numbers written with separators pass; a second "+" or none still fails."""
+    for good in ("+6834002", "+1 415-555-1234", "+44 (20) 7946.0002", "+91 98765 00001"):
+        assert validate_record(profile(Phone=good), now=NOW) is None, good
+    for bad in ("+0123456", "+1", "+44+441234", "+1 415 555 1234 5678 9012", "+1-", "phone"):
+        assert validate_record(profile(Phone=bad), now=NOW) is not None, bad
+
+
+def test_event_property_limit_defaults_to_the_documented_100() -> None:
+    assert validate_record(event(**{f"k{i}": i for i in range(100)}), now=NOW) is None
+    v = validate_record(event(**{f"k{i}": i for i in range(101)}), now=NOW)
+    assert v is not None and v.code == 522
+    assert validate_record(event(**{f"k{i}": i for i in range(101)}), now=NOW,
+                           max_event_properties=256) is None
+
+
+def test_validate_all_lists_every_field_at_fault() -> None:
+    record = profile(Gender="x", Email="a@example.com", Phone="12", Age="old", ok="fine")
+    found = validate_all(record, now=NOW)
+    assert [(v.code, v.field, v.in_data) for v in found] == [
+        (514, "Gender", True), (516, "Phone", True), (520, "Age", True)]
+    assert found[0] == validate_record(record, now=NOW)
+    assert validate_all({"type": "profile", "profileData": {"Gender": "x"}}, now=NOW) == [
+        Violation(523, "Missing identity", "identity")]
+    bad_props = validate_all(event(**{"a.b": 1, "ok": 2, "n": {"x": 1}}), now=NOW)
+    assert [(v.code, v.field) for v in bad_props] == [(512, "a.b"), (512, "n")]
 
 
 def test_discarded_events_ignore_case_and_spaces() -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from syncline.store import DroppedField
+
 from .served import (
     BAD_PHONE_USER,
     PASSWORD,
@@ -66,6 +68,9 @@ def test_each_wizard_step_is_checked_against_the_source(
                                               "csrf_token": csrf(confirm.text)})
     assert created.status_code == 200 and str(created.url).endswith("/syncs/users/preview")
     assert '"identity": "u001"' in html.unescape(created.text)
+    # every planned row is checked before anything is sent: u007's phone would be refused
+    assert 'id="would-reject">1<' in created.text and 'id="would-drop">0<' in created.text
+    assert "<td>516</td><td>phone</td>" in created.text and BAD_PHONE_USER in created.text
     taken = client.post("/syncs/new", data={**WIZARD, "name": "users",
                                             "csrf_token": csrf(confirm.text)})
     assert taken.status_code == 422 and "already exists" in taken.text
@@ -102,3 +107,17 @@ def test_run_page_counts_filter_csv_and_sync_page(web: tuple[Served, httpx.Clien
     deleted = client.post("/syncs/users/delete", data={"csrf_token": token})
     assert str(deleted.url).endswith("/syncs") and "/syncs/users" not in deleted.text
     assert app.jobs.scheduler.syncs() == []
+
+
+def test_run_page_lists_dropped_fields(web: tuple[Served, httpx.Client]) -> None:
+    app, client = web
+    store = app.jobs.store
+    run_id = store.start_run("users")
+    reason = "Profile data is incorrect. Gender is not valid"
+    store.add_dropped_fields(run_id, [DroppedField("u005", "Gender", "gender", "514", reason)])
+    store.finish_run(run_id, "succeeded", sent=1, accepted=1, fields_dropped=1)
+    page = client.get(f"/runs/{run_id}")
+    assert 'id="count-dropped">1<' in page.text
+    assert "<td>u005</td><td>Gender</td><td>gender</td><td>514</td>" in page.text
+    plain = client.get(f"/runs/{store.start_run('users')}")
+    assert "dropped-fields" not in plain.text

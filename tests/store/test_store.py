@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from syncline.errors import RunLockedError, StoreError
-from syncline.store import RejectedRow, StateStore
+from syncline.store import DroppedField, RejectedRow, StateStore
 from syncline.store.store import SCHEMA_REVISION
 
 MIGRATIONS = Path(__file__).parents[2] / "src" / "syncline" / "store" / "migrations"
@@ -112,3 +112,29 @@ def test_migrations_create_the_server_tables_as_the_models_declare_them(state_ur
         migrated = {c["name"] for c in inspector.get_columns(table.name)}
         assert migrated == {c.name for c in table.columns}, table.name
     store.close()
+
+
+def test_a_0002_store_gains_dropped_fields_and_keeps_its_runs(state_url: str) -> None:
+    engine = sa.create_engine(state_url)
+    cfg = _alembic()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        old_runs = sa.table("runs", *[sa.column(c) for c in (
+            "sync", "status", "trigger", "full", "started_at", "accepted")])
+        conn.execute(sa.insert(old_runs).values(
+            sync="old", status="succeeded", trigger="manual", full=False,
+            started_at=sa.func.current_timestamp(), accepted=1))
+    engine.dispose()
+    store = StateStore(state_url)
+    try:
+        old = store.runs("old")[0]
+        assert (old.accepted, old.fields_dropped) == (1, 0)
+        run = store.start_run("users")
+        store.add_dropped_fields(run, [DroppedField("k1", "Gender", "gender", "514", "bad")])
+        store.finish_run(run, "succeeded", fields_dropped=1)
+        assert store.run(run).fields_dropped == 1
+        assert store.dropped_fields(run) == [DroppedField("k1", "Gender", "gender", "514", "bad")]
+        assert store.rejections(run) == []
+    finally:
+        store.close()

@@ -145,12 +145,27 @@ def plan(
         print_json(data)
         return
     _print_summary(data, title=f"Plan of {sync} (nothing sent)")
+    _print_checks(data["checks"])
     for record in data["preview"]:
         console.print_json(orjson.dumps(record, default=str).decode())
     if data["delete_preview"]:
         shown = ", ".join(data["delete_preview"])
         more = " …" if data["to_delete"] > len(data["delete_preview"]) else ""
         console.print(f"would delete ({data['to_delete']:,}): {shown}{more}", highlight=False)
+
+
+def _print_checks(checks: list[dict[str, Any]]) -> None:
+    """What the local checks of every planned row found, by outcome, code and column."""
+    if not checks:
+        console.print("Every planned row passes the destination's rules.")
+        return
+    table = Table("would be", "rows", "code", "column", "reason", "e.g. keys",
+                  title="Local checks of every planned row", title_justify="left")
+    for c in checks:
+        outcome = "rejected" if c["outcome"] == "rejected" else "sent without field"
+        table.add_row(outcome, f"{c['count']:,}", c["code"], c["column"] or "", c["message"],
+                      ", ".join(str(k) for k in c["examples"]))
+    console.print(table)
 
 
 @app.command()
@@ -185,6 +200,9 @@ def run(
         _print_summary(data, title=f"Run {data['run_id']} of {sync}: {data['status']}")
         if data["rejected"] or data["invalid"]:
             console.print(f"See why rows were rejected: syncline rejections {data['run_id']}")
+        if data["fields_dropped"]:
+            console.print(f"See which fields were left out: "
+                          f"syncline rejections {data['run_id']} --dropped")
     if summary.status != "succeeded":
         raise typer.Exit(1)
 
@@ -204,6 +222,8 @@ def _print_summary(data: dict[str, Any], *, title: str) -> None:
         table.add_row("to delete", f"{data['to_delete']:,}")
         for name in ("deleted", "delete_failed"):
             table.add_row(f"  {name.replace('_', ' ')}", f"{data[name]:,}")
+    if data.get("fields_dropped"):
+        table.add_row("fields dropped", f"{data['fields_dropped']:,}")
     if data.get("history"):
         table.add_row("history", str(data["history"]))
     table.add_row("duration", f"{data['duration_s']:.1f} s")
@@ -238,14 +258,15 @@ def runs(
         print_json([r.to_dict() for r in records])
         return
     table = Table("run", "sync", "status", "started", "planned", "sent", "accepted", "rejected",
-                  "failed", "in doubt", "deleted", "duration")
+                  "failed", "in doubt", "deleted", "fields dropped", "duration")
     for r in records:
         d = r.to_dict()
         table.add_row(
             str(d["id"]), d["sync"], d["status"], str(d["started_at"])[:19],
             f"{d['planned_new'] + d['planned_changed']:,}", f"{d['sent']:,}",
             f"{d['accepted']:,}", f"{d['rejected'] + d['invalid']:,}", f"{d['failed']:,}",
-            f"{d['in_doubt']:,}", f"{d['deleted']:,}", f"{d['duration_s'] or 0:.1f} s",
+            f"{d['in_doubt']:,}", f"{d['deleted']:,}", f"{d['fields_dropped']:,}",
+            f"{d['duration_s'] or 0:.1f} s",
         )
     console.print(table)
 
@@ -257,9 +278,14 @@ def rejections(
     project: ProjectOpt = None,
     code: Annotated[str | None, typer.Option(help="Only this code (e.g. 515).")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    dropped: Annotated[bool, typer.Option(
+        "--dropped", help="Show the fields left out of sent records (drop_field).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The rows a run rejected, with code, reason, key and column."""
+    if dropped:
+        _dropped_fields(run_id, project, limit, as_json)
+        return
     with _runner(project, quiet=True) as runner:
         runner.store.run(run_id)
         rows = runner.store.rejections(run_id, code=code, limit=limit)
@@ -272,6 +298,21 @@ def rejections(
     table = Table("key", "code", "column", "reason")
     for r in rows:
         table.add_row(str(r.sync_key), r.code, r.column or "", r.message)
+    console.print(table)
+
+
+def _dropped_fields(run_id: int, project: Path | None, limit: int, as_json: bool) -> None:
+    """The warnings of a run: each field left out of a record that was sent."""
+    with _runner(project, quiet=True) as runner:
+        runner.store.run(run_id)
+        rows = runner.store.dropped_fields(run_id, limit=limit)
+    if as_json:
+        print_json([{"sync_key": r.sync_key, "field": r.field, "column": r.column,
+                     "code": r.code, "message": r.message} for r in rows])  # fmt: skip
+        return
+    table = Table("key", "field", "column", "code", "reason", title="Fields dropped (record sent)")
+    for r in rows:
+        table.add_row(str(r.sync_key), r.field, r.column or "", r.code, r.message)
     console.print(table)
 
 

@@ -86,8 +86,9 @@ class CleverTapDestinationConfig(_Strict):
 
     discarded_events: list[str] = Field(default_factory=list)
     """Event names discarded in this account's dashboard: rejected locally with code 528."""
-    max_event_properties: int = Field(default=256, ge=1)
-    """This account's limit of properties per event (CleverTap's default is 256, or 100)."""
+    max_event_properties: int = Field(default=100, ge=1)
+    """This account's limit of properties per event: CleverTap documents 100 by default,
+    configurable per account (older pages said 256); raise it if your account allows more."""
 
 
 if TYPE_CHECKING:
@@ -119,6 +120,9 @@ class ColumnMapping(_Strict):
     """Data type sent; inferred from the column's type when omitted."""
     send_nulls: bool = False
     """Send null values (CleverTap then clears the property); by default nulls are not sent."""
+    phone_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    """Phone: the ISO country (``IN``) national numbers of this column belong to; overrides
+    the sync's ``phone_region``."""
 
     @model_validator(mode="after")
     def _one_of(self) -> ColumnMapping:
@@ -192,6 +196,12 @@ class SyncConfig(_Strict):
     max_delete_percent: float = Field(default=10, ge=0, le=100)
     """``on_removed: delete``: a run that would delete more of the snapshot than this is refused
     (unless ``--allow-mass-delete``)."""
+    phone_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    """Profiles: the ISO country (``IN``, ``US``) of phone numbers written without ``+``; they
+    are sent in E.164 (``+919876500001``). Numbers already international need no region."""
+    on_invalid_field: Literal["reject_record", "drop_field"] = "reject_record"
+    """A property that breaks a destination rule: reject the whole record (default), or send
+    the record without that property and report the dropped field as a warning."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncConfig:

@@ -10,7 +10,7 @@ Batching, concurrency, retries and commits belong to the engine, not to the dest
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ __all__ = [
     "BatchOutcome",
     "DestinationCapabilities",
     "DestinationClient",
+    "FieldFault",
     "Record",
     "RecordColumns",
     "Rejection",
@@ -54,17 +55,34 @@ class RecordColumns:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldFault:
+    """One property of a record that breaks a rule; the rest of the record does not need it.
+
+    ``field`` is the destination's key (``Phone``), ``column`` the source column when known.
+    """
+
+    field: str
+    code: str
+    message: str
+    column: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """Why one record was not accepted.
 
     ``code`` is the destination's own code as text (CleverTap's ``"515"``), or Syncline's
     (``"null_key"``, ``"duplicate_key"``, ``"bad_value"``) when the row never became a record.
     ``column`` names the source column (or destination field) at fault, when known.
+    ``faults`` lists every property at fault (the first is the one ``code`` names) when the
+    record as a whole is fine: sending it without them (``DestinationClient.drop_fields``) would
+    be accepted. Empty when the record itself is at fault (identity, structure, ...).
     """
 
     code: str
     message: str
     column: str | None = None
+    faults: tuple[FieldFault, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,9 @@ class DestinationClient(Protocol):
 
     def validate(self, record: Record) -> Rejection | None:
         """Return why the destination would reject ``record``, or ``None`` if it is valid."""
+
+    def drop_fields(self, record: Record, fields: Collection[str]) -> Record:
+        """A copy of ``record`` without the properties ``fields`` (``on_invalid_field``)."""
 
     def suspects(self, columns: RecordColumns) -> set[int]:
         """Rows of a batch that may break a rule; ``validate`` then decides each of them.

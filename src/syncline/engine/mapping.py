@@ -7,6 +7,7 @@ Converters are chosen once per field and applied per column, so a million rows m
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -25,7 +26,8 @@ from syncline.destinations.clevertap.records import (
     STANDARD_PROFILE_FIELDS,
     clevertap_date,
     epoch_seconds,
-    normalise_standard,
+    phone_region_error,
+    standard_normaliser,
     to_boolean,
     to_number,
     to_string,
@@ -49,6 +51,8 @@ _STANDARD_NAMES: dict[str, str] = {
     "msgemail": "MSG-email", "emailoptin": "MSG-email", "msgpush": "MSG-push",
     "pushoptin": "MSG-push", "msgsms": "MSG-sms", "smsoptin": "MSG-sms",
     "msgwhatsapp": "MSG-whatsapp", "whatsappoptin": "MSG-whatsapp",
+    "msgdndphone": "MSG-dndPhone", "dndphone": "MSG-dndPhone", "msgdndemail": "MSG-dndEmail",
+    "dndemail": "MSG-dndEmail", "timezone": "Timezone", "tz": "Timezone",
 }  # fmt: skip
 _SEPARATORS = re.compile(r"[_\-\s]+")
 
@@ -78,6 +82,7 @@ class FieldMap:
     constant: object
     type: FieldType
     send_nulls: bool
+    phone_region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,13 +135,23 @@ def resolve_mapping(sync_name: str, sync: SyncConfig, columns: Sequence[Column])
         if value is not None:
             special.append(need(value, key))
     fields = _fields(sync, types, need, set(special))
+    for entry in sync.mappings.columns:
+        if entry.phone_region and entry.to != "Phone":
+            raise ConfigError(f"sync `{sync_name}`: `phone_region` is for the Phone field, not "
+                              f"`{entry.to}`; move it to the mapping `to: Phone`")
+    for f in fields:
+        problem = phone_region_error(f.phone_region) if f.phone_region else None
+        if problem is not None and f.field == "Phone":
+            raise ConfigError(f"sync `{sync_name}`: {problem}")
     hash_columns = tuple(dict.fromkeys([*special, *(f.column for f in fields if f.column)]))
     payload = {
         "object": sync.object, "identity_field": sync.identity_field,
         "sync_key": sync.sync_key, "user": sync.user_column, "event_name": sync.event_name,
         "event_name_column": sync.event_name_column, "ts": sync.timestamp_column,
         "items": sync.items_column,
-        "fields": [[f.field, f.column, repr(f.constant), f.type, f.send_nulls] for f in fields],
+        "fields": [[f.field, f.column, repr(f.constant), f.type, f.send_nulls,
+                    *([f.phone_region] if f.phone_region and f.field == "Phone" else [])]
+                   for f in fields],
     }  # fmt: skip
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
     return ResolvedMapping(tuple(fields), hash_columns, digest)
@@ -155,7 +170,9 @@ def _fields(
             explicit_columns.add(column)
         std_type = STANDARD_PROFILE_FIELDS.get(entry.to) if sync.object == "profile" else None
         kind = entry.type or std_type or (_infer_type(types[column]) if column else "string")
-        out[entry.to] = FieldMap(entry.to, column, entry.constant, kind, entry.send_nulls)  # type: ignore[arg-type]
+        region = entry.phone_region or sync.phone_region
+        out[entry.to] = FieldMap(entry.to, column, entry.constant, kind, entry.send_nulls,  # type: ignore[arg-type]
+                                 region)
     if maps.sync_all:
         excluded = {need(c, "mappings.exclude") for c in maps.exclude}
         for column in types:
@@ -166,7 +183,7 @@ def _fields(
                 continue
             std_type = STANDARD_PROFILE_FIELDS.get(name) if standard else None
             kind = std_type or _infer_type(types[column])
-            out[name] = FieldMap(name, column, None, kind, False)  # type: ignore[arg-type]
+            out[name] = FieldMap(name, column, None, kind, False, sync.phone_region)  # type: ignore[arg-type]
     return list(out.values())
 
 
@@ -178,9 +195,9 @@ def _converter(item: FieldMap, profile: bool) -> Converter:
         "string": to_string, "number": to_number, "boolean": to_boolean, "date": clevertap_date,
     }[item.type]  # fmt: skip
     if profile and item.field in STANDARD_PROFILE_FIELDS:
-        field = item.field
-        if field in ("Gender", "Employed", "Married"):
-            return lambda v: normalise_standard(field, v if isinstance(v, bool) else to_string(v))
+        normalise = standard_normaliser(item.field, phone_region=item.phone_region)
+        if normalise is not None:
+            return normalise
     return base
 
 
@@ -200,6 +217,9 @@ class BuiltBatch:
     records: list[Record | None]
     rejections: Failures
     columns: RecordColumns
+    dropped: dict[int, list[tuple[str, Rejection]]] = dataclasses.field(default_factory=dict)
+    """``on_invalid_field: drop_field``: row → (field, why) for values that could not be
+    converted; the row's record is sent without them."""
 
     def rows(self) -> list[tuple[str, Record | None, Rejection | None]]:
         """``(key, record, None)`` or ``(key, None, rejection)`` per row, in order."""
@@ -221,6 +241,7 @@ class RecordBuilder:
         self._convs = [(f, _converter(f, self._profile)) for f in mapping.fields]
         self._fields = tuple(f.field for f in mapping.fields)
         self._send_nulls = frozenset(f.field for f in mapping.fields if f.send_nulls)
+        self._drop = sync.on_invalid_field == "drop_field"
 
     def build(self, batch: pa.RecordBatch) -> BuiltBatch:
         """Records (or rejections) for every row of ``batch``."""
@@ -231,6 +252,7 @@ class RecordBuilder:
 
         s, n = self._sync, batch.num_rows
         failures: Failures = {}
+        dropped: dict[int, list[tuple[str, Rejection]]] = {}
         values: list[list[Any]] = []
         arrays: dict[str, pa.Array] = {}  # fields sent exactly as Arrow holds them
         for f, conv in self._convs:
@@ -241,7 +263,11 @@ class RecordBuilder:
             else:
                 column, bad = _convert_list(f, conv, [f.constant] * n)
             values.append(column)
-            _merge(failures, bad)
+            if self._drop and f.column:
+                for i, rejection in bad.items():
+                    dropped.setdefault(i, []).append((f.field, rejection))
+            else:
+                _merge(failures, bad)
         # the key as the diff wrote it (SQL text): the snapshot must hold exactly that text, or
         # the next diff would not find it (a TIMESTAMP key is '2024-01-02 03:04:05' in SQL)
         planned = KEY in names.values()
@@ -250,6 +276,9 @@ class RecordBuilder:
         same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(users.type)
         identities = keys if same else _texts(users)  # text keys are the same text in SQL
         data = _dicts(self._fields, values, n, self._send_nulls)
+        for i, faults in dropped.items():
+            for name, _ in faults:
+                data[i].pop(name, None)  # a null sent on purpose would clear the property
         properties = dict(zip(self._fields, values, strict=True))
         if self._profile:
             field = s.identity_field
@@ -264,7 +293,7 @@ class RecordBuilder:
                                             failures)
         for i in failures:
             records[i] = None
-        return BuiltBatch(keys, records, failures, columns)
+        return BuiltBatch(keys, records, failures, columns, dropped)
 
     def _events(
         self, array: Callable[[str], pa.Array], n: int, identities: list[str],
@@ -451,6 +480,10 @@ def _convert_column(
             array.cast(pa.string()).cast(pa.float64())
         )
         kind = array.type
+    by_column = getattr(conv, "by_column", None)  # a standard field's normaliser
+    done = by_column(array) if by_column is not None else None
+    if done is not None:
+        return done.to_pylist(), {}, done
     plain = (
         (item.type == "string" and pa.types.is_string(kind) and conv is to_string)
         or (item.type == "number" and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))

@@ -21,7 +21,7 @@ from typing import Literal, cast
 from syncline.alerts import AlertNotifier
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
-from syncline.destinations.base import DestinationClient, Record, Rejection
+from syncline.destinations.base import DestinationClient, FieldFault, Record, Rejection
 from syncline.destinations.registry import destination_client
 from syncline.engine import deletes
 from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
@@ -33,7 +33,7 @@ from syncline.engine.synclog import LogEntry, SyncLog, key_history
 from syncline.errors import ConfigError, SynclineError, Terminal
 from syncline.sources.base import Source
 from syncline.sources.registry import model_sql, open_source
-from syncline.store import RejectedRow, StateStore
+from syncline.store import DroppedField, RejectedRow, StateStore
 from syncline.tracing import span
 
 __all__ = ["Runner"]
@@ -44,6 +44,7 @@ _STORE_EVERY_S = 1.0
 # profiles are upserts: their accepted keys are committed in groups (each commit is a durable write
 # to the snapshot); a crash re-sends at most these rows, which CleverTap applies again unchanged
 _COMMIT_PROFILES_EVERY = 20_000
+_EXAMPLES = 3  # example keys `plan` shows per rejection code and column
 
 
 def _holder() -> str:
@@ -67,6 +68,7 @@ class _Run:
     aborted: str | None = None
     first_upload: float | None = None
     rejections: list[RejectedRow] = field(default_factory=list)
+    dropped: list[DroppedField] = field(default_factory=list)
     accepted_keys: list[str] = field(default_factory=list)
     accepted_hashes: list[object] = field(default_factory=list)
     log: SyncLog | None = None
@@ -170,7 +172,7 @@ class Runner:
             if sync.object == "delete":
                 summary.delete_preview = deletes.preview_erasure(plan, sync, preview)
             else:
-                summary.preview = self._preview(run, plan, preview)
+                summary.preview = self._check_all(run, plan, preview)
                 if summary.to_delete:
                     summary.delete_preview = deletes.preview_removed(plan, preview)
         summary.duration_s = time.monotonic() - started
@@ -275,14 +277,28 @@ class Runner:
         one by one, with the exact rules.
         """
         builder = RecordBuilder(run.sync, run.mapping)
+        drop = run.sync.on_invalid_field == "drop_field"
         for arrow_batch in plan.batches(run.sync.batch_size):
             built = builder.build(arrow_batch)
             hashes: list[object] = arrow_batch.column(HASH).to_pylist()
             rejections = built.rejections
+            drops = {i: [FieldFault(name, r.code, r.message, r.column) for name, r in faults]
+                     for i, faults in built.dropped.items()}  # fmt: skip
             for i in run.client.suspects(built.columns) - rejections.keys():
-                rejection = self._local_rejection(run, cast(Record, built.records[i]))
-                if rejection is not None:
-                    rejections[i] = rejection
+                record = cast(Record, built.records[i])
+                rejection = self._local_rejection(run, record)
+                if rejection is None:
+                    continue
+                if drop and rejection.faults:
+                    kept = run.client.drop_fields(record, [f.field for f in rejection.faults])
+                    if run.client.validate(kept) is None:
+                        built.records[i] = kept
+                        drops.setdefault(i, []).extend(rejection.faults)
+                        continue
+                rejections[i] = rejection
+            for i, faults in drops.items():
+                if i not in rejections:
+                    self._drop_fields(run, built.keys[i], faults)
             if not rejections:
                 yield Batch(built.keys, hashes, cast(list[Record], built.records))
                 continue
@@ -293,11 +309,27 @@ class Runner:
                         [cast(Record, built.records[i]) for i in keep])
 
     def _local_rejection(self, run: _Run, record: Record) -> Rejection | None:
+        """The destination's verdict, with source columns named; every field at fault listed."""
         rejection = run.client.validate(record)
         if rejection is None:
             return None
         column = run.mapping.column_for(rejection.column) if rejection.column else None
-        return Rejection(rejection.code, rejection.message, column or rejection.column)
+        faults = tuple(FieldFault(f.field, f.code, f.message,
+                                  run.mapping.column_for(f.field) or f.column)
+                       for f in rejection.faults)  # fmt: skip
+        message = rejection.message
+        if len(faults) > 1:
+            message += ". Every field at fault: " + "; ".join(
+                f"{f.field} (column `{f.column or f.field}`): {f.code} {f.message}"
+                for f in faults
+            )
+        return Rejection(rejection.code, message, column or rejection.column, faults)
+
+    def _drop_fields(self, run: _Run, key: str, faults: list[FieldFault]) -> None:
+        """Report fields left out of a record that is sent (a warning, not a rejection)."""
+        run.summary.fields_dropped += len(faults)
+        run.dropped.extend(DroppedField(key, f.field, f.column, f.code, f.message)
+                           for f in faults)  # fmt: skip
 
     def _reject(
         self, run: _Run, key: str | None, rejection: Rejection, record: Record | None
@@ -468,17 +500,39 @@ class Runner:
         if run.rejections and run.summary.run_id is not None:
             self.store.add_rejections(run.summary.run_id, run.rejections)
         run.rejections = []
+        if run.dropped and run.summary.run_id is not None:
+            self.store.add_dropped_fields(run.summary.run_id, run.dropped)
+        run.dropped = []
 
-    def _preview(self, run: _Run, plan: Plan, limit: int) -> list[dict[str, object]]:
+    def _check_all(self, run: _Run, plan: Plan, limit: int) -> list[dict[str, object]]:
+        """Build and check every planned row as a run would, sending nothing.
+
+        The summary then says how many rows would be rejected (``rejected``) or sent without
+        some field (``fields_dropped``), grouped by code and column in ``checks``; the answer
+        is the first ``limit`` records as CleverTap would get them.
+        """
         preview: list[dict[str, object]] = []
-        if limit <= 0:
-            return preview
+        groups: dict[tuple[str, str, str | None], dict[str, object]] = {}
+
+        def note(kind: str, code: str, column: str | None, message: str, key: str | None) -> None:
+            group = groups.setdefault((kind, code, column), {
+                "outcome": kind, "code": code, "column": column, "message": message,
+                "count": 0, "examples": []})  # fmt: skip
+            group["count"] = cast(int, group["count"]) + 1
+            examples = cast(list[str | None], group["examples"])
+            if len(examples) < _EXAMPLES:
+                examples.append(key)
+
         for chunk in self._chunks(run, plan):
-            preview.extend(chunk.records[: limit - len(preview)])
-            if len(preview) >= limit:
-                break
-        run.summary.rejected = 0
-        run.rejections = []
+            if len(preview) < limit:
+                preview.extend(chunk.records[: limit - len(preview)])
+            for row in run.rejections:
+                note("rejected", row.code, row.column, row.message, row.sync_key)
+            for dropped in run.dropped:
+                note("field_dropped", dropped.code, dropped.column or dropped.field,
+                     dropped.message, dropped.sync_key)
+            run.rejections, run.dropped = [], []
+        run.summary.checks = sorted(groups.values(), key=lambda g: -cast(int, g["count"]))
         return preview
 
     @staticmethod

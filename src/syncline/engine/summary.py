@@ -41,6 +41,9 @@ class RunSummary:
     rejected: int = 0
     failed: int = 0
     in_doubt: int = 0
+    fields_dropped: int = 0
+    """``on_invalid_field: drop_field``: properties left out of records that were sent (each
+    reported as a warning); not counted in ``rejected``."""
     in_doubt_keys: list[str] = field(default_factory=list)
     history: str | None = None
     duration_s: float = 0.0
@@ -66,6 +69,9 @@ class RunSummary:
     """``plan``: the first identities it would delete."""
     delete_note: str | None = None
     """Why deletes are held back (the mass-delete limit), when they are."""
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    """``plan``: every planned row checked locally; per (outcome, code, column): how many rows
+    would be rejected or lose a field, with the reason and example keys."""
 
     @property
     def planned(self) -> dict[str, int]:
@@ -110,6 +116,7 @@ class RunSummary:
             "in_doubt": self.in_doubt,
             "deleted": self.deleted,
             "delete_failed": self.delete_failed,
+            "fields_dropped": self.fields_dropped,
         }
 
 

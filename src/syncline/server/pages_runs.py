@@ -44,8 +44,9 @@ def run_page(request: Request, run_id: int, session: DbSession, code: str = "") 
             "" if row["record"] is None
             else orjson.dumps(row["record"], option=orjson.OPT_INDENT_2, default=str).decode()
         )
+    dropped = manager.store.dropped_fields(run_id, limit=_SHOWN)  # drop_field's warnings
     return page(request, user, "run.html", section="syncs", run=run, rows=rows, codes=codes,
-                code=code, total=len(every), shown=_SHOWN)
+                code=code, total=len(every), shown=_SHOWN, dropped=dropped)
 
 
 @router.get("/runs/{run_id}/status.json")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncline.store.records import InDoubtKey, RejectedRow, RunRecord
+from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord
 from syncline.store.store import Lease, StateStore
 
-__all__ = ["InDoubtKey", "Lease", "RejectedRow", "RunRecord", "StateStore"]
+__all__ = ["DroppedField", "InDoubtKey", "Lease", "RejectedRow", "RunRecord", "StateStore"]

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["InDoubtKey", "RejectedRow", "RunRecord"]
+__all__ = ["DroppedField", "InDoubtKey", "RejectedRow", "RunRecord"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,17 @@ class RejectedRow:
     message: str
     column: str | None = None
     record: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DroppedField:
+    """A property left out of a record that was sent (``on_invalid_field: drop_field``)."""
+
+    sync_key: str | None
+    field: str
+    column: str | None
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,7 @@ class RunRecord:
     in_doubt: int = 0
     deleted: int = 0
     delete_failed: int = 0
+    fields_dropped: int = 0
 
     @property
     def counts(self) -> dict[str, int]:

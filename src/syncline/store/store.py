@@ -20,13 +20,13 @@ import sqlalchemy as sa
 
 from syncline.errors import RunLockedError, StoreError
 from syncline.store import tables as t
-from syncline.store.records import InDoubtKey, RejectedRow, RunRecord
+from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord
 
 __all__ = ["Lease", "StateStore"]
 
 _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0007"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 
@@ -179,6 +179,22 @@ class StateStore:
         if values:
             with self.engine.begin() as conn:
                 conn.execute(sa.insert(t.rejections), values)
+
+    def add_dropped_fields(self, run_id: int, rows: Iterable[DroppedField]) -> None:
+        """Bulk insert of the fields a run left out of records it sent."""
+        values = [{"run_id": run_id, "sync_key": r.sync_key, "field": r.field,
+                   "column": r.column, "code": r.code, "message": r.message} for r in rows]
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(t.dropped_fields), values)
+
+    def dropped_fields(self, run_id: int, *, limit: int | None = None) -> list[DroppedField]:
+        """The fields a run dropped (warnings: their records were sent), in insertion order."""
+        query = (sa.select(t.dropped_fields).where(t.dropped_fields.c.run_id == run_id)
+                 .order_by(t.dropped_fields.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [DroppedField(r.sync_key, r.field, r.column, r.code, r.message)
+                    for r in conn.execute(query)]
 
     def add_in_doubt(self, run_id: int, keys: Iterable[str], action: str) -> None:
         """Record which in-doubt keys a run skipped or resent."""

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 COUNTS = ("rows_in_model", "planned_new", "planned_changed", "planned_unchanged",
           "planned_removed", "invalid", "sent", "accepted", "rejected", "failed", "in_doubt",
-          "deleted", "delete_failed")
+          "deleted", "delete_failed", "fields_dropped")
 
 metadata = sa.MetaData()
 runs = sa.Table(
@@ -26,6 +26,13 @@ rejections = sa.Table(
     sa.Column("run_id", sa.Integer), sa.Column("sync_key", sa.Text),
     sa.Column("code", sa.String(100)), sa.Column("message", sa.Text),
     sa.Column("column", sa.Text), sa.Column("record", sa.Text),
+)
+dropped_fields = sa.Table(
+    "dropped_fields", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer), sa.Column("sync_key", sa.Text),
+    sa.Column("field", sa.Text), sa.Column("column", sa.Text),
+    sa.Column("code", sa.String(100)), sa.Column("message", sa.Text),
 )
 in_doubt_keys = sa.Table(
     "in_doubt_keys", metadata,

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from syncline.config.models import CleverTapDestinationConfig
-from syncline.destinations.base import Rejection
+from syncline.destinations.base import FieldFault, Rejection
 from syncline.destinations.clevertap import CAPABILITIES, create_client
 from syncline.destinations.clevertap.client import CleverTapClient
 from syncline.destinations.registry import destination_client, known_types
@@ -293,5 +293,29 @@ def test_validate_converts_violation() -> None:
         good = client.validate({"identity": "u", "type": "profile", "profileData": {"Gender": "M"}})
     finally:
         client.close()
-    assert rejection == Rejection("514", "Profile data is incorrect. Gender is not valid", "Gender")
+    message = "Profile data is incorrect. Gender is not valid"
+    assert rejection == Rejection("514", message, "Gender", (FieldFault("Gender", "514", message),))
     assert good is None
+
+
+def test_validate_lists_every_field_and_drop_fields_leaves_a_valid_record() -> None:
+    client = _client(_ok)
+    record = {"identity": "u", "type": "profile",
+              "profileData": {"Gender": "x", "Name": "Ann", "Phone": "98765", "Age": "old"}}
+    try:
+        rejection = client.validate(record)
+        assert rejection is not None and rejection.code == "514"
+        assert [(f.field, f.code) for f in rejection.faults] == [
+            ("Gender", "514"), ("Phone", "516"), ("Age", "520")]
+        kept = client.drop_fields(record, [f.field for f in rejection.faults])
+        assert kept["profileData"] == {"Name": "Ann"} and client.validate(kept) is None
+        assert record["profileData"]["Gender"] == "x"  # the original is left alone
+        event = {"identity": "u", "type": "event", "evtName": "Viewed",
+                 "evtData": {"Page": "/", "Nested": {"a": 1}, "a.b": 2}}  # fmt: skip
+        bad = client.validate(event)
+        assert bad is not None and [f.field for f in bad.faults] == ["Nested", "a.b"]
+        assert client.drop_fields(event, ["Nested", "a.b"])["evtData"] == {"Page": "/"}
+        whole = client.validate({"type": "profile", "profileData": {"Gender": "x"}})
+        assert whole is not None and whole.code == "523" and whole.faults == ()
+    finally:
+        client.close()

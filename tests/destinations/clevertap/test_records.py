@@ -3,14 +3,18 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 from syncline.destinations.clevertap.records import (
     clevertap_date,
     epoch_seconds,
     event_record,
+    normalise_phone,
     normalise_standard,
+    phone_region_error,
     profile_record,
+    standard_normaliser,
     to_boolean,
     to_number,
     to_string,
@@ -72,6 +76,41 @@ def test_standard_normalisation_leaves_bad_values() -> None:
     assert normalise_standard("Phone", "123") == "123"
 
 
+@pytest.mark.parametrize(
+    ("raw", "region", "sent"),
+    [("+44 20 7946 0002", None, "+442079460002"), ("(415) 555-0001", "US", "+14155550001"),
+     ("9876500001", "IN", "+919876500001"), ("9876500001", "in", "+919876500001"),
+     ("+44 20 7946 0002", "IN", "+442079460002"), ("0044 20 7946 0002", "IN", "+442079460002"),
+     ("+1 (415) 555.0001", None, "+14155550001"), (" +14155550001 ", None, "+14155550001"),
+     ("+6834002", None, "+6834002"),
+     # cannot be read: left for the rule to reject (no region; too short for the region)
+     ("9876500001", None, "9876500001"), ("98765", "IN", "98765"), ("phone", "US", "phone"),
+     # international but not a possible number: only cleaned of separators
+     ("+999 12", None, "+99912")],
+)  # fmt: skip
+def test_phones_become_e164(raw: str, region: str | None, sent: str) -> None:
+    assert normalise_phone(raw, region) == sent
+
+
+def test_phone_region_must_be_a_country() -> None:
+    assert phone_region_error("IN") is None and phone_region_error("us") is None
+    assert "ISO 3166" in (phone_region_error("XX") or "")
+
+
+def test_common_spellings_are_normalised() -> None:
+    gender = standard_normaliser("Gender")
+    assert gender is not None
+    assert [gender(v) for v in ("male", "Female", "m", "F", " MAN ", "woman", "x")] == [
+        "M", "F", "M", "F", "M", "F", "x"]  # fmt: skip
+    email = standard_normaliser("Email")
+    assert email is not None and email("  ann@example.com \t") == "ann@example.com"
+    phone = standard_normaliser("Phone", phone_region="IN")
+    assert phone is not None and phone(9876500001) == "+919876500001"
+    married = standard_normaliser("Married")
+    assert married is not None and married(True) == "Y" and married("no") == "N"
+    assert standard_normaliser("Name") is None and standard_normaliser("MSG-email") is None
+
+
 def test_record_shapes() -> None:
     assert profile_record("identity", 13, {"Name": "A"}) == {
         "identity": "13", "type": "profile", "profileData": {"Name": "A"},
@@ -81,3 +120,23 @@ def test_record_shapes() -> None:
         "identity": "u1", "type": "event", "ts": EPOCH, "evtName": "Charged",
         "evtData": {"Amount": 1},
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "by_column"),
+    [("Email", ["a@example.com", " b@example.com\t", None, "\x1cc@example.com\x1f"], True),
+     ("Email", ["é@example.com ", "a@example.com"], False),
+     ("Phone", ["+14155550001", None, "+442079460002"], True),
+     ("Phone", ["+14155550001", "+1 415 555 0002"], False),
+     ("Gender", ["M", "F", None], True), ("Gender", ["M", "female"], False)],
+)  # fmt: skip
+def test_by_column_is_exactly_the_per_value_normalisation(
+    field: str, values: list[str | None], by_column: bool
+) -> None:
+    normalise = standard_normaliser(field, phone_region="IN")
+    assert normalise is not None
+    done = normalise.by_column(pa.array(values, pa.string()))
+    assert (done is not None) == by_column
+    per_value = [None if v is None else normalise(v) for v in values]
+    if done is not None:
+        assert done.to_pylist() == per_value

@@ -12,7 +12,7 @@ decides retries with one ``isinstance`` on ``Transient``/``Terminal`` (docs/clev
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 import httpx
@@ -22,6 +22,7 @@ from syncline.config.models import CleverTapDestinationConfig
 from syncline.destinations.base import (
     BatchOutcome,
     DestinationCapabilities,
+    FieldFault,
     Record,
     RecordColumns,
     Rejection,
@@ -178,15 +179,30 @@ class CleverTapClient:
         return response.status_code == 200 or _error_text(response) == _BAD_PASSCODE
 
     def validate(self, record: Record) -> Rejection | None:
-        """CleverTap's rules applied locally; same code and message as the API would give."""
-        v = rules.validate_record(
+        """CleverTap's rules applied locally; same code and message as the API would give.
+
+        CleverTap names one fault per record; ``faults`` lists every property at fault.
+        """
+        found = rules.validate_all(
             record,
             max_event_properties=self.config.max_event_properties,
             discarded_events=self._discarded,
         )
-        if v is None:
+        if not found:
             return None
-        return Rejection(code=str(v.code), message=v.message, column=v.field)
+        first = found[0]
+        faults = tuple(
+            FieldFault(str(v.field), str(v.code), v.message) for v in found if v.in_data
+        ) if first.in_data else ()  # fmt: skip
+        return Rejection(str(first.code), first.message, first.field, faults)
+
+    def drop_fields(self, record: Record, fields: Collection[str]) -> Record:
+        """``record`` without the named ``profileData``/``evtData`` properties."""
+        key = "profileData" if record.get("type") == "profile" else "evtData"
+        data = record.get(key)
+        if not isinstance(data, dict):
+            return record
+        return {**record, key: {k: v for k, v in data.items() if k not in fields}}
 
     def suspects(self, columns: RecordColumns) -> set[int]:
         """Rows that may break a rule, found by column (see ``screen``); ``validate`` decides."""

@@ -23,17 +23,18 @@ import pyarrow.compute as pc
 
 from syncline.destinations.base import RecordColumns
 from syncline.destinations.clevertap import rules
+from syncline.destinations.clevertap.rules import catalog, checks
 
 __all__ = ["suspects"]
 
-_SHORT: Final = rules.MAX_VALUE_BYTES // 4  # this many characters fit the byte limit
+_SHORT: Final = catalog.MAX_VALUE_BYTES // 4  # this many characters fit the byte limit
 _SCALARS: Final = frozenset({int, float, bool})
 # rules whose check is a regex match on a string: one pass of Arrow's RE2 or of `map`
-_PATTERNS: Final = {"Email": rules._EMAIL_RE, "Phone": rules._PHONE_RE}
+_PATTERNS: Final = {"Email": catalog.EMAIL_RE, "Phone": catalog.PHONE_RE}
 
 
 def suspects(
-    columns: RecordColumns, *, max_event_properties: int = 256,
+    columns: RecordColumns, *, max_event_properties: int = catalog.DEFAULT_MAX_EVENT_PROPERTIES,
     discarded_events: frozenset[str] = frozenset(), now: float,
 ) -> set[int]:  # fmt: skip
     """Rows of ``columns`` that may break a rule; every other row is valid."""
@@ -41,17 +42,17 @@ def suspects(
     everything = set(range(n))
     out = _identity_suspects(columns.identities, columns.identity_field)
     profile = columns.object == "profile"
-    forbidden = rules._PROFILE_KEY_FORBIDDEN if profile else rules._EVENT_KEY_FORBIDDEN
+    forbidden = catalog.PROFILE_KEY_FORBIDDEN if profile else catalog.EVENT_KEY_FORBIDDEN
     if not profile and columns.items is not None and "Items" in columns.properties:
         return everything  # a mapped field named Items and an items column: let the rules say
     for field, values in columns.properties.items():
-        if not rules._key_ok(field, forbidden):
+        if not checks.key_ok(field, forbidden):
             return everything
         nulls_sent = field in columns.send_nulls
         array = columns.arrays.get(field)
         if array is None or not _arrow_fits(array):
             out.update(_value_suspects(values))
-        if profile and field in rules.PROFILE_FIELD_RULES:
+        if profile and field in checks.PROFILE_FIELD_RULES:
             out.update(_rule_suspects(field, values, nulls_sent, array))
     if profile:
         return out
@@ -71,34 +72,34 @@ def _items_suspects(items: list[Any], charged: set[int]) -> Iterable[int]:
     rows = [i for i, row in enumerate(items) if row is not None]
     lists = [items[i] for i in rows]
     if not set(map(type, lists)) <= {list}:
-        return (i for i in rows if i not in charged or not rules._items_ok(items[i]))
+        return (i for i in rows if i not in charged or not checks.items_ok(items[i]))
     flat = list(itertools.chain.from_iterable(lists))
     fine = (
-        max(map(len, lists), default=0) <= rules.MAX_CHARGED_ITEMS
+        max(map(len, lists), default=0) <= catalog.MAX_CHARGED_ITEMS
         and set(map(type, flat)) <= {dict}
-        and all(rules._key_ok(k, rules._EVENT_KEY_FORBIDDEN)
+        and all(checks.key_ok(k, catalog.EVENT_KEY_FORBIDDEN)
                 for k in set(itertools.chain.from_iterable(flat)))
         and not tuple(_value_suspects(list(itertools.chain.from_iterable(map(dict.values, flat)))))
     )  # fmt: skip
     if fine:
         return (i for i in rows if i not in charged)
-    return (i for i in rows if i not in charged or not rules._items_ok(items[i]))
+    return (i for i in rows if i not in charged or not checks.items_ok(items[i]))
 
 
 def _identity_suspects(identities: list[str], field: str) -> set[int]:
     if field == "objectId":
         return {i for i, v in enumerate(identities)
-                if not (rules._identity_ok(v) and rules._OBJECT_ID_RE.match(v))}
+                if not (checks.identity_ok(v) and catalog.OBJECT_ID_RE.match(v))}
     stripped = list(map(str.strip, identities))
     fine = (
         not identities
         or (min(map(len, stripped)) > 0
-            and max(map(len, stripped)) < rules.MAX_IDENTITY_LENGTH
-            and rules.FORBIDDEN_IDENTITIES.isdisjoint(map(str.lower, stripped)))
+            and max(map(len, stripped)) < catalog.MAX_IDENTITY_LENGTH
+            and catalog.FORBIDDEN_IDENTITIES.isdisjoint(map(str.lower, stripped)))
     )  # fmt: skip
     if fine:
         return set()
-    return {i for i, v in enumerate(identities) if not rules._identity_ok(v)}
+    return {i for i, v in enumerate(identities) if not checks.identity_ok(v)}
 
 
 def _arrow_fits(array: pa.Array) -> bool:
@@ -108,7 +109,7 @@ def _arrow_fits(array: pa.Array) -> bool:
         return True
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         longest = pc.max(pc.binary_length(array)).as_py()
-        return longest is None or longest <= rules.MAX_VALUE_BYTES
+        return longest is None or longest <= catalog.MAX_VALUE_BYTES
     return False
 
 
@@ -146,7 +147,7 @@ def _rule_suspects(
     field: str, values: list[Any], nulls_sent: bool, array: pa.Array | None
 ) -> Iterable[int]:
     """Rows whose standard-field value may fail CleverTap's check for that field."""
-    rule = rules.PROFILE_FIELD_RULES[field]
+    rule = checks.PROFILE_FIELD_RULES[field]
     arrow_ok = array is not None and not (nulls_sent and array.null_count)
     if field in _PATTERNS and arrow_ok and _arrow_matches(field, cast(pa.Array, array)):
         return ()
@@ -198,7 +199,7 @@ def _name_verdict(name: Any, discarded: frozenset[str]) -> tuple[bool, bool]:
 
 def _ts_suspects(stamps: list[Any], now: float) -> Iterable[int]:
     """Rows whose ``ts`` may not be whole epoch seconds in [1, now + 1 day]."""
-    high = min(rules.MS_THRESHOLD - 1, now + rules.MAX_TS_AHEAD_SECONDS)
+    high = min(catalog.MS_THRESHOLD - 1, now + catalog.MAX_TS_AHEAD_SECONDS)
     if set(map(type, stamps)) <= {int} and stamps and min(stamps) >= 1 and max(stamps) <= high:
         return ()
     return (i for i, t in enumerate(stamps) if type(t) is not int or not 1 <= t <= high)
