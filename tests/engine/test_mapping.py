@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from syncline.config.models import SyncConfig
-from syncline.engine.mapping import RecordBuilder, resolve_mapping
+from syncline.engine.builder import RecordBuilder
+from syncline.engine.mapping import resolve_mapping
 from syncline.errors import ConfigError, ModelError
 from syncline.sources.base import Column
 

@@ -21,8 +21,9 @@ from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
 from syncline.destinations.base import DestinationClient, Record, Rejection
 from syncline.destinations.registry import destination_client
+from syncline.engine.builder import RecordBuilder
 from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
-from syncline.engine.mapping import RecordBuilder, ResolvedMapping, resolve_mapping
+from syncline.engine.mapping import ResolvedMapping, resolve_mapping
 from syncline.engine.planner import HASH, Plan, Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.engine.summary import NullProgress, Progress, RunSummary

@@ -1,0 +1,226 @@
+"""Arrow columns → CleverTap values, a whole column at a time.
+
+Converters are chosen once per field and applied per column, so a million rows map in seconds;
+a value that cannot be converted becomes its row's failure (a ``Rejection``), never an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from syncline.destinations.base import Rejection
+from syncline.destinations.clevertap.records import (
+    STANDARD_PROFILE_FIELDS,
+    clevertap_date,
+    epoch_seconds,
+    normalise_standard,
+    to_boolean,
+    to_number,
+    to_string,
+)
+from syncline.engine.mapping import FieldMap
+
+__all__ = [
+    "Converter", "Failures", "convert_column", "convert_list", "converter", "items_column",
+    "timestamps",
+]  # fmt: skip
+
+MAX_ITEMS = 256
+
+Converter = Callable[[Any], Any]
+
+
+def converter(item: FieldMap, profile: bool) -> Converter:
+    base: Converter = {
+        "string": to_string, "number": to_number, "boolean": to_boolean, "date": clevertap_date,
+    }[item.type]  # fmt: skip
+    if profile and item.field in STANDARD_PROFILE_FIELDS:
+        field = item.field
+        if field in ("Gender", "Employed", "Married"):
+            return lambda v: normalise_standard(field, v if isinstance(v, bool) else to_string(v))
+    return base
+
+
+Failures = dict[int, Rejection]
+"""Row index → why that row's value could not be converted."""
+
+
+def timestamps(array: pa.Array, column: str) -> tuple[list[Any], Failures]:
+    """Epoch seconds per row; a null or unreadable value is that row's failure."""
+    kind = array.type
+    if (pa.types.is_timestamp(kind) or pa.types.is_date(kind)) and array.null_count == 0:
+        return _epoch_seconds(array).to_pylist(), {}
+    out: list[Any] = []
+    failures: Failures = {}
+    for i, value in enumerate(array.to_pylist()):
+        try:
+            out.append(epoch_seconds(value))
+        except ValueError as exc:
+            out.append(None)
+            failures[i] = Rejection("bad_value", f"column `{column}`: {exc}", column)
+    return out, failures
+
+
+def _epoch_seconds(array: pa.Array) -> pa.Array:
+    """Whole epoch seconds of a DATE or TIMESTAMP column (naive = UTC), computed by Arrow."""
+    if pa.types.is_date(array.type):
+        array = array.cast(pa.timestamp("s"))
+    unit = pa.timestamp("s", tz=getattr(array.type, "tz", None))
+    return pc.cast(array, unit, safe=False).cast(pa.int64())
+
+
+def items_column(array: pa.Array, column: str) -> tuple[list[Any], Failures]:
+    """Each row's ``Items`` (None where it has none); a row whose Items are unusable fails."""
+    if _plain_items(array):
+        return array.to_pylist(), {}
+    out: list[Any] = []
+    failures: Failures = {}
+    for i, value in enumerate(array.to_pylist()):
+        try:
+            out.append(None if value is None else _items(value, column))
+        except _Bad as bad:
+            out.append(None)
+            failures[i] = bad.rejection
+    return out, failures
+
+
+def _plain_items(array: pa.Array) -> bool:
+    """A LIST of STRUCT of text, numbers and booleans, no null inside, at most 256 per row:
+    Arrow's own values are already valid Items, so no row needs checking one by one."""
+    kind = array.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        return False
+    struct = kind.value_type
+    if not pa.types.is_struct(struct) or not all(
+        pa.types.is_string(f.type) or pa.types.is_integer(f.type)
+        or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type) for f in struct
+    ):  # fmt: skip
+        return False
+    items = array.flatten()
+    if items.null_count or any(child.null_count for child in items.flatten()):
+        return False
+    longest = pc.max(pc.list_value_length(array)).as_py()
+    return longest is None or longest <= MAX_ITEMS
+
+
+class _Bad(Exception):
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.message)
+        self.rejection = rejection
+
+
+def _items(value: Any, column: str) -> list[dict[str, Any]]:
+    """Charged ``Items``: a list of at most 256 flat objects of scalars."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise _Bad(
+                Rejection("bad_value", f"column `{column}`: not valid JSON ({exc})", column)
+            ) from exc
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _Bad(
+            Rejection(
+                "bad_value",
+                f"column `{column}`: Items must be a list of objects, got {value!r}",
+                column,
+            )
+        )
+    if len(value) > MAX_ITEMS:
+        raise _Bad(
+            Rejection(
+                "bad_value",
+                f"column `{column}`: {len(value)} items; CleverTap "
+                f"takes at most {MAX_ITEMS} per Charged event",
+                column,
+            )
+        )
+    for item in value:
+        for k, v in item.items():
+            if isinstance(v, list | dict | tuple):
+                raise _Bad(
+                    Rejection(
+                        "bad_value",
+                        f"column `{column}`: item key `{k}` holds a "
+                        f"nested value {v!r}; items must be flat",
+                        column,
+                    )
+                )
+    return [{k: v for k, v in item.items() if v is not None} for item in value]
+
+
+def convert_column(
+    item: FieldMap, conv: Converter, array: pa.Array
+) -> tuple[list[Any], Failures, pa.Array | None]:
+    """Convert a whole column; Arrow types that already match skip per-value conversion.
+
+    The third element is the Arrow array when its values are sent unchanged, else None.
+    """
+    kind = array.type
+    if item.type == "date" and (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+        seconds = _epoch_seconds(array).cast(pa.string())
+        dates = pc.binary_join_element_wise("$D_", seconds, "")  # $D_<epoch seconds>
+        return dates.to_pylist(), {}, dates
+    if item.type == "number" and pa.types.is_decimal(kind):
+        # through text: Arrow's direct decimal → double cast is not correctly rounded
+        # (3600.68 would arrive as 3600.6800000000003)
+        array = (
+            array.cast(pa.int64())
+            if kind.scale == 0
+            else (array.cast(pa.string()).cast(pa.float64()))
+        )
+        kind = array.type
+    plain = (
+        (item.type == "string" and pa.types.is_string(kind) and conv is to_string)
+        or (item.type == "number" and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))
+        or (item.type == "boolean" and pa.types.is_boolean(kind))
+    )
+    values: list[Any] = array.to_pylist()
+    if plain:
+        return values, {}, array
+    return (*convert_list(item, conv, values), None)
+
+
+def convert_list(item: FieldMap, conv: Converter, values: list[Any]) -> tuple[list[Any], Failures]:
+    """Convert values one by one; a value that fails becomes None and its row's failure.
+
+    A column of few distinct values (genders, plans, flags) is converted once per value.
+    """
+    try:
+        distinct = _few_distinct(values)
+        if distinct is not None:
+            converted = {v: None if v is None else conv(v) for v in distinct}
+            return list(map(converted.__getitem__, values)), {}
+        return [None if v is None else conv(v) for v in values], {}
+    except (ValueError, TypeError):
+        pass
+    out: list[Any] = []
+    failures: Failures = {}
+    where = item.column or item.field
+    for i, value in enumerate(values):
+        try:
+            out.append(None if value is None else conv(value))
+        except (ValueError, TypeError) as exc:
+            out.append(None)
+            failures[i] = Rejection(
+                "bad_value",
+                f"column `{where}`: value {value!r} is not a valid {item.type} ({exc})", where,
+            )  # fmt: skip
+    return out, failures
+
+
+def _few_distinct(values: list[Any]) -> set[Any] | None:
+    """The distinct values when there are few (at most a quarter of the rows), else None.
+
+    Only for values of one type: a set would merge ``1``, ``1.0`` and ``True``, which convert
+    differently.
+    """
+    if len(set(map(type, values)) - {type(None)}) != 1:
+        return None
+    distinct = set(values)
+    return distinct if len(distinct) * 4 <= len(values) else None
