@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from syncline.config.models import SyncConfig
 from syncline.destinations.base import Record, RecordColumns, Rejection
+from syncline.destinations.clevertap.multivalue import DELETE
 from syncline.destinations.clevertap.records import to_string
 from syncline.engine.convert import (
     Failures,
@@ -22,6 +23,7 @@ from syncline.engine.convert import (
 )
 from syncline.engine.diff.sql import KEY
 from syncline.engine.mapping import ResolvedMapping
+from syncline.engine.multivalue import multi_values
 
 __all__ = ["BuiltBatch", "RecordBuilder"]
 
@@ -60,7 +62,6 @@ class RecordBuilder:
         self._profile = sync.object == "profile"
         self._convs = [(f, converter(f, self._profile)) for f in mapping.fields]
         self._fields = tuple(f.field for f in mapping.fields)
-        self._send_nulls = frozenset(f.field for f in mapping.fields if f.send_nulls)
 
     def build(self, batch: pa.RecordBatch) -> BuiltBatch:
         """Records (or rejections) for every row of ``batch``."""
@@ -74,12 +75,18 @@ class RecordBuilder:
         values: list[list[Any]] = []
         arrays: dict[str, pa.Array] = {}  # fields sent exactly as Arrow holds them
         for f, conv in self._convs:
-            if f.column:
+            plain: pa.Array | None = None
+            if f.multi or f.json:
+                source = array(f.column).to_pylist() if f.column else [f.constant] * n
+                column, bad = multi_values(f, conv, source)
+            elif f.column:
                 column, bad, plain = convert_column(f, conv, array(f.column))
-                if plain is not None:
-                    arrays[f.field] = plain
             else:
                 column, bad = convert_list(f, conv, [f.constant] * n)
+            if f.clear and None in column:
+                column, plain = [DELETE if v is None else v for v in column], None
+            if plain is not None:
+                arrays[f.field] = plain
             values.append(column)
             _merge(failures, bad)
         # the key as the diff wrote it (SQL text): the snapshot must hold exactly that text, or
@@ -89,7 +96,7 @@ class RecordBuilder:
         users = array(s.user_column)
         same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(users.type)
         identities = keys if same else _texts(users)  # text keys are the same text in SQL
-        data = _dicts(self._fields, values, n, self._send_nulls)
+        data = _dicts(self._fields, values, n)
         properties = dict(zip(self._fields, values, strict=True))
         if self._profile:
             field = s.identity_field
@@ -97,9 +104,7 @@ class RecordBuilder:
                 {field: user, "type": "profile", "profileData": d}
                 for user, d in zip(identities, data, strict=True)
             ]
-            columns = RecordColumns(
-                "profile", field, identities, properties, self._send_nulls, arrays=arrays
-            )
+            columns = RecordColumns("profile", field, identities, properties, arrays=arrays)
         else:
             records, columns = self._events(
                 array, n, identities, data, properties, arrays, failures
@@ -141,7 +146,6 @@ class RecordBuilder:
             field,
             identities,
             properties,
-            self._send_nulls,
             event_names=names,
             timestamps=stamps,
             items=items,
@@ -164,15 +168,14 @@ def _texts(array: pa.Array) -> list[str]:
     return [to_string(v) if v is not None else "" for v in values]
 
 
-def _dicts(
-    fields: tuple[str, ...], values: list[list[Any]], n: int, send_nulls: frozenset[str]
-) -> list[dict[str, Any]]:
-    """One properties dict per row; nulls left out unless the field sends them on purpose."""
+def _dicts(fields: tuple[str, ...], values: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """One properties dict per row, nulls left out (``on_null: clear`` turned them into
+    ``$delete`` already): a JSON null is never sent, no CleverTap doc says what it does."""
     if not fields:
         return [{} for _ in range(n)]
     rows = list(map(dict, map(zip, itertools.repeat(fields), zip(*values, strict=True))))
     for field, column in zip(fields, values, strict=True):
-        if field in send_nulls or None not in column:
+        if None not in column:
             continue
         for i in [i for i, v in enumerate(column) if v is None]:
             del rows[i][field]

@@ -6,7 +6,9 @@ a value that cannot be converted becomes its row's failure (a ``Rejection``), ne
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +18,6 @@ import pyarrow.compute as pc
 from syncline.destinations.base import Rejection
 from syncline.destinations.clevertap.records import (
     STANDARD_PROFILE_FIELDS,
-    clevertap_date,
     epoch_seconds,
     normalise_standard,
     to_boolean,
@@ -31,13 +32,38 @@ __all__ = [
 ]  # fmt: skip
 
 MAX_ITEMS = 256
+# dates Syncline sends (our choice, issue #11: no CleverTap doc states a range; a DuckDB
+# `infinity` or a year-0001 placeholder is a data error, not a date anyone means to send)
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+_LOW = int(dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.UTC).timestamp())
+_HIGH = int(dt.datetime(LAST_YEAR + 1, 1, 1, tzinfo=dt.UTC).timestamp())  # exclusive
 
 Converter = Callable[[Any], Any]
 
 
+def _finite_number(value: Any) -> int | float | None:
+    """A number, or None (a null) for NaN and ±Infinity, which JSON cannot carry."""
+    number = to_number(value)
+    return number if isinstance(number, int) or math.isfinite(number) else None
+
+
+def _date_in_range(value: Any) -> str:
+    seconds = epoch_seconds(value)
+    if not _LOW <= seconds < _HIGH:
+        raise ValueError(_OUT_OF_RANGE)
+    return f"$D_{seconds}"
+
+
+_OUT_OF_RANGE = (
+    f"outside the years {FIRST_YEAR}-{LAST_YEAR} Syncline sends as dates; fix the value "
+    "in the model, or map the column with `type: string` to send it as text"
+)
+
+
 def converter(item: FieldMap, profile: bool) -> Converter:
     base: Converter = {
-        "string": to_string, "number": to_number, "boolean": to_boolean, "date": clevertap_date,
+        "string": to_string, "number": _finite_number, "boolean": to_boolean,
+        "date": _date_in_range,
     }[item.type]  # fmt: skip
     if profile and item.field in STANDARD_PROFILE_FIELDS:
         field = item.field
@@ -163,9 +189,9 @@ def convert_column(
     """
     kind = array.type
     if item.type == "date" and (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
-        seconds = _epoch_seconds(array).cast(pa.string())
-        dates = pc.binary_join_element_wise("$D_", seconds, "")  # $D_<epoch seconds>
-        return dates.to_pylist(), {}, dates
+        return _dates(item, array)
+    if pa.types.is_floating(kind) and pc.all(pc.is_finite(array)).as_py() is False:
+        array = pc.if_else(pc.is_finite(array), array, pa.scalar(None, kind))  # NaN, ±Inf: null
     if item.type == "number" and pa.types.is_decimal(kind):
         # through text: Arrow's direct decimal → double cast is not correctly rounded
         # (3600.68 would arrive as 3600.6800000000003)
@@ -184,6 +210,29 @@ def convert_column(
     if plain:
         return values, {}, array
     return (*convert_list(item, conv, values), None)
+
+
+def _dates(item: FieldMap, array: pa.Array) -> tuple[list[Any], Failures, pa.Array | None]:
+    """``$D_<epoch seconds>`` computed by Arrow; dates outside the years we send fail their row."""
+    seconds = _epoch_seconds(array)
+    inside = pc.and_(pc.greater_equal(seconds, _LOW), pc.less(seconds, _HIGH))
+    failures: Failures = {}
+    if pc.any(pc.invert(inside)).as_py():
+        where = item.column or item.field
+        for i in pc.indices_nonzero(pc.invert(inside)).to_pylist():
+            message = f"column `{where}`: {_shown(array, seconds, i)} is {_OUT_OF_RANGE}"
+            failures[i] = Rejection("bad_value", message, where)
+        seconds = pc.if_else(inside, seconds, pa.scalar(None, seconds.type))
+    dates = pc.binary_join_element_wise("$D_", seconds.cast(pa.string()), "")
+    return dates.to_pylist(), failures, None if failures else dates
+
+
+def _shown(array: pa.Array, seconds: pa.Array, i: int) -> str:
+    """One date of ``array`` as text; DuckDB's ``infinity`` is beyond what Python can hold."""
+    try:
+        return str(array[i].as_py())
+    except (ValueError, OverflowError):
+        return "infinity" if seconds[i].as_py() > 0 else "-infinity"
 
 
 def convert_list(item: FieldMap, conv: Converter, values: list[Any]) -> tuple[list[Any], Failures]:

@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from syncline.config.models import FieldType, SyncConfig
+from syncline.config.models import FieldType, MultiValue, SyncConfig
 from syncline.destinations.clevertap import rules
 from syncline.destinations.clevertap.records import STANDARD_PROFILE_FIELDS
+from syncline.engine.column_types import ColumnKind, column_kind, infer_type
 from syncline.errors import ConfigError, ModelError
 from syncline.sources.base import Column
 
@@ -39,17 +40,6 @@ def standard_field(column: str) -> str | None:
     return _STANDARD_NAMES.get(_SEPARATORS.sub("", column).lower())
 
 
-def _infer_type(source_type: str) -> FieldType:
-    text = source_type.upper()
-    if "DATE" in text or "TIMESTAMP" in text or text == "TIME":
-        return "date"
-    if "BOOL" in text:
-        return "boolean"
-    if any(w in text for w in ("INT", "DECIMAL", "NUMERIC", "FLOAT", "DOUBLE", "REAL")):
-        return "number"
-    return "string"
-
-
 @dataclass(frozen=True)
 class FieldMap:
     """One CleverTap field and where its value comes from."""
@@ -58,7 +48,12 @@ class FieldMap:
     column: str | None
     constant: object
     type: FieldType
-    send_nulls: bool
+    clear: bool = False
+    """A null removes the property (``on_null: clear``) instead of leaving it alone."""
+    multi: MultiValue | None = None
+    """Sent as a multi-value property, with this operation."""
+    json: bool = False
+    """The column holds JSON text: arrays become multi-values, objects are refused."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +63,8 @@ class ResolvedMapping:
     fields: tuple[FieldMap, ...]
     hash_columns: tuple[str, ...]
     fingerprint: str
+    warnings: tuple[str, ...] = ()
+    """Columns ``sync_all`` left out because Syncline cannot send them, one line each."""
 
     def column_for(self, field: str) -> str | None:
         """CleverTap key → source column, for rejection messages."""
@@ -110,42 +107,114 @@ def resolve_mapping(sync_name: str, sync: SyncConfig, columns: Sequence[Column])
         value = getattr(sync, key)
         if value is not None:
             special.append(need(value, key))
-    fields = _fields(sync, types, need, set(special))
+    warnings: list[str] = []
+    fields = _fields(sync_name, sync, types, need, set(special), warnings)
     hash_columns = tuple(dict.fromkeys([*special, *(f.column for f in fields if f.column)]))
     payload = {
         "object": sync.object, "identity_field": sync.identity_field,
         "sync_key": sync.sync_key, "user": sync.user_column, "event_name": sync.event_name,
         "event_name_column": sync.event_name_column, "ts": sync.timestamp_column,
         "items": sync.items_column,
-        "fields": [[f.field, f.column, repr(f.constant), f.type, f.send_nulls] for f in fields],
+        "fields": [_fingerprinted(f) for f in fields],
     }  # fmt: skip
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-    return ResolvedMapping(tuple(fields), hash_columns, digest)
+    return ResolvedMapping(tuple(fields), hash_columns, digest, tuple(warnings))
+
+
+def _fingerprinted(f: FieldMap) -> list[object]:
+    # what existed before multi-values and JSON is listed exactly as it was, so upgrading
+    # Syncline does not change a mapping's fingerprint (which would resend every row)
+    extra = [f.multi or "", f.json] if f.multi or f.json else []
+    return [f.field, f.column, repr(f.constant), f.type, f.clear, *extra]
 
 
 def _fields(
-    sync: SyncConfig, types: dict[str, str], need: Callable[[str, str], str], special: set[str]
-) -> list[FieldMap]:
+    sync_name: str, sync: SyncConfig, types: dict[str, str], need: Callable[[str, str], str],
+    special: set[str], warnings: list[str],
+) -> list[FieldMap]:  # fmt: skip
     maps = sync.mappings
-    standard = maps.match_standard_fields and sync.object == "profile"
+    profile = sync.object == "profile"
+    standard = maps.match_standard_fields and profile
     out: dict[str, FieldMap] = {}
     explicit_columns: set[str] = set()
     for i, entry in enumerate(maps.columns):
         column = need(entry.from_, f"mappings.columns[{i}].from") if entry.from_ else None
-        if column:
-            explicit_columns.add(column)
-        std_type = STANDARD_PROFILE_FIELDS.get(entry.to) if sync.object == "profile" else None
-        kind = entry.type or std_type or (_infer_type(types[column]) if column else "string")
-        out[entry.to] = FieldMap(entry.to, column, entry.constant, kind, entry.send_nulls)  # type: ignore[arg-type]
+        if column is None:
+            out[entry.to] = FieldMap(entry.to, None, entry.constant, entry.type or "string",
+                                     multi=entry.multi_value)  # fmt: skip
+            continue
+        explicit_columns.add(column)
+        clear = (entry.on_null or sync.on_null) == "clear" and entry.multi_value in (None, "set")
+        kind = column_kind(types[column])
+        if kind == "unsupported" or (not profile and (kind == "array" or (
+                kind == "json" and entry.type != "string"))):  # fmt: skip
+            raise ConfigError(_cannot_send(sync_name, column, types[column], profile))
+        std_type = STANDARD_PROFILE_FIELDS.get(entry.to) if profile else None
+        if kind == "array":
+            out[entry.to] = FieldMap(entry.to, column, None, "string", clear,
+                                     entry.multi_value or "set")  # fmt: skip
+            continue
+        element = std_type or infer_type(types[column])
+        field_type = entry.type or (element if kind == "scalar" else "string")
+        json_values = kind == "json" and entry.type != "string"
+        out[entry.to] = FieldMap(entry.to, column, None, field_type, clear,  # type: ignore[arg-type]
+                                 entry.multi_value, json_values)  # fmt: skip
     if maps.sync_all:
         excluded = {need(c, "mappings.exclude") for c in maps.exclude}
+        clear = sync.on_null == "clear"
         for column in types:
             if column in explicit_columns or column in excluded or column in special:
+                continue
+            kind = column_kind(types[column])
+            if kind == "unsupported" or kind == "json" or (kind == "array" and not profile):
+                warnings.append(_skipped(column, types[column], kind))
                 continue
             name = (standard_field(column) if standard else None) or column
             if name in out:
                 continue
+            if kind == "array":
+                out[name] = FieldMap(name, column, None, "string", clear, "set")
+                continue
             std_type = STANDARD_PROFILE_FIELDS.get(name) if standard else None
-            kind = std_type or _infer_type(types[column])
-            out[name] = FieldMap(name, column, None, kind, False)  # type: ignore[arg-type]
+            kind_of_value = std_type or infer_type(types[column])
+            out[name] = FieldMap(name, column, None, kind_of_value, clear)  # type: ignore[arg-type]
     return list(out.values())
+
+
+def _cannot_send(sync_name: str, column: str, type_name: str, profile: bool) -> str:
+    """A mapping names a column Syncline cannot send: say what to do instead."""
+    kind = column_kind(type_name)
+    if kind == "json":
+        return (
+            f"sync `{sync_name}`: column `{column}` is {type_name}; an event property must be a "
+            f"scalar: map it with `type: string` to send the JSON text, or flatten it in the "
+            f"model's SQL (e.g. `{column}->>'plan' AS plan` in PostgreSQL)"
+        )
+    if kind == "array":
+        return (
+            f"sync `{sync_name}`: column `{column}` is an array ({type_name}); arrays become "
+            f"multi-value properties, which only profiles have. Join it to text in the model's "
+            f"SQL (e.g. `array_to_string({column}, ',')`) or leave it out"
+        )
+    where = "" if profile else " as an event property"
+    return (
+        f"sync `{sync_name}`: column `{column}` has type {type_name}, which Syncline cannot "
+        f"send{where}; cast it in the model's SQL (e.g. `CAST({column} AS TEXT)`) or remove "
+        f"it from the mapping"
+    )
+
+
+def _skipped(column: str, type_name: str, kind: ColumnKind) -> str:
+    """The warning for a column ``sync_all`` leaves out."""
+    if kind == "json":
+        return (
+            f"column `{column}` ({type_name}) is not sent: map it explicitly, with "
+            f"`multi_value: set` if it holds arrays or `type: string` for its JSON text, or "
+            f"flatten it in the model's SQL (e.g. `{column}->>'plan' AS plan`)"
+        )
+    if kind == "array":
+        return f"column `{column}` ({type_name}) is not sent: event properties are scalars"
+    return (
+        f"column `{column}` ({type_name}) is not sent: Syncline cannot send this type; cast "
+        f"it in the model's SQL (e.g. `CAST({column} AS TEXT)`) or add it to `exclude`"
+    )

@@ -399,6 +399,7 @@ class _OpenRun:
         self.stack.callback(client.close)
         sql = model_sql(sync.model, source)
         mapping = resolve_mapping(self.name, sync, source.columns(sql))
+        self.summary.warnings = list(mapping.warnings)
         diff = sync.diff or ("source" if source.capabilities.writable else "local")
         local_dir = self.project.root / ".syncline" / "diff"
         local_dir.mkdir(parents=True, exist_ok=True)

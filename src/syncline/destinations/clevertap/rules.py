@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from syncline.destinations.clevertap import multivalue
+
 __all__ = [
     "MAX_CHARGED_ITEMS",
     "MAX_CONCURRENT_UPLOADS",
@@ -316,9 +318,9 @@ def _profile_value_ok(value: Any) -> bool:
     if isinstance(value, str):
         return len(value) <= MAX_VALUE_BYTES // 4 or len(value.encode()) <= MAX_VALUE_BYTES
     if isinstance(value, dict):
-        return len(value) == 1 and next(iter(value)) in VALUE_OPERATORS
+        return multivalue.operator_ok(value)
     if isinstance(value, list):
-        return all(isinstance(v, str) and len(v.encode()) <= MAX_VALUE_BYTES for v in value)
+        return multivalue.multi_value_problem(value) is None
     return _scalar_ok(value)
 
 
