@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,12 +47,11 @@ def suspects(
     for field, values in columns.properties.items():
         if not rules._key_ok(field, forbidden):
             return everything
-        nulls_sent = field in columns.send_nulls
         array = columns.arrays.get(field)
         if array is None or not _arrow_fits(array):
             out.update(_value_suspects(values))
         if profile and field in rules.PROFILE_FIELD_RULES:
-            out.update(_rule_suspects(field, values, nulls_sent, array))
+            out.update(_rule_suspects(field, values, array))
     if profile:
         return out
     present = len(columns.properties) + (columns.items is not None)
@@ -142,17 +141,12 @@ def _arrow_matches(field: str, array: pa.Array) -> bool:
     return pc.all(pc.match_substring_regex(array, _PATTERNS[field].pattern)).as_py() is not False
 
 
-def _rule_suspects(
-    field: str, values: list[Any], nulls_sent: bool, array: pa.Array | None
-) -> Iterable[int]:
+def _rule_suspects(field: str, values: list[Any], array: pa.Array | None) -> Iterable[int]:
     """Rows whose standard-field value may fail CleverTap's check for that field."""
     rule = rules.PROFILE_FIELD_RULES[field]
-    arrow_ok = array is not None and not (nulls_sent and array.null_count)
-    if field in _PATTERNS and arrow_ok and _arrow_matches(field, cast(pa.Array, array)):
+    if field in _PATTERNS and array is not None and _arrow_matches(field, array):
         return ()
     present = [v for v in values if v is not None]
-    if nulls_sent and len(present) < len(values):
-        return (i for i, v in enumerate(values) if v is None or not rule.check(v))
     if field in _PATTERNS and set(map(type, present)) <= {str}:
         if all(map(_PATTERNS[field].match, present)):
             return ()
