@@ -198,3 +198,19 @@ def test_fingerprint_of_an_ordinary_mapping_is_unchanged() -> None:
     cleared = _sync(mappings={"sync_all": True, "columns": [
         {"from": "plan", "to": "Plan", "send_nulls": True}]})  # fmt: skip
     assert resolve_mapping("users", cleared, USERS).fingerprint == "83105a0767b293f3"
+
+
+def test_values_python_cannot_hold_reject_their_row_instead_of_stopping_the_run() -> None:
+    sync = _sync(mappings={"columns": [{"from": "seen", "to": "Seen", "type": "string"}]})
+    rows = _rows(sync, "SELECT * FROM (VALUES ('u1', 'infinity'::DATE), ('u2', DATE '2020-01-02'))"
+                       " t(user_id, seen)")  # fmt: skip
+    assert rows[0][1] is None and rows[0][2].column == "seen" and "infinity" in rows[0][2].message
+    assert rows[1][1] == {"Seen": "2020-01-02"}
+    event = _sync(object="event", sync_key="id", identity_column="user_id", event_name="Seen",
+                  timestamp_column="seen_at", mappings={"columns": [{"from": "id", "to": "id"}]})
+    cols, batch = _duck("SELECT * FROM (VALUES ('e1', 'u1', 'infinity'::TIMESTAMP), "
+                        "('e2', 'u1', NULL), ('e3', 'u1', TIMESTAMP '2020-01-02 00:00:00')) "
+                        "t(id, user_id, seen_at)")  # fmt: skip
+    built = RecordBuilder(event, resolve_mapping("e", event, cols)).build(batch)
+    assert sorted(built.rejections) == [0, 1] and built.records[2] is not None
+    assert built.records[2]["ts"] == 1577923200

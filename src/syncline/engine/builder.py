@@ -19,6 +19,7 @@ from syncline.engine.convert import (
     convert_list,
     converter,
     items_column,
+    readable,
     timestamps,
 )
 from syncline.engine.diff.sql import KEY
@@ -77,8 +78,11 @@ class RecordBuilder:
         for f, conv in self._convs:
             plain: pa.Array | None = None
             if f.multi or f.json:
-                source = array(f.column).to_pylist() if f.column else [f.constant] * n
+                source, unreadable = (
+                    readable(array(f.column), f.column) if f.column else ([f.constant] * n, {})
+                )
                 column, bad = multi_values(f, conv, source)
+                bad.update(unreadable)
             elif f.column:
                 column, bad, plain = convert_column(f, conv, array(f.column))
             else:

@@ -28,7 +28,7 @@ from syncline.engine.mapping import FieldMap
 
 __all__ = [
     "Converter", "Failures", "convert_column", "convert_list", "converter", "items_column",
-    "timestamps",
+    "readable", "timestamps",
 ]  # fmt: skip
 
 MAX_ITEMS = 256
@@ -76,14 +76,38 @@ Failures = dict[int, Rejection]
 """Row index → why that row's value could not be converted."""
 
 
+def readable(array: pa.Array, where: str) -> tuple[list[Any], Failures]:
+    """``array.to_pylist()``; a value Python cannot hold (DuckDB's ``infinity`` dates) is None
+    and its row's failure, instead of an error that would stop the run."""
+    try:
+        return array.to_pylist(), {}
+    except (OverflowError, ValueError):
+        pass
+    values: list[Any] = []
+    failures: Failures = {}
+    for i in range(len(array)):
+        try:
+            values.append(array[i].as_py())
+        except (OverflowError, ValueError):
+            values.append(None)
+            failures[i] = Rejection(
+                "bad_value", f"column `{where}`: a {array.type} value beyond what Syncline can "
+                "read (DuckDB's infinity?); fix or filter it in the model", where,
+            )  # fmt: skip
+    return values, failures
+
+
 def timestamps(array: pa.Array, column: str) -> tuple[list[Any], Failures]:
     """Epoch seconds per row; a null or unreadable value is that row's failure."""
     kind = array.type
     if (pa.types.is_timestamp(kind) or pa.types.is_date(kind)) and array.null_count == 0:
         return _epoch_seconds(array).to_pylist(), {}
     out: list[Any] = []
-    failures: Failures = {}
-    for i, value in enumerate(array.to_pylist()):
+    values, failures = readable(array, column)
+    for i, value in enumerate(values):
+        if i in failures:
+            out.append(None)
+            continue
         try:
             out.append(epoch_seconds(value))
         except ValueError as exc:
@@ -206,10 +230,11 @@ def convert_column(
         or (item.type == "number" and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))
         or (item.type == "boolean" and pa.types.is_boolean(kind))
     )
-    values: list[Any] = array.to_pylist()
-    if plain:
+    values, unreadable = readable(array, item.column or item.field)
+    if plain and not unreadable:
         return values, {}, array
-    return (*convert_list(item, conv, values), None)
+    converted, failures = convert_list(item, conv, values)
+    return converted, {**failures, **unreadable}, None
 
 
 def _dates(item: FieldMap, array: pa.Array) -> tuple[list[Any], Failures, pa.Array | None]:
