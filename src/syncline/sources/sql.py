@@ -358,6 +358,10 @@ def _to_arrow(values: list[Any], field: pa.Field, source: str) -> pa.Array:
     convert = _CONVERT.get(field.type)
     if convert is not None:
         values = [convert(v) for v in values]
+    elif pa.types.is_decimal(field.type):
+        # PostgreSQL's numeric NaN and ±Infinity: no Arrow decimal holds them, and JSON cannot
+        # carry them either; they are nulls (issue #11)
+        values = [None if isinstance(v, Decimal) and not v.is_finite() else v for v in values]
     try:
         return pa.array(values, type=field.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
