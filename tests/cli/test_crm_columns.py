@@ -82,12 +82,14 @@ class CRM:
     def array(self, *values: str) -> str:
         return ARRAY[self.kind].format(", ".join(f"'{v}'" for v in values))
 
-    def run(self) -> dict[str, Any]:
-        result = subprocess.run(
-            [sys.executable, "-m", "syncline", "run", "users", "--json", "--project",
-             str(self.root)],
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "syncline", *args, "--project", str(self.root)],
             env=self.env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
+
+    def run(self) -> dict[str, Any]:
+        result = self.cli("run", "users", "--json")
         assert result.returncode == 0, result.stdout + result.stderr
         summary: dict[str, Any] = orjson.loads(result.stdout)
         return summary
@@ -121,6 +123,9 @@ def test_crm_table_arrays_json_nulls_and_unsendable_columns(
         f"(2, 'Bob', {a('new')}, NULL, '\"solo\"', 'NaN', NULL, NULL, NULL, NULL), "
         "(3, 'Cy', NULL, NULL, NULL, 2, NULL, NULL, 'free', DATE '1850-01-01')"
     )
+    plan = project.cli("plan", "users")  # warned before the first run, not after
+    assert plan.returncode == 0, plan.stderr
+    assert "warning: column `photo`" in plan.stderr and "cannot send this type" in plan.stderr
     first = project.run()
     assert first["status"] == "succeeded", first
     assert (first["sent"], first["accepted"], first["rejected"]) == (2, 2, 1)
@@ -150,10 +155,7 @@ def test_crm_table_arrays_json_nulls_and_unsendable_columns(
 
 
 def _rejections(project: CRM, run_id: int) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [sys.executable, "-m", "syncline", "rejections", str(run_id), "--json", "--project",
-         str(project.root)],
-        env=project.env, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+    result = project.cli("rejections", str(run_id), "--json")
+    assert result.returncode == 0, result.stderr
     rows: list[dict[str, Any]] = orjson.loads(result.stdout)
     return rows
