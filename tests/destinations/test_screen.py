@@ -166,3 +166,15 @@ def test_one_bad_value_in_a_clean_column_is_found() -> None:
             records = [_profile("identity", f"u{i}", {field: v}) for i, v in enumerate(values)]
             assert [rules.validate_record(r) is not None for r in records] == [
                 i in expected for i in range(3)]
+
+
+def test_cleared_and_multi_value_columns_are_judged_by_column() -> None:
+    """`on_null: clear` and multi-value columns send operator objects: only bad ones are suspects."""
+    delete, tags = {"$delete": 1}, {"$set": ["a", "b"]}
+    properties: dict[str, list[Any]] = {
+        "Email": ["a@example.com", delete, delete],
+        "Gender": [delete, "F", "M"],
+        "tags": [tags, delete, {"$set": [str(i) for i in range(101)]}],
+    }
+    columns = RecordColumns("profile", "identity", ["u1", "u2", "u3"], properties)
+    assert screen.suspects(columns, now=NOW) == {2}

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncline.destinations.base import RecordColumns
-from syncline.destinations.clevertap import rules
+from syncline.destinations.clevertap import multivalue, rules
 
 __all__ = ["suspects"]
 
@@ -48,6 +48,8 @@ def suspects(
         if not rules._key_ok(field, forbidden):
             return everything
         array = columns.arrays.get(field)
+        if profile and array is None and dict in set(map(type, values)):
+            values = _operator_suspects(values, out)
         if array is None or not _arrow_fits(array):
             out.update(_value_suspects(values))
         if profile and field in rules.PROFILE_FIELD_RULES:
@@ -109,6 +111,13 @@ def _arrow_fits(array: pa.Array) -> bool:
         longest = pc.max(pc.binary_length(array)).as_py()
         return longest is None or longest <= rules.MAX_VALUE_BYTES
     return False
+
+
+def _operator_suspects(values: list[Any], out: set[int]) -> list[Any]:
+    """Add profile rows whose operator object (``$delete``, ``$set``...) the rules refuse to
+    ``out``; answer the values without them, for the other checks (which skip operators)."""
+    out.update(i for i, v in enumerate(values) if type(v) is dict and not multivalue.operator_ok(v))
+    return [None if type(v) is dict else v for v in values]
 
 
 def _value_suspects(values: list[Any]) -> Iterable[int]:
