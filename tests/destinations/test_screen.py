@@ -169,7 +169,7 @@ def test_one_bad_value_in_a_clean_column_is_found() -> None:
 
 
 def test_cleared_and_multi_value_columns_are_judged_by_column() -> None:
-    """`on_null: clear` and multi-value columns send operator objects: only bad ones are suspects."""
+    """`on_null: clear` and multi-value columns send operator objects; bad ones are suspects."""
     delete, tags = {"$delete": 1}, {"$set": ["a", "b"]}
     properties: dict[str, list[Any]] = {
         "Email": ["a@example.com", delete, delete],
