@@ -214,3 +214,13 @@ def test_values_python_cannot_hold_reject_their_row_instead_of_stopping_the_run(
     built = RecordBuilder(event, resolve_mapping("e", event, cols)).build(batch)
     assert sorted(built.rejections) == [0, 1] and built.records[2] is not None
     assert built.records[2]["ts"] == 1577923200
+
+
+def test_arrays_never_feed_a_single_value_standard_field() -> None:
+    cols = [Column("user_id", "VARCHAR"), Column("phone", "VARCHAR[]"), Column("plan", "VARCHAR")]
+    mapping = resolve_mapping("crm", _sync(), cols)
+    assert [(f.field, f.multi) for f in mapping.fields] == [("phone", "set"), ("plan", None)]
+    for entry in ({"from": "phone", "to": "Phone"},
+                  {"from": "plan", "to": "Name", "multi_value": "add"}):  # fmt: skip
+        with pytest.raises(ConfigError, match=r"is a CleverTap standard field with one value"):
+            resolve_mapping("crm", _sync(mappings={"columns": [entry]}), cols)

@@ -150,6 +150,12 @@ def _fields(
                 kind == "json" and entry.type != "string"))):  # fmt: skip
             raise ConfigError(_cannot_send(sync_name, column, types[column], profile))
         std_type = STANDARD_PROFILE_FIELDS.get(entry.to) if profile else None
+        if std_type is not None and (kind == "array" or entry.multi_value):
+            raise ConfigError(
+                f"sync `{sync_name}`: `{entry.to}` is a CleverTap standard field with one value; "
+                f"send column `{column}` as a multi-value under another name (e.g. "
+                f"`to: {entry.to}s`)"
+            )
         if kind == "array":
             out[entry.to] = FieldMap(entry.to, column, None, "string", clear,
                                      entry.multi_value or "set")  # fmt: skip
@@ -169,7 +175,9 @@ def _fields(
             if kind == "unsupported" or kind == "json" or (kind == "array" and not profile):
                 warnings.append(_skipped(column, types[column], kind))
                 continue
-            name = (standard_field(column) if standard else None) or column
+            # standard fields hold one value: an array column keeps its own name
+            matched = standard_field(column) if standard and kind == "scalar" else None
+            name = matched or column
             if name in out:
                 continue
             if kind == "array":
