@@ -12,8 +12,9 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from syncline.config.models import FieldType, MultiValue, SyncConfig
+from syncline.config.models import ColumnMapping, FieldType, MultiValue, SyncConfig
 from syncline.destinations.clevertap import rules
 from syncline.destinations.clevertap.records import STANDARD_PROFILE_FIELDS
 from syncline.engine.column_types import ColumnKind, column_kind, infer_type
@@ -133,60 +134,67 @@ def _fields(
     special: set[str], warnings: list[str],
 ) -> list[FieldMap]:  # fmt: skip
     maps = sync.mappings
-    profile = sync.object == "profile"
-    standard = maps.match_standard_fields and profile
     out: dict[str, FieldMap] = {}
-    explicit_columns: set[str] = set()
+    explicit: set[str] = set()
     for i, entry in enumerate(maps.columns):
         column = need(entry.from_, f"mappings.columns[{i}].from") if entry.from_ else None
         if column is None:
             out[entry.to] = FieldMap(entry.to, None, entry.constant, entry.type or "string",
                                      multi=entry.multi_value)  # fmt: skip
             continue
-        explicit_columns.add(column)
-        clear = (entry.on_null or sync.on_null) == "clear" and entry.multi_value in (None, "set")
-        kind = column_kind(types[column])
-        if kind == "unsupported" or (not profile and (kind == "array" or (
-                kind == "json" and entry.type != "string"))):  # fmt: skip
-            raise ConfigError(_cannot_send(sync_name, column, types[column], profile))
-        std_type = STANDARD_PROFILE_FIELDS.get(entry.to) if profile else None
-        if std_type is not None and (kind == "array" or entry.multi_value):
-            raise ConfigError(
-                f"sync `{sync_name}`: `{entry.to}` is a CleverTap standard field with one value; "
-                f"send column `{column}` as a multi-value under another name (e.g. "
-                f"`to: {entry.to}s`)"
-            )
-        if kind == "array":
-            out[entry.to] = FieldMap(entry.to, column, None, "string", clear,
-                                     entry.multi_value or "set")  # fmt: skip
-            continue
-        element = std_type or infer_type(types[column])
-        field_type = entry.type or (element if kind == "scalar" else "string")
-        json_values = kind == "json" and entry.type != "string"
-        out[entry.to] = FieldMap(entry.to, column, None, field_type, clear,  # type: ignore[arg-type]
-                                 entry.multi_value, json_values)  # fmt: skip
+        explicit.add(column)
+        out[entry.to] = _explicit(sync_name, sync, entry, column, types[column])
     if maps.sync_all:
-        excluded = {need(c, "mappings.exclude") for c in maps.exclude}
-        clear = sync.on_null == "clear"
+        skip = explicit | special | {need(c, "mappings.exclude") for c in maps.exclude}
         for column in types:
-            if column in explicit_columns or column in excluded or column in special:
-                continue
-            kind = column_kind(types[column])
-            if kind == "unsupported" or kind == "json" or (kind == "array" and not profile):
-                warnings.append(_skipped(column, types[column], kind))
-                continue
-            # standard fields hold one value: an array column keeps its own name
-            matched = standard_field(column) if standard and kind == "scalar" else None
-            name = matched or column
-            if name in out:
-                continue
-            if kind == "array":
-                out[name] = FieldMap(name, column, None, "string", clear, "set")
-                continue
-            std_type = STANDARD_PROFILE_FIELDS.get(name) if standard else None
-            kind_of_value = std_type or infer_type(types[column])
-            out[name] = FieldMap(name, column, None, kind_of_value, clear)  # type: ignore[arg-type]
+            if column not in skip:
+                item = _implicit(sync, column, types[column], warnings)
+                if item is not None and item.field not in out:
+                    out[item.field] = item
     return list(out.values())
+
+
+def _explicit(
+    sync_name: str, sync: SyncConfig, entry: ColumnMapping, column: str, type_name: str
+) -> FieldMap:
+    """The field a column mapping names; a column that cannot be sent so is a ConfigError."""
+    profile = sync.object == "profile"
+    kind = column_kind(type_name)
+    if kind == "unsupported" or (not profile and (kind == "array" or (
+            kind == "json" and entry.type != "string"))):  # fmt: skip
+        raise ConfigError(_cannot_send(sync_name, column, type_name, profile))
+    standard = STANDARD_PROFILE_FIELDS.get(entry.to) if profile else None
+    if standard is not None and (kind == "array" or entry.multi_value):
+        raise ConfigError(
+            f"sync `{sync_name}`: `{entry.to}` is a CleverTap standard field with one value; "
+            f"send column `{column}` as a multi-value under another name (e.g. `to: {entry.to}s`)"
+        )
+    clear = (entry.on_null or sync.on_null) == "clear" and entry.multi_value in (None, "set")
+    if kind == "array":
+        return FieldMap(entry.to, column, None, "string", clear, entry.multi_value or "set")
+    inferred = cast(FieldType, standard) if standard else infer_type(type_name)
+    field_type = entry.type or (inferred if kind == "scalar" else "string")
+    json_values = kind == "json" and entry.type != "string"
+    return FieldMap(entry.to, column, None, field_type, clear, entry.multi_value, json_values)
+
+
+def _implicit(
+    sync: SyncConfig, column: str, type_name: str, warnings: list[str]
+) -> FieldMap | None:
+    """The field ``sync_all`` makes of a column, or None (and a warning) when it cannot."""
+    profile = sync.object == "profile"
+    kind = column_kind(type_name)
+    if kind == "unsupported" or kind == "json" or (kind == "array" and not profile):
+        warnings.append(_skipped(column, type_name, kind))
+        return None
+    clear = sync.on_null == "clear"
+    if kind == "array":  # standard fields hold one value: an array keeps its own name
+        return FieldMap(column, column, None, "string", clear, "set")
+    standard = profile and sync.mappings.match_standard_fields
+    name = (standard_field(column) if standard else None) or column
+    standard_type = STANDARD_PROFILE_FIELDS.get(name) if standard else None
+    field_type = cast(FieldType, standard_type) if standard_type else infer_type(type_name)
+    return FieldMap(name, column, None, field_type, clear)
 
 
 def _cannot_send(sync_name: str, column: str, type_name: str, profile: bool) -> str:
