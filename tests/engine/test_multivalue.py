@@ -224,3 +224,12 @@ def test_arrays_never_feed_a_single_value_standard_field() -> None:
                   {"from": "plan", "to": "Name", "multi_value": "add"}):  # fmt: skip
         with pytest.raises(ConfigError, match=r"is a CleverTap standard field with one value"):
             resolve_mapping("crm", _sync(mappings={"columns": [entry]}), cols)
+
+
+def test_text_sent_as_a_multi_value_may_hold_a_json_array() -> None:
+    # MariaDB and SQLite keep JSON as text: an explicit multi_value reads an array in it
+    sync = _sync(mappings={"columns": [{"from": "j", "to": "J", "multi_value": "set"}]})
+    rows = _rows(sync, """SELECT * FROM (VALUES ('u1', '["a", "b"]'), ('u2', 'solo'),
+        ('u3', '{"k": 1}')) t(user_id, j)""")
+    assert [r[1] for r in rows[:2]] == [{"J": {"$set": ["a", "b"]}}, {"J": {"$set": ["solo"]}}]
+    assert rows[2][1] is None and "JSON object" in rows[2][2].message

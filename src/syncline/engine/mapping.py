@@ -174,7 +174,10 @@ def _explicit(
         return FieldMap(entry.to, column, None, "string", clear, entry.multi_value or "set")
     inferred = cast(FieldType, standard) if standard else infer_type(type_name)
     field_type = entry.type or (inferred if kind == "scalar" else "string")
-    json_values = kind == "json" and entry.type != "string"
+    # text sent as a multi-value may hold a JSON array (MariaDB and SQLite keep JSON as text)
+    json_values = (kind == "json" and entry.type != "string") or (
+        kind == "scalar" and entry.multi_value is not None and inferred == "string"
+    )
     return FieldMap(entry.to, column, None, field_type, clear, entry.multi_value, json_values)
 
 
