@@ -49,6 +49,7 @@ syncs:
     destination: ct
     object: profile
     sync_key: user_id
+    diff: {diff}
     on_null: clear
     mappings:
       sync_all: true
@@ -60,7 +61,9 @@ syncs:
 
 
 class CRM:
-    def __init__(self, kind: str, root: Path, db: Database | None, url: str) -> None:
+    def __init__(
+        self, kind: str, diff: str, root: Path, db: Database | None, url: str
+    ) -> None:
         self.kind, self.root, self.db = kind, root, db
         self.env = {**os.environ, "CLEVERTAP_PASSCODE": PASSCODE, "CLEVERTAP_ENDPOINT": url}
         self.env.pop("SYNCLINE_STATE_URL", None)
@@ -69,7 +72,7 @@ class CRM:
             f"version: 1\nsources:\n  warehouse:\n{SOURCES[kind].format(database=database)}"
             f"destinations:\n  ct:\n    type: clevertap\n    account_id: {ACCOUNT}\n"
             f"    passcode: ${{CLEVERTAP_PASSCODE}}\n    endpoint: ${{CLEVERTAP_ENDPOINT}}\n"
-            + SYNC
+            + SYNC.replace("{diff}", diff)
         )
 
     def sql(self, statement: str) -> None:
@@ -96,16 +99,17 @@ class CRM:
 
 
 @pytest.fixture(params=[
-    pytest.param("duckdb", id="duckdb"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
+    pytest.param(("duckdb", "source"), id="duckdb"),
+    pytest.param(("postgres", "source"), id="postgres", marks=pytest.mark.integration),
+    pytest.param(("postgres", "local"), id="postgres-local-diff", marks=pytest.mark.integration),
 ])  # fmt: skip
 def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[CRM, SandboxView]]:
-    kind = str(request.param)
+    kind, diff = request.param
     databases = iter([None]) if kind == "duckdb" else make_database(kind, tmp_path)
     db = next(databases)
     try:
         with SandboxServer([Account(ACCOUNT, {PASSCODE})]) as server:
-            yield CRM(kind, tmp_path, db, server.url), SandboxView(server)
+            yield CRM(kind, diff, tmp_path, db, server.url), SandboxView(server)
     finally:
         next(databases, None)
 
