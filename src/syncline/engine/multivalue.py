@@ -4,8 +4,9 @@ A row's array becomes ``{"$set": [...]}`` (or ``$add``/``$remove``, as the mappi
 values as text, each once, in their order. An empty array is a null (the sync's ``on_null``
 decides). JSON text is parsed: an array is a multi-value, a scalar is sent as one, an object is
 refused with a hint to flatten it in SQL. ``$set`` and not a bare array: CleverTap's CSV docs
-document ``$set`` as "replace the current value", and its SDKs send multi-values that way; no
-CleverTap page says what the upload API does with a bare array.
+document ``$set`` as "replace the current value", and CleverTap's Android SDK lists the same
+profile commands (``$set``, ``$add``, ``$remove``, ``$delete``: ``Constants.COMMAND_SET``...);
+no CleverTap page says what the upload API does with a bare array.
 """
 
 from __future__ import annotations
