@@ -14,6 +14,7 @@ from syncline.destinations.base import Record, RecordColumns, Rejection
 from syncline.destinations.clevertap.multivalue import DELETE
 from syncline.destinations.clevertap.records import to_string
 from syncline.engine.convert import (
+    Converter,
     Failures,
     convert_column,
     convert_list,
@@ -23,7 +24,7 @@ from syncline.engine.convert import (
     timestamps,
 )
 from syncline.engine.diff.sql import KEY
-from syncline.engine.mapping import ResolvedMapping
+from syncline.engine.mapping import FieldMap, ResolvedMapping
 from syncline.engine.multivalue import multi_values
 
 __all__ = ["BuiltBatch", "RecordBuilder"]
@@ -76,19 +77,7 @@ class RecordBuilder:
         values: list[list[Any]] = []
         arrays: dict[str, pa.Array] = {}  # fields sent exactly as Arrow holds them
         for f, conv in self._convs:
-            plain: pa.Array | None = None
-            if f.multi or f.json:
-                source, unreadable = (
-                    readable(array(f.column), f.column) if f.column else ([f.constant] * n, {})
-                )
-                column, bad = multi_values(f, conv, source)
-                bad.update(unreadable)
-            elif f.column:
-                column, bad, plain = convert_column(f, conv, array(f.column))
-            else:
-                column, bad = convert_list(f, conv, [f.constant] * n)
-            if f.clear and None in column:
-                column, plain = [DELETE if v is None else v for v in column], None
+            column, bad, plain = _field_values(f, conv, array(f.column) if f.column else None, n)
             if plain is not None:
                 arrays[f.field] = plain
             values.append(column)
@@ -156,6 +145,28 @@ class RecordBuilder:
             arrays=arrays,
         )
         return records, columns
+
+
+def _field_values(
+    f: FieldMap, conv: Converter, array: pa.Array | None, n: int
+) -> tuple[list[Any], Failures, pa.Array | None]:
+    """One field's value per row, its rows that failed, and its Arrow array when sent as is.
+
+    A null stays None (left out of the record) unless the field clears it (``$delete``).
+    """
+    plain: pa.Array | None = None
+    if f.multi or f.json:
+        source, unreadable = readable(array, f.column or f.field) if array is not None else (
+            [f.constant] * n, {})  # fmt: skip
+        column, bad = multi_values(f, conv, source)
+        bad.update(unreadable)
+    elif array is not None:
+        column, bad, plain = convert_column(f, conv, array)
+    else:
+        column, bad = convert_list(f, conv, [f.constant] * n)
+    if f.clear and None in column:
+        column, plain = [DELETE if v is None else v for v in column], None
+    return column, bad, plain
 
 
 def _merge(failures: Failures, more: Failures) -> None:
