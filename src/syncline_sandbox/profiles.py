@@ -1,7 +1,9 @@
 """How an uploaded ``profileData`` changes a stored profile (docs/clevertap.md §2.4).
 
 Keys not sent are kept; a plain value or array replaces; value operators ``$set``, ``$add``,
-``$remove``, ``$incr``, ``$decr``, ``$delete`` change the stored value in place.
+``$remove``, ``$incr``, ``$decr``, ``$delete`` change the stored value in place. ``$delete``
+removes any property (the CSV docs' reading; the API page's sample says Name and Gender only,
+and what CleverTap does for other properties is not documented there).
 """
 
 from __future__ import annotations
@@ -56,7 +58,14 @@ def apply_profile_data(current: dict[str, Any], update: dict[str, Any]) -> dict[
             result[key] = value
             continue
         ((op, arg),) = value.items()
-        if op == "$set":
+        if op == "$set" and isinstance(arg, list):
+            # multi-value: values unique (DOC-PLAT), an empty one removed
+            values = list(dict.fromkeys(arg))
+            if values:
+                result[key] = values
+            else:
+                result.pop(key, None)
+        elif op == "$set":
             result[key] = arg
         elif op == "$delete":
             result.pop(key, None)

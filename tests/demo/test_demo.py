@@ -8,7 +8,8 @@ import pytest
 from syncline.config.load import load_project
 from syncline.demo.scaffold import init_project
 from syncline.demo.warehouse import add_sample_orders, build_sample_warehouse, change_sample_rows
-from syncline.engine.mapping import RecordBuilder, resolve_mapping
+from syncline.engine.builder import RecordBuilder
+from syncline.engine.mapping import resolve_mapping
 from syncline.errors import ConfigError
 from syncline.sources.base import Column
 

@@ -29,6 +29,10 @@ _values = st.one_of(
     st.none(), _texts, st.booleans(), st.integers(-(2**40), 2**40),
     st.floats(allow_nan=True, allow_infinity=True),
     st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3), st.integers()),
+    # what on_null: clear and multi-value columns send
+    st.just({"$delete": 1}), st.just({"$set": [str(i) for i in range(101)]}),
+    st.builds(lambda op, v: {op: v}, st.sampled_from(["$set", "$add", "$remove"]),
+              st.lists(st.text(max_size=3), max_size=3)),
 )
 _fields = st.sampled_from([
     "Name", "Email", "Phone", "Gender", "Employed", "Married", "Education", "Age", "DOB",
@@ -51,8 +55,8 @@ def _profile(field: str, identity: str, data: dict[str, Any]) -> dict[str, Any]:
     return {field: identity, "type": "profile", "profileData": data}
 
 
-def _data(properties: dict[str, list[Any]], send_nulls: frozenset[str], i: int) -> dict[str, Any]:
-    return {f: v[i] for f, v in properties.items() if v[i] is not None or f in send_nulls}
+def _data(properties: dict[str, list[Any]], i: int) -> dict[str, Any]:
+    return {f: v[i] for f, v in properties.items() if v[i] is not None}
 
 
 def _with_arrays(columns: RecordColumns) -> RecordColumns:
@@ -76,7 +80,7 @@ def _assert_screened_once(columns: RecordColumns, records: list[dict[str, Any]],
 
 
 @st.composite
-def _batches(draw: st.DrawFn) -> tuple[list[str], dict[str, list[Any]], frozenset[str]]:
+def _batches(draw: st.DrawFn) -> tuple[list[str], dict[str, list[Any]]]:
     n = draw(st.integers(1, 6))
     fields = draw(st.lists(_fields, max_size=4, unique=True))
     # a column is usually of one kind (all text, all numbers) and sometimes mixed
@@ -84,29 +88,25 @@ def _batches(draw: st.DrawFn) -> tuple[list[str], dict[str, list[Any]], frozense
     properties = {f: draw(st.lists(draw(st.sampled_from(kinds)), min_size=n, max_size=n))
                   for f in fields}
     identities = draw(st.lists(_identities, min_size=n, max_size=n))
-    send_nulls = frozenset(draw(st.lists(st.sampled_from(fields), max_size=2))) if fields else (
-        frozenset())
-    return identities, properties, send_nulls
+    return identities, properties
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=_batches(), field=st.sampled_from(["identity", "objectId"]))
 def test_profiles_no_rejected_record_escapes(
-    batch: tuple[list[str], dict[str, list[Any]], frozenset[str]], field: str
+    batch: tuple[list[str], dict[str, list[Any]]], field: str
 ) -> None:
-    identities, properties, send_nulls = batch
-    records = [_profile(field, ident, _data(properties, send_nulls, i))
-               for i, ident in enumerate(identities)]
-    _assert_screened(RecordColumns("profile", field, identities, properties, send_nulls), records)
+    identities, properties = batch
+    records = [_profile(field, ident, _data(properties, i)) for i, ident in enumerate(identities)]
+    _assert_screened(RecordColumns("profile", field, identities, properties), records)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=_batches(), data=st.data(), max_props=st.sampled_from([1, 3, 256]))
 def test_events_no_rejected_record_escapes(
-    batch: tuple[list[str], dict[str, list[Any]], frozenset[str]], data: st.DataObject,
-    max_props: int,
+    batch: tuple[list[str], dict[str, list[Any]]], data: st.DataObject, max_props: int,
 ) -> None:
-    identities, properties, send_nulls = batch
+    identities, properties = batch
     n = len(identities)
     names = data.draw(st.lists(_names, min_size=n, max_size=n))
     stamps = data.draw(st.one_of(st.none(), st.lists(_stamps, min_size=n, max_size=n)))
@@ -116,12 +116,12 @@ def test_events_no_rejected_record_escapes(
         record: dict[str, Any] = {"identity": ident, "type": "event", "evtName": names[i]}
         if stamps is not None:
             record["ts"] = stamps[i]
-        evt = _data(properties, send_nulls, i)
+        evt = _data(properties, i)
         if items is not None and items[i] is not None:
             evt["Items"] = items[i]
         record["evtData"] = evt
         records.append(record)
-    columns = RecordColumns("event", "identity", identities, properties, send_nulls,
+    columns = RecordColumns("event", "identity", identities, properties,
                             event_names=names, timestamps=stamps, items=items)
     _assert_screened(columns, records, max_event_properties=max_props,
                      discarded_events=frozenset({"Discarded One"}))
@@ -166,3 +166,15 @@ def test_one_bad_value_in_a_clean_column_is_found() -> None:
             records = [_profile("identity", f"u{i}", {field: v}) for i, v in enumerate(values)]
             assert [rules.validate_record(r) is not None for r in records] == [
                 i in expected for i in range(3)]
+
+
+def test_cleared_and_multi_value_columns_are_judged_by_column() -> None:
+    """`on_null: clear` and multi-value columns send operator objects; bad ones are suspects."""
+    delete, tags = {"$delete": 1}, {"$set": ["a", "b"]}
+    properties: dict[str, list[Any]] = {
+        "Email": ["a@example.com", delete, delete],
+        "Gender": [delete, "F", "M"],
+        "tags": [tags, delete, {"$set": [str(i) for i in range(101)]}],
+    }
+    columns = RecordColumns("profile", "identity", ["u1", "u2", "u3"], properties)
+    assert screen.suspects(columns, now=NOW) == {2}

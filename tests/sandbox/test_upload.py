@@ -101,6 +101,30 @@ def test_upsert_keeps_old_keys_and_applies_operators(
     }  # fmt: skip
 
 
+def test_multi_value_set_add_remove_delete_and_limits(
+    client: httpx.Client, sandbox: SandboxServer
+) -> None:
+    client.post("/1/upload", json={"d": [prof("m", Tags=["x"], Name="Ann", Email="a@b.io")]})
+    client.post("/1/upload", json={"d": [prof("m", Tags={"$set": ["a", "b", "a"]})]})
+    assert sandbox.profile(ACCOUNT, "m") == {"Tags": ["a", "b"], "Name": "Ann", "Email": "a@b.io"}
+    client.post("/1/upload", json={"d": [prof("m", Tags={"$add": ["c"]}, Name={"$delete": 1},
+                                              Email={"$delete": 1})]})  # fmt: skip
+    assert sandbox.profile(ACCOUNT, "m") == {"Tags": ["a", "b", "c"]}
+    client.post("/1/upload", json={"d": [prof("m", Tags={"$remove": ["a", "b", "c"]})]})
+    assert sandbox.profile(ACCOUNT, "m") == {}
+    # beyond 100 values, a value over 512 bytes, a non-string: refused, the same code as the
+    # client's local rule (512), and nothing stored
+    bad = [
+        prof("m", Tags={"$set": [str(i) for i in range(101)]}),
+        prof("m", Tags={"$add": ["é" * 257]}),
+        prof("m", Tags=["a", 1]),
+    ]
+    answer = client.post("/1/upload", json={"d": bad}).json()
+    assert answer["processed"] == 0
+    assert [u["code"] for u in answer["unprocessed"]] == [512, 512, 512]
+    assert sandbox.profile(ACCOUNT, "m") == {}
+
+
 def test_dry_run_stores_nothing(client: httpx.Client, sandbox: SandboxServer) -> None:
     body = client.post("/1/upload?dryRun=1", json={"d": [prof("1"), evt("1"), prof("2", Age="x")]})
     assert body.json()["processed"] == 2 and body.json()["status"] == "partial"

@@ -232,6 +232,8 @@ def _print_summary(data: dict[str, Any], *, title: str) -> None:
         table.add_row("  of which plan", f"{data['plan_s']:.1f} s")
         table.add_row("  of which delivery", f"{data['delivery_s']:.1f} s ({rate:,.0f} records/s)")
     console.print(table)
+    for warning in data.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if data.get("error"):
         err_console.print(f"[red]error:[/red] {data['error']}", highlight=False)
     elif data.get("delete_note"):

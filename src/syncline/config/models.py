@@ -29,12 +29,16 @@ __all__ = [
     "FieldType",
     "Mappings",
     "ModelConfig",
+    "MultiValue",
+    "OnNull",
     "Project",
     "SourceConfig",
     "SyncConfig",
 ]
 
 FieldType = Literal["string", "number", "date", "boolean"]
+OnNull = Literal["skip", "clear"]
+MultiValue = Literal["set", "add", "remove"]
 CLEVERTAP_REGIONS = ("eu1", "in1", "us1", "sg1", "aps3", "mec1", "sk1")
 
 
@@ -118,16 +122,42 @@ class ColumnMapping(_Strict):
     to: str = Field(min_length=1)
     type: FieldType | None = None
     """Data type sent; inferred from the column's type when omitted."""
-    send_nulls: bool = False
-    """Send null values (CleverTap then clears the property); by default nulls are not sent."""
     phone_region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     """Phone: the ISO country (``IN``) national numbers of this column belong to; overrides
     the sync's ``phone_region``."""
+    on_null: OnNull | None = None
+    """A null: ``skip`` leaves CleverTap's value alone, ``clear`` removes the property
+    (``{"$delete": 1}``); the sync's ``on_null`` when omitted."""
+    multi_value: MultiValue | None = None
+    """Send as a multi-value property: ``set`` (the default for array columns) makes it exactly
+    the row's values, ``add`` adds them (``$add``), ``remove`` removes them (``$remove``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _send_nulls(cls, data: object) -> object:
+        # `send_nulls` used to send JSON null, which no CleverTap doc promises clears
+        # anything; it now means `on_null: clear`, which sends CleverTap's documented `$delete`
+        if isinstance(data, dict) and "send_nulls" in data:
+            data = dict(data)
+            old = data.pop("send_nulls")
+            if "on_null" in data:
+                raise ValueError("give `on_null` only; `send_nulls` is its old name")
+            data["on_null"] = "clear" if old else "skip"
+        return data
 
     @model_validator(mode="after")
     def _one_of(self) -> ColumnMapping:
         if (self.from_ is None) == (self.constant is None):
             raise ValueError("give exactly one of `from: column` or `constant: value`")
+        if self.multi_value and self.type not in (None, "string"):
+            raise ValueError(
+                f"`{self.to}`: a multi-value property holds strings; drop `type: {self.type}`"
+            )
+        if self.multi_value in ("add", "remove") and self.on_null == "clear":
+            raise ValueError(
+                f"`{self.to}`: `multi_value: {self.multi_value}` changes some values, a null "
+                "adds or removes none; `on_null: clear` applies to `multi_value: set` only"
+            )
         return self
 
 
@@ -176,6 +206,8 @@ class SyncConfig(_Strict):
     items_column: str | None = None
     """Charged events: a column holding a list of objects, sent as ``Items``."""
     mappings: Mappings = Field(default_factory=lambda: Mappings(sync_all=True))
+    on_null: OnNull = "skip"
+    """Profiles: what a null does to the property, unless its column mapping says otherwise."""
     history: Literal["send", "skip"] = "send"
     """Events, first run: raise an event for every existing row, or mark them all as seen."""
     in_doubt: Literal["skip", "resend"] = "skip"
@@ -217,6 +249,7 @@ class SyncConfig(_Strict):
                 )
             if (self.event_name is None) == (self.event_name_column is None):
                 raise ValueError("an event sync needs one of `event_name` or `event_name_column`")
+            _profile_only(self)
         else:
             for name in ("event_name", "event_name_column", "timestamp_column", "items_column"):
                 if getattr(self, name) is not None:
@@ -247,6 +280,18 @@ class SyncConfig(_Strict):
     def user_column(self) -> str:
         """The column whose value becomes the CleverTap identity."""
         return self.identity_column or self.sync_key
+
+
+def _profile_only(sync: SyncConfig) -> None:
+    """Clearing a property and multi-value properties exist on profiles only."""
+    if sync.on_null == "clear":
+        raise ValueError("`on_null: clear` is for profile syncs: an event has no property to clear")
+    for column in sync.mappings.columns:
+        if column.on_null == "clear" or column.multi_value:
+            key = "on_null: clear" if column.on_null == "clear" else "multi_value"
+            raise ValueError(
+                f"`{column.to}`: `{key}` is for profile syncs (event properties are scalars)"
+            )
 
 
 class Project(_Strict):

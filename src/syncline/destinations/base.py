@@ -37,14 +37,13 @@ class RecordColumns:
     Lets a destination check a rule once per column (a key name, the longest string, the set
     of genders) instead of once per record, which is most of a sync's CPU otherwise.
     ``properties`` maps a destination field to its value per row (None: left out of that row's
-    record, unless the field is in ``send_nulls``).
+    record).
     """
 
     object: str
     identity_field: str
     identities: list[str]
     properties: Mapping[str, list[Any]]
-    send_nulls: frozenset[str] = frozenset()
     event_names: list[Any] | None = None
     timestamps: list[Any] | None = None
     items: list[Any] | None = None

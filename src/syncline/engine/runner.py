@@ -24,8 +24,9 @@ from syncline.config.models import SyncConfig
 from syncline.destinations.base import DestinationClient, FieldFault, Record, Rejection
 from syncline.destinations.registry import destination_client
 from syncline.engine import deletes
+from syncline.engine.builder import RecordBuilder
 from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
-from syncline.engine.mapping import RecordBuilder, ResolvedMapping, resolve_mapping
+from syncline.engine.mapping import ResolvedMapping, resolve_mapping
 from syncline.engine.planner import HASH, Plan, Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.engine.summary import NullProgress, Progress, RunSummary
@@ -570,6 +571,7 @@ class _OpenRun:
         columns = source.columns(sql)
         mapping = (deletes.erasure_mapping(self.name, sync, columns) if sync.object == "delete"
                    else resolve_mapping(self.name, sync, columns))
+        self.summary.warnings = list(mapping.warnings)
         diff = sync.diff or ("source" if source.capabilities.writable else "local")
         local_dir = self.project.root / ".syncline" / "diff"
         local_dir.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,8 @@ class RunSummary:
     delivery_s: float = 0.0
     """Seconds from the first upload to the last answer: the rate the destination saw."""
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """What the run left out on purpose (columns ``sync_all`` cannot send), one line each."""
     preview: list[dict[str, Any]] = field(default_factory=list)
     retries: int = 0
     """Uploads sent again after a transient failure (429, 5xx, a timeout)."""

@@ -55,6 +55,7 @@ _INT = {"int", "integer", "int2", "int4", "int8", "smallint", "bigint", "tinyint
         "serial", "bigserial", "long", "longlong", "short", "tiny", "int24", "year"}
 _FLOAT = {"float", "float4", "float8", "real", "double", "double precision"}
 _BINARY = {"bytea", "blob", "binary", "varbinary", "bytes"}
+_TEXT_LIST = pa.list_(pa.string())
 # pymysql FIELD_TYPE codes -> a type name; blobs are also TEXT columns, so they map to text
 _MYSQL_CODES = {0: "decimal", 1: "tinyint", 2: "smallint", 3: "int", 4: "float", 5: "double",
                 6: "null", 7: "timestamp", 8: "bigint", 9: "mediumint", 10: "date", 11: "time",
@@ -68,11 +69,13 @@ def quote_table(dialect: str, schema: str | None, table: str) -> str:
     return exp.table_(table, db=schema, quoted=True).sql(dialect=dialect)
 
 
-def arrow_type(type_name: str, scale: int | None = None) -> pa.DataType | None:
-    """Arrow type for a database type name, or None when Syncline cannot convert it."""
+def arrow_type(type_name: str, scale: int | None = None) -> pa.DataType:
+    """Arrow type for a database type name: every type streams, arrays as lists of text."""
     name = type_name.lower().split("(")[0].strip()
-    if name.endswith("[]") or name.startswith("_") or name in {"interval", "geometry", "bit"}:
-        return None
+    if name.endswith("[]") or name.startswith("_"):
+        return _TEXT_LIST  # arrays: a multi-value property, each value as text
+    if name in {"interval", "geometry", "bit"}:
+        return pa.string()  # read as text so the model streams; the mapping refuses to send it
     if name in _INT:
         return pa.int64()
     if name in _FLOAT:
@@ -163,14 +166,9 @@ class SQLSource:
 
     def stream(self, model_sql: str, batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
         """Stream a model through a server-side cursor as Arrow batches of ``batch_rows``."""
+        # every column streams, whatever its type: whether it can be sent is the mapping's call,
+        # and a column the mapping leaves out must never stop the model
         described = self._describe(model_sql)
-        for name, type_name, typ in described:
-            if typ is None and self.capabilities.dialect in ("postgres", "mysql"):
-                raise ModelError(
-                    f"source `{self.name}`: column `{name}` has type `{type_name}`, which Syncline "
-                    f"cannot convert; cast it in the model query, e.g. "
-                    f'`CAST("{name}" AS TEXT)`, or leave it out'
-                )
         try:
             with self._engine.connect() as conn:
                 self._begin_read_only(conn)
@@ -342,9 +340,16 @@ def _as_bool(value: object) -> object:
     return value
 
 
+def _as_text_list(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return [None if v is None else _as_text(v) for v in value]
+    return value
+
+
 _CONVERT: dict[pa.DataType, Callable[[object], object]] = {
     pa.string(): _as_text,
     pa.bool_(): _as_bool,
+    _TEXT_LIST: _as_text_list,
 }
 
 
@@ -353,6 +358,10 @@ def _to_arrow(values: list[Any], field: pa.Field, source: str) -> pa.Array:
     convert = _CONVERT.get(field.type)
     if convert is not None:
         values = [convert(v) for v in values]
+    elif pa.types.is_decimal(field.type):
+        # PostgreSQL's numeric NaN and ±Infinity: no Arrow decimal holds them, and JSON cannot
+        # carry them either; they are nulls (issue #11)
+        values = [None if isinstance(v, Decimal) and not v.is_finite() else v for v in values]
     try:
         return pa.array(values, type=field.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:

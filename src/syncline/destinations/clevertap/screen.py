@@ -16,13 +16,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncline.destinations.base import RecordColumns
-from syncline.destinations.clevertap import rules
+from syncline.destinations.clevertap import multivalue, rules
 from syncline.destinations.clevertap.rules import catalog, checks
 
 __all__ = ["suspects"]
@@ -48,12 +48,13 @@ def suspects(
     for field, values in columns.properties.items():
         if not checks.key_ok(field, forbidden):
             return everything
-        nulls_sent = field in columns.send_nulls
         array = columns.arrays.get(field)
+        if profile and array is None and dict in set(map(type, values)):
+            values = _operator_suspects(values, out)
         if array is None or not _arrow_fits(array):
             out.update(_value_suspects(values))
         if profile and field in checks.PROFILE_FIELD_RULES:
-            out.update(_rule_suspects(field, values, nulls_sent, array))
+            out.update(_rule_suspects(field, values, array))
     if profile:
         return out
     present = len(columns.properties) + (columns.items is not None)
@@ -113,6 +114,13 @@ def _arrow_fits(array: pa.Array) -> bool:
     return False
 
 
+def _operator_suspects(values: list[Any], out: set[int]) -> list[Any]:
+    """Add profile rows whose operator object (``$delete``, ``$set``...) the rules refuse to
+    ``out``; answer the values without them, for the other checks (which skip operators)."""
+    out.update(i for i, v in enumerate(values) if type(v) is dict and not multivalue.operator_ok(v))
+    return [None if type(v) is dict else v for v in values]
+
+
 def _value_suspects(values: list[Any]) -> Iterable[int]:
     """Values that are not short strings or plain scalars (the byte limit, nested values)."""
     kinds = set(map(type, values))
@@ -143,17 +151,12 @@ def _arrow_matches(field: str, array: pa.Array) -> bool:
     return pc.all(pc.match_substring_regex(array, _PATTERNS[field].pattern)).as_py() is not False
 
 
-def _rule_suspects(
-    field: str, values: list[Any], nulls_sent: bool, array: pa.Array | None
-) -> Iterable[int]:
+def _rule_suspects(field: str, values: list[Any], array: pa.Array | None) -> Iterable[int]:
     """Rows whose standard-field value may fail CleverTap's check for that field."""
     rule = checks.PROFILE_FIELD_RULES[field]
-    arrow_ok = array is not None and not (nulls_sent and array.null_count)
-    if field in _PATTERNS and arrow_ok and _arrow_matches(field, cast(pa.Array, array)):
+    if field in _PATTERNS and array is not None and _arrow_matches(field, array):
         return ()
     present = [v for v in values if v is not None]
-    if nulls_sent and len(present) < len(values):
-        return (i for i, v in enumerate(values) if v is None or not rule.check(v))
     if field in _PATTERNS and set(map(type, present)) <= {str}:
         if all(map(_PATTERNS[field].match, present)):
             return ()

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from syncline.destinations.clevertap import multivalue
 from syncline.destinations.clevertap.rules.catalog import (
     EMAIL_RE,
     EVENT_KEY_FORBIDDEN,
@@ -31,7 +32,6 @@ from syncline.destinations.clevertap.rules.catalog import (
     PROFILE_STRUCTURE_MESSAGE,
     RECORD_TYPES,
     RESTRICTED_EVENT_NAMES,
-    VALUE_OPERATORS,
     FieldRule,
     Violation,
     violation,
@@ -190,9 +190,9 @@ def _event_faults(
 
 def _profile_value_ok(value: Any) -> bool:
     if isinstance(value, dict):
-        return len(value) == 1 and next(iter(value)) in VALUE_OPERATORS
+        return multivalue.operator_ok(value)
     if isinstance(value, list):
-        return all(isinstance(v, str) and len(v.encode()) <= MAX_VALUE_BYTES for v in value)
+        return multivalue.multi_value_problem(value) is None
     return short_or_scalar(value)
 
 

@@ -1,0 +1,210 @@
+"""Arrow batches of a model → CleverTap records: one outcome (record or rejection) per row."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from syncline.config.models import SyncConfig
+from syncline.destinations.base import Record, RecordColumns, Rejection
+from syncline.destinations.clevertap.multivalue import DELETE
+from syncline.destinations.clevertap.records import to_string
+from syncline.engine.convert import (
+    Converter,
+    Failures,
+    convert_column,
+    convert_list,
+    converter,
+    items_column,
+    readable,
+    timestamps,
+)
+from syncline.engine.diff.sql import KEY
+from syncline.engine.mapping import FieldMap, ResolvedMapping
+from syncline.engine.multivalue import multi_values
+
+__all__ = ["BuiltBatch", "RecordBuilder"]
+
+
+@dataclass
+class BuiltBatch:
+    """One Arrow batch turned into records: a record, or a rejection, per row.
+
+    ``columns`` holds the same values by column, so the destination can check its rules once
+    per column (``DestinationClient.suspects``) instead of once per record.
+    """
+
+    keys: list[str]
+    records: list[Record | None]
+    rejections: Failures
+    columns: RecordColumns
+    dropped: dict[int, list[tuple[str, Rejection]]] = dataclasses.field(default_factory=dict)
+    """``on_invalid_field: drop_field``: row → (field, why) for values that could not be
+    converted; the row's record is sent without them."""
+
+    def rows(self) -> list[tuple[str, Record | None, Rejection | None]]:
+        """``(key, record, None)`` or ``(key, None, rejection)`` per row, in order."""
+        return [
+            (k, r, self.rejections.get(i))
+            for i, (k, r) in enumerate(zip(self.keys, self.records, strict=True))
+        ]
+
+
+class RecordBuilder:
+    """Turns Arrow batches of a sync's model into CleverTap records, one outcome per row.
+
+    Work is done by column (one ``to_pylist`` and one converter per field) and records are
+    assembled with C-level ``dict(zip(...))``: per-row Python code is what limits throughput.
+    """
+
+    def __init__(self, sync: SyncConfig, mapping: ResolvedMapping) -> None:
+        self._sync = sync
+        self._mapping = mapping
+        self._profile = sync.object == "profile"
+        self._convs = [(f, converter(f, self._profile)) for f in mapping.fields]
+        self._fields = tuple(f.field for f in mapping.fields)
+        self._drop = sync.on_invalid_field == "drop_field"
+
+    def build(self, batch: pa.RecordBatch) -> BuiltBatch:
+        """Records (or rejections) for every row of ``batch``."""
+        names = {n.lower(): n for n in batch.schema.names}
+
+        def array(name: str) -> pa.Array:
+            return batch.column(names.get(name.lower(), name))
+
+        s, n = self._sync, batch.num_rows
+        failures: Failures = {}
+        dropped: dict[int, list[tuple[str, Rejection]]] = {}
+        values: list[list[Any]] = []
+        arrays: dict[str, pa.Array] = {}  # fields sent exactly as Arrow holds them
+        for f, conv in self._convs:
+            column, bad, plain = _field_values(f, conv, array(f.column) if f.column else None, n)
+            if plain is not None:
+                arrays[f.field] = plain
+            values.append(column)
+            if self._drop and f.column:
+                for i, rejection in bad.items():
+                    dropped.setdefault(i, []).append((f.field, rejection))
+            else:
+                _merge(failures, bad)
+        # the key as the diff wrote it (SQL text): the snapshot must hold exactly that text, or
+        # the next diff would not find it (a TIMESTAMP key is '2024-01-02 03:04:05' in SQL)
+        planned = KEY in names.values()
+        keys = _texts(array(KEY if planned else s.sync_key))
+        users = array(s.user_column)
+        same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(users.type)
+        identities = keys if same else _texts(users)  # text keys are the same text in SQL
+        data = _dicts(self._fields, values, n)
+        for i, faults in dropped.items():
+            for name, _ in faults:
+                data[i].pop(name, None)  # a null sent on purpose would clear the property
+        properties = dict(zip(self._fields, values, strict=True))
+        if self._profile:
+            field = s.identity_field
+            records: list[Record | None] = [
+                {field: user, "type": "profile", "profileData": d}
+                for user, d in zip(identities, data, strict=True)
+            ]
+            columns = RecordColumns("profile", field, identities, properties, arrays=arrays)
+        else:
+            records, columns = self._events(
+                array, n, identities, data, properties, arrays, failures
+            )
+        for i in failures:
+            records[i] = None
+        return BuiltBatch(keys, records, failures, columns, dropped)
+
+    def _events(
+        self, array: Callable[[str], pa.Array], n: int, identities: list[str],
+        data: list[dict[str, Any]], properties: dict[str, list[Any]],
+        arrays: dict[str, pa.Array], failures: Failures,
+    ) -> tuple[list[Record | None], RecordColumns]:  # fmt: skip
+        s = self._sync
+        names: list[Any] = (
+            array(s.event_name_column).to_pylist() if s.event_name_column else [s.event_name] * n
+        )
+        stamps: list[Any] | None = None
+        if s.timestamp_column:
+            stamps, bad = timestamps(array(s.timestamp_column), s.timestamp_column)
+            _merge(failures, bad)
+        items: list[Any] | None = None
+        if s.items_column:
+            items, bad = items_column(array(s.items_column), s.items_column)
+            _merge(failures, bad)
+            for d, row_items in zip(data, items, strict=True):
+                if row_items is not None:
+                    d["Items"] = row_items
+        field = s.identity_field
+        records: list[Record | None] = []
+        for i, (user, name, d) in enumerate(zip(identities, names, data, strict=True)):
+            record: Record = {field: user, "type": "event", "evtName": name}
+            if stamps is not None:
+                record["ts"] = stamps[i]
+            record["evtData"] = d
+            records.append(record)
+        columns = RecordColumns(
+            "event",
+            field,
+            identities,
+            properties,
+            event_names=names,
+            timestamps=stamps,
+            items=items,
+            arrays=arrays,
+        )
+        return records, columns
+
+
+def _field_values(
+    f: FieldMap, conv: Converter, array: pa.Array | None, n: int
+) -> tuple[list[Any], Failures, pa.Array | None]:
+    """One field's value per row, its rows that failed, and its Arrow array when sent as is.
+
+    A null stays None (left out of the record) unless the field clears it (``$delete``).
+    """
+    plain: pa.Array | None = None
+    if f.multi or f.json:
+        source, unreadable = readable(array, f.column or f.field) if array is not None else (
+            [f.constant] * n, {})  # fmt: skip
+        column, bad = multi_values(f, conv, source)
+        bad.update(unreadable)
+    elif array is not None:
+        column, bad, plain = convert_column(f, conv, array)
+    else:
+        column, bad = convert_list(f, conv, [f.constant] * n)
+    if f.clear and None in column:
+        column, plain = [DELETE if v is None else v for v in column], None
+    return column, bad, plain
+
+
+def _merge(failures: Failures, more: Failures) -> None:
+    """Keep the first failure of each row (field order, then ts, then Items)."""
+    for i, rejection in more.items():
+        failures.setdefault(i, rejection)
+
+
+def _texts(array: pa.Array) -> list[str]:
+    """Keys and identities as text ("" for a null, which the rules then reject)."""
+    values: list[Any] = array.to_pylist()
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return values if array.null_count == 0 else [v if v is not None else "" for v in values]
+    return [to_string(v) if v is not None else "" for v in values]
+
+
+def _dicts(fields: tuple[str, ...], values: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """One properties dict per row, nulls left out (``on_null: clear`` turned them into
+    ``$delete`` already): a JSON null is never sent, no CleverTap doc says what it does."""
+    if not fields:
+        return [{} for _ in range(n)]
+    rows = list(map(dict, map(zip, itertools.repeat(fields), zip(*values, strict=True))))
+    for field, column in zip(fields, values, strict=True):
+        if None not in column:
+            continue
+        for i in [i for i, v in enumerate(column) if v is None]:
+            del rows[i][field]
+    return rows
