@@ -39,3 +39,10 @@ leases = sa.Table(
     sa.Column("acquired_at", sa.DateTime(timezone=True)),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
 )
+upload_slots = sa.Table(
+    "upload_slots", metadata,
+    sa.Column("account", sa.String(200), primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("holder", sa.String(200)), sa.Column("token", sa.String(64)),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+)
