@@ -252,6 +252,7 @@ class Runner:
         slots = UploadSlots(self.store, run.client.budget_key, holder=_holder(),
                             capacity=run.client.capabilities.max_in_flight,
                             ttl_s=self.slot_ttl_s)
+        slots.keep_alive()
         run.stack.callback(slots.release)
         delivery = Delivery(run.client, in_flight=sync.in_flight, retry=self.retry,
                             retry_ambiguous=retry_ambiguous, budget=slots,

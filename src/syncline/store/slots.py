@@ -60,17 +60,20 @@ class UploadSlots:
         """Hold up to ``want`` slots, waiting (polling with backoff) until at least one is ours.
 
         Returns how many are held; 0 only if ``stop()`` turned true while waiting. Slots that
-        other runs free later are taken by the heartbeat, up to ``want``.
+        other runs free later are taken by ``renew`` (see ``keep_alive``), up to ``want``.
         """
         self._want = max(self._want, min(want, self.capacity))
         wait_s = _FIRST_WAIT_S
         while not self.take() and not stop():
             time.sleep(random.uniform(wait_s / 2, wait_s))
             wait_s = min(_MAX_WAIT_S, wait_s * 2)
-        if self._held and self._heartbeat is None:
+        return self._held
+
+    def keep_alive(self) -> None:
+        """Renew (and top up) the slots from a daemon thread every third of the TTL."""
+        if self._heartbeat is None:
             name = f"syncline-slots-{self.account}"
             self._heartbeat = Heartbeat(self.ttl_s / 3, self.renew, name).start()
-        return self._held
 
     def take(self) -> int:
         """One attempt, without waiting, to hold ``want`` slots; returns how many are held."""
