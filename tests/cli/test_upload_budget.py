@@ -18,7 +18,7 @@ from syncline.config.load import state_url
 from syncline.store import StateStore
 from tests.cli.budget_project import start_run, summary_of, write_project
 
-ROWS, BATCH = 2_000, 20
+ROWS, BATCH = 1_200, 20
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
