@@ -104,8 +104,9 @@ class Lease:
                            "another run may have taken the sync over")
             return not self.lost.is_set()
         if renewed.rowcount != 1:
-            who = (f"run {holder.run_id} of {holder.holder}" if holder is not None
-                   else "nobody (the lease was removed)")
+            who = ("nobody (the lease was removed)" if holder is None
+                   else f"{'a run' if holder.run_id is None else f'run {holder.run_id}'} of "
+                        f"{holder.holder}")
             self._lose(f"its lease was taken over by {who}, after it had not been renewed for "
                        f"{time.monotonic() - self._renewed:.0f} s")
             return False
