@@ -129,6 +129,20 @@ def _start(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
+def _kill_while_delivering(proc: subprocess.Popen[bytes], sandbox: SandboxServer,
+                           after_s: float) -> None:
+    """SIGKILL ``proc`` ``after_s`` seconds after its first upload reached the sandbox."""
+    plan = sandbox.state.plan(ACCOUNT)
+    seen = plan.uploads
+    while proc.poll() is None and plan.uploads == seen:
+        time.sleep(0.005)
+    deadline = time.monotonic() + after_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+
+
 def _finish(proc: subprocess.Popen[bytes]) -> dict[str, Any] | None:
     out, _ = proc.communicate()
     try:
@@ -166,23 +180,19 @@ def soak(work: Path, sizes: Sizes, *, seed: int = 20261202) -> SoakResult:
                "SYNCLINE_RETRY_BASE_DELAY_S": "0.05", "SYNCLINE_RETRY_MAX_DELAY_S": "1"}
         env.pop("SYNCLINE_STATE_URL", None)
         sandbox.set_faults(ACCOUNT, sizes.faults)
-        expected_s = 3.0  # how long a round takes; learnt from the rounds that finish
+        delivery_s = sizes.events / 5_000  # a round's delivery; learnt from the rounds that end
         for number in range(sizes.rounds):
             _add_orders(root, 1 + number * sizes.events, sizes.events)
             proc = _start(root, env)
-            round_started = time.monotonic()
             if rng.random() < sizes.kill_share:
-                deadline = round_started + rng.uniform(0.3, 1.2) * expected_s
-                while proc.poll() is None and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGKILL)
+                _kill_while_delivering(proc, sandbox, rng.uniform(0, delivery_s))
             summary = _finish(proc)
             if proc.returncode == -signal.SIGKILL:
                 result.killed += 1
                 continue
             result.finished += 1
-            expected_s = 0.5 * expected_s + 0.5 * (time.monotonic() - round_started)
+            if summary is not None and summary.get("delivery_s"):
+                delivery_s = 0.5 * delivery_s + 0.5 * float(summary["delivery_s"])
             if summary is not None and (bad := _check_counts(summary)) is not None:
                 result.bad_counts.append(bad)
         attempted = sandbox.state.plan(ACCOUNT).uploads
