@@ -154,6 +154,7 @@ def test_burst_429_fault_every_nth(client: httpx.Client, sandbox: SandboxServer)
     codes = [client.post("/1/upload", json={"d": []}).status_code for _ in range(6)]
     assert codes == [200, 200, 429, 200, 200, 429]
     assert sandbox.stats(ACCOUNT)["throttled"] == 0  # injected, not the client's doing
+    assert sandbox.state.plan(ACCOUNT).injected == {"429": 2}
 
 
 def test_drop_fault_closes_connection(client: httpx.Client, sandbox: SandboxServer) -> None:
