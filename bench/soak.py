@@ -179,6 +179,8 @@ def soak(work: Path, sizes: Sizes, *, seed: int = 20261202) -> SoakResult:
     _project(root, sizes)
     result = SoakResult()
     with SandboxServer([Account(ACCOUNT, {PASSCODE})], data_dir=work / "sandbox") as sandbox:
+        # dropped connections are faults we inject: uvicorn's complaint about each is noise here
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
         env = {**os.environ, "CLEVERTAP_ENDPOINT": sandbox.url, "BENCH_PASSCODE": PASSCODE,
                "SYNCLINE_RETRY_BASE_DELAY_S": "0.05", "SYNCLINE_RETRY_MAX_DELAY_S": "1"}
         env.pop("SYNCLINE_STATE_URL", None)
@@ -248,8 +250,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = Sizes(rounds=args.rounds or sizes.rounds, events=args.events or sizes.events,
                       batch_size=sizes.batch_size, kill_share=sizes.kill_share,
                       faults=sizes.faults)  # fmt: skip
-    # dropped connections are faults we inject: uvicorn's complaint about each is noise here
-    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="syncline-soak-") as tmp:
         work = args.work or Path(tmp)
         result = soak(work / f"soak-{int(time.time())}", sizes, seed=args.seed)
