@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from syncline.errors import RunLockedError
 from syncline.store import StateStore
@@ -59,3 +61,17 @@ def test_two_holders_in_one_process_are_told_apart(state_url: str) -> None:
         store.lease("users", holder=B)
     second.release()
     store.close()
+
+
+def test_a_lease_not_renewable_for_its_ttl_is_lost(tmp_path: Path) -> None:
+    """The state store gone (here: a database server that refuses connections) for a TTL: the
+    lease may have been taken by a run that can still reach it, so the run must stop."""
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    lease = store.lease("users", holder=A, ttl_s=0.3)
+    store.engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert lease.renew()  # one failed renewal within the TTL is not a loss yet
+    time.sleep(0.35)
+    assert not lease.renew()
+    assert lease.lost.is_set() and lease.lost_reason is not None
+    assert "could not be renewed" in lease.lost_reason
+    store.engine.dispose()
