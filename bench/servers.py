@@ -42,7 +42,12 @@ class ReceiverUse:
     ``bytes_received``); None only against a sandbox too old to count them."""
     cpu_s: float = 0.0
     refused: int = 0
-    """Uploads answered 429 for going beyond 15 in flight (counted by the sink only)."""
+    """Uploads answered 429 for going beyond 15 in flight (the sink's ``refused_429``, the
+    sandbox's ``throttled``)."""
+
+
+def _refused(stats: dict[str, Any]) -> int:
+    return int(stats.get("refused_429", stats.get("throttled", 0)))
 
 
 @dataclass
@@ -124,5 +129,5 @@ class Receiver:
             records=int(after["records_received"]) - int(before["records_received"]),
             bytes=int(sent) - int(before["bytes_received"]) if sent is not None else None,
             cpu_s=cpu_seconds(self.proc.pid) - cpu0,
-            refused=int(after.get("refused_429", 0)) - int(before.get("refused_429", 0)),
+            refused=_refused(after) - _refused(before),
         )  # fmt: skip

@@ -45,6 +45,8 @@ class FaultPlan:
 
     faults: Faults = field(default_factory=Faults)
     uploads: int = 0
+    injected: dict[str, int] = field(default_factory=dict)
+    """Uploads answered with each fault so far (``"429"``, ``"500"``, ``"503"``, ``"drop"``)."""
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -53,6 +55,12 @@ class FaultPlan:
     def next_upload(self) -> UploadFault:
         """Decide the fate of the next upload (request level)."""
         self.uploads += 1
+        fault = self._draw()
+        if fault != "none":
+            self.injected[fault] = self.injected.get(fault, 0) + 1
+        return fault
+
+    def _draw(self) -> UploadFault:
         f = self.faults
         if f.burst_429 and self.uploads % f.burst_429 == 0:
             return "429"

@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS events_by_account_name ON events (account, name);
 CREATE INDEX IF NOT EXISTS events_by_key ON events (account, pkey);
 CREATE TABLE IF NOT EXISTS counters (
     account TEXT PRIMARY KEY, uploads INTEGER NOT NULL, records INTEGER NOT NULL,
-    bytes INTEGER NOT NULL DEFAULT 0);
+    bytes INTEGER NOT NULL DEFAULT 0, throttled INTEGER NOT NULL DEFAULT 0);
 """
 # Events are indexed by (account, name) without ts: rows of one name then arrive in rowid order
 # (appended at the index's end) instead of at random places, which made each event insert
@@ -75,6 +75,10 @@ class Store:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(counters)")}
         if "bytes" not in columns:  # a data directory from before bytes were counted
             self._db.execute("ALTER TABLE counters ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0")
+        if "throttled" not in columns:  # a data directory from before 429s were counted
+            self._db.execute(
+                "ALTER TABLE counters ADD COLUMN throttled INTEGER NOT NULL DEFAULT 0"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -200,7 +204,8 @@ class Store:
     @staticmethod
     def _count(db: sqlite3.Connection, account: str, received: int, received_bytes: int) -> None:
         db.execute(
-            "INSERT INTO counters VALUES (?, 1, ?, ?) ON CONFLICT (account) DO UPDATE SET "
+            "INSERT INTO counters (account, uploads, records, bytes) VALUES (?, 1, ?, ?) "
+            "ON CONFLICT (account) DO UPDATE SET "
             "uploads = uploads + 1, records = records + excluded.records, "
             "bytes = bytes + excluded.bytes",
             (account, received, received_bytes),
@@ -229,6 +234,15 @@ class Store:
         """Count an upload that stored nothing (dry run)."""
         with self._tx() as db:
             self._count(db, account, received, received_bytes)
+
+    def count_throttled(self, account: str) -> None:
+        """Count an upload answered 429 because 15 were already in flight."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO counters (account, uploads, records, throttled) VALUES (?, 0, 0, 1) "
+                "ON CONFLICT (account) DO UPDATE SET throttled = throttled + 1",
+                (account,),
+            )
 
     def profile(self, account: str, pkey: str) -> dict[str, Any] | None:
         rows = self._query(
@@ -294,15 +308,17 @@ class Store:
             (account,),
         )
         counters = self._query(
-            "SELECT uploads, records, bytes FROM counters WHERE account = ?", (account,)
+            "SELECT uploads, records, bytes, throttled FROM counters WHERE account = ?",
+            (account,),
         )
-        uploads, records, received_bytes = counters[0] if counters else (0, 0, 0)
+        uploads, records, received_bytes, throttled = counters[0] if counters else (0, 0, 0, 0)
         return {
             "profiles": profiles[0][0],
             "events": {n: c for n, c in by_name},
             "uploads": uploads,
             "records_received": records,
             "bytes_received": received_bytes,
+            "throttled": throttled,
         }
 
     def delete_profiles(self, account: str, pkeys: Sequence[str]) -> int:

@@ -61,6 +61,9 @@ class DroppedResponse(Response):
 async def handle_upload(state: SandboxState, account: str, request: Request) -> Response:
     """Count the upload in flight (429 beyond 15), apply faults, then process the body."""
     if state.in_flight.get(account, 0) >= MAX_CONCURRENT_UPLOADS:
+        # counted (stats: `throttled`) so a test can show that clients kept within the limit;
+        # 429s injected as faults are not: they say nothing about the client
+        state.store.count_throttled(account)
         return fail(429, "Too many concurrent requests")
     state.in_flight[account] = state.in_flight.get(account, 0) + 1
     try:

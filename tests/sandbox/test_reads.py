@@ -102,7 +102,7 @@ def test_admin_stats_events_reset(client: httpx.Client) -> None:
     stats = client.get(f"{base}/stats").json()
     assert stats.pop("bytes_received") > 0
     assert stats == {"profiles": 2, "events": {"Buy": 2, "View": 1}, "uploads": 1,
-                     "records_received": 3}  # fmt: skip
+                     "records_received": 3, "throttled": 0}  # fmt: skip
     events = client.get(f"{base}/events", params={"name": "Buy", "identity": "a"}).json()
     assert [e["identity"] for e in events["events"]] == ["a"]
     client.post(f"{base}/reset")

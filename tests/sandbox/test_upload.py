@@ -156,6 +156,7 @@ def test_sixteenth_concurrent_upload_gets_429(sandbox: SandboxServer) -> None:
     rejected = next(r for r in codes if r.status_code == 429)
     assert rejected.json() == {"status": "fail", "error": "Too many concurrent requests",
                                "code": 429}  # fmt: skip
+    assert sandbox.stats(ACCOUNT)["throttled"] == 1  # what a client test checks is 0
 
 
 def test_latency_fault_delays_uploads(client: httpx.Client, sandbox: SandboxServer) -> None:
@@ -176,6 +177,8 @@ def test_burst_429_fault_every_nth(client: httpx.Client, sandbox: SandboxServer)
     sandbox.set_faults(ACCOUNT, burst_429=3)
     codes = [client.post("/1/upload", json={"d": []}).status_code for _ in range(6)]
     assert codes == [200, 200, 429, 200, 200, 429]
+    assert sandbox.stats(ACCOUNT)["throttled"] == 0  # injected, not the client's doing
+    assert sandbox.state.plan(ACCOUNT).injected == {"429": 2}
 
 
 def test_drop_fault_closes_connection(client: httpx.Client, sandbox: SandboxServer) -> None:

@@ -114,7 +114,7 @@ def test_connection(
 def _runner(project: Path | None, *, quiet: bool) -> Iterator[Runner]:
     """A runner on the project's state store, closed when the command is done."""
     from syncline.cli.progress import progress_for
-    from syncline.config.load import load_project, retry_settings, state_url
+    from syncline.config.load import lease_settings, load_project, retry_settings, state_url
     from syncline.engine.delivery import RetryPolicy
     from syncline.engine.runner import Runner
     from syncline.store import StateStore
@@ -123,7 +123,10 @@ def _runner(project: Path | None, *, quiet: bool) -> Iterator[Runner]:
     retry = RetryPolicy(**retry_settings())  # type: ignore[arg-type]
     store = StateStore(state_url(loaded.root))
     try:
-        yield Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry)
+        ttls = lease_settings()
+        yield Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry,
+                     lease_ttl_s=ttls.get("lease_ttl_s", 60.0),
+                     slot_ttl_s=ttls.get("slot_ttl_s", 10.0))
     finally:
         store.close()
 

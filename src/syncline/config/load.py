@@ -86,6 +86,27 @@ def retry_settings(env: Mapping[str, str] | None = None) -> dict[str, float]:
     return found
 
 
+LEASE_SETTINGS = {
+    "SYNCLINE_LEASE_TTL_S": "lease_ttl_s",
+    "SYNCLINE_UPLOAD_SLOT_TTL_S": "slot_ttl_s",
+}
+
+
+def lease_settings(env: Mapping[str, str] | None = None) -> dict[str, float]:
+    """TTL overrides of a run's lease and upload slots (seconds; tests shorten them)."""
+    env = os.environ if env is None else env
+    found: dict[str, float] = {}
+    for var, name in LEASE_SETTINGS.items():
+        if env.get(var):
+            try:
+                found[name] = float(env[var])
+            except ValueError:
+                raise ConfigError(f"{var}={env[var]!r} is not a number (e.g. {var}=30)") from None
+            if found[name] <= 0:
+                raise ConfigError(f"{var}={env[var]!r} must be a positive number of seconds")
+    return found
+
+
 def load_project(
     project_dir: Path | None = None, env: Mapping[str, str] | None = None
 ) -> LoadedProject:

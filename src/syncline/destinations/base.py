@@ -117,6 +117,9 @@ class DestinationClient(Protocol):
     """A connected destination (one account)."""
 
     capabilities: DestinationCapabilities
+    budget_key: str
+    """The account whose uploads count against ``capabilities.max_in_flight``: every run with
+    the same key shares that many uploads in flight (through the state store)."""
 
     def check(self) -> None:
         """Test the connection; raise a ``DestinationError`` whose message says what to fix."""

@@ -11,6 +11,12 @@ Events need one more distinction. When an upload times out or its connection dro
 was sent, CleverTap may or may not have stored the events; sending them again could raise them
 twice. Such a failure is *ambiguous*: for a batch that must not be duplicated (``retry_ambiguous``
 false) the batch is not retried but reported as in doubt, and the sync's in-doubt policy decides.
+
+Two things outside the run can narrow what it may send. A ``budget`` (the account's upload slots
+in the state store, shared with every other run to that account) caps the uploads in flight
+below ``in_flight`` while other runs hold slots; a ``halt`` (the run lost its lease) stops all
+sending: no batch starts and no retry is made once it is true, and the batches not sent come
+back with ``attempts == 0``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 
@@ -33,7 +40,18 @@ from syncline.errors import (
     Transient,
 )
 
-__all__ = ["Batch", "BatchResult", "Delivery", "RetryPolicy", "is_ambiguous", "uploads_in_flight"]
+__all__ = ["Batch", "BatchResult", "Budget", "Delivery", "RetryPolicy", "is_ambiguous",
+           "uploads_in_flight"]
+
+
+class Budget(Protocol):
+    """Upload slots shared with other runs (``syncline.store.UploadSlots``)."""
+
+    @property
+    def held(self) -> int: ...
+
+    def acquire(self, want: int, *, stop: Callable[[], bool] = ...) -> int: ...
+
 
 _uploads = 0
 _uploads_lock = threading.Lock()
@@ -120,6 +138,8 @@ class Delivery:
         dry_run: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        budget: Budget | None = None,
+        halt: Callable[[], bool] = lambda: False,
     ) -> None:
         limit = client.capabilities.max_in_flight
         self._in_flight = max(1, min(in_flight, limit))
@@ -133,6 +153,8 @@ class Delivery:
         self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="syncline-deliver")
         self._pending: set[Future[BatchResult]] = set()
         self._stopped = threading.Event()
+        self._budget = budget
+        self._halt = halt
 
     @property
     def in_flight(self) -> int:
@@ -145,11 +167,23 @@ class Delivery:
         freed it (commits can take milliseconds): a slot never waits for bookkeeping.
         """
         finished: list[BatchResult] = []
-        while len(self._pending) >= self._in_flight:
-            finished.extend(self._wait(FIRST_COMPLETED))
-        self._pending.add(self._pool.submit(self._send, batch))
+        while not self._halt() and len(self._pending) >= self._limit():
+            if self._pending:
+                finished.extend(self._wait(FIRST_COMPLETED))
+            elif self._budget is not None:  # no slot left: wait for another run to free one
+                self._budget.acquire(self._in_flight, stop=self._halt)
+        if self._halt():
+            finished.append(BatchResult(batch))  # not sent (attempts == 0)
+        else:
+            self._pending.add(self._pool.submit(self._send, batch))
         yield from finished
         yield from self._collect_done()
+
+    def _limit(self) -> int:
+        """Uploads this run may have in flight now: ``in_flight``, or fewer slots if shared."""
+        if self._budget is None:
+            return self._in_flight
+        return min(self._in_flight, self._budget.held)
 
     def drain(self) -> Iterator[BatchResult]:
         """Wait for every pending batch and yield its result."""
@@ -177,7 +211,7 @@ class Delivery:
 
     def _send(self, batch: Batch) -> BatchResult:
         result = BatchResult(batch)
-        while True:
+        while not self._halt():
             result.attempts += 1
             try:
                 result.outcome = self._upload(batch)
@@ -195,6 +229,7 @@ class Delivery:
                     return result
                 result.retried_after.append(str(exc))
                 self._sleep(self._backoff(result.attempts))
+        return result
 
     def _upload(self, batch: Batch) -> BatchOutcome:
         """One request, counted in ``uploads_in_flight`` while it is open."""

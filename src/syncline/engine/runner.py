@@ -34,7 +34,7 @@ from syncline.engine.synclog import LogEntry, SyncLog, key_history
 from syncline.errors import ConfigError, SynclineError, Terminal
 from syncline.sources.base import Source
 from syncline.sources.registry import model_sql, open_source
-from syncline.store import DroppedField, RejectedRow, StateStore
+from syncline.store import DroppedField, Lease, RejectedRow, StateStore, UploadSlots
 from syncline.tracing import span
 
 __all__ = ["Runner"]
@@ -67,6 +67,7 @@ class _Run:
     summary: RunSummary
     stack: ExitStack
     aborted: str | None = None
+    lease: Lease | None = None
     first_upload: float | None = None
     rejections: list[RejectedRow] = field(default_factory=list)
     dropped: list[DroppedField] = field(default_factory=list)
@@ -86,7 +87,13 @@ class Runner:
         progress: Progress | None = None,
         retry: RetryPolicy | None = None,
         cancel: threading.Event | None = None,
+        lease_ttl_s: float = 60.0,
+        slot_ttl_s: float = 10.0,
     ) -> None:
+        """``lease_ttl_s``: how long a run's lock on its sync outlives a run that stopped
+        renewing it; ``slot_ttl_s``: the same for its upload slots (both renewed from a
+        heartbeat thread every third of their TTL)."""
+        self.lease_ttl_s, self.slot_ttl_s = lease_ttl_s, slot_ttl_s
         self.project = project
         self.store = store
         self.progress: Progress = progress or NullProgress()
@@ -116,9 +123,10 @@ class Runner:
         sync = self.sync(name)
         deletes.check_erasure_run(name, sync, full=full)
         started = time.monotonic()
-        with self.store.lease(name, holder=_holder()) as lease:
+        with self.store.lease(name, holder=_holder(), ttl_s=self.lease_ttl_s) as lease:
             run_id = self.store.start_run(name, trigger=trigger, full=full)
             lease.renew(run_id)  # a takeover of an expired lease then fails this run by id
+            lease.keep_alive()  # renewed even while an upload blocks the run
             summary = RunSummary(sync=name, run_id=run_id, object=sync.object)
             log.info("run started", extra={"event": "run_start", "sync": name, "run_id": run_id,
                                            "trigger": trigger, "full": full})
@@ -343,12 +351,20 @@ class Runner:
                         column=rejection.column, record=record)
         )
 
-    def _deliver(self, run: _Run, plan: Plan, lease: object) -> None:
+    def _deliver(self, run: _Run, plan: Plan, lease: Lease) -> None:
         summary, sync = run.summary, run.sync
         self.progress.start(run.name, summary.new + summary.changed)
         retry_ambiguous = sync.object == "profile" or sync.in_doubt == "resend"
+        run.lease = lease
+        # one budget of uploads in flight per destination account, shared with every run
+        slots = UploadSlots(self.store, run.client.budget_key, holder=_holder(),
+                            capacity=run.client.capabilities.max_in_flight,
+                            ttl_s=self.slot_ttl_s)
+        slots.keep_alive()
+        run.stack.callback(slots.release)
         delivery = Delivery(run.client, in_flight=sync.in_flight, retry=self.retry,
-                            retry_ambiguous=retry_ambiguous)
+                            retry_ambiguous=retry_ambiguous, budget=slots,
+                            halt=lease.lost.is_set)
         run.stack.callback(delivery.close)
         size, pending = sync.batch_size, Batch([], [], [])
         last_store = time.monotonic()
@@ -372,16 +388,20 @@ class Runner:
             summary.delivery_s = time.monotonic() - run.first_upload
         self._flush_accepted(run)
         self._flush_rejections(run)
+        if lease.lost.is_set() and run.aborted is None:
+            run.aborted = summary.error = lease.lost_reason
         if self.cancel.is_set() and not run.aborted:
             summary.error = "cancelled by a user"
 
-    def _delete(self, run: _Run, plan: Plan, lease: object) -> None:
+    def _delete(self, run: _Run, plan: Plan, lease: Lease) -> None:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
         summary = run.summary
         last_store = time.monotonic()
 
         def tick() -> None:
             nonlocal last_store
+            if lease.lost.is_set() and summary.error is None:  # stops the deleter at once
+                run.aborted = summary.error = lease.lost_reason
             if run.sync.object == "delete":
                 self.progress.advance(summary, summary.deleted + summary.delete_failed)
             if time.monotonic() - last_store > _STORE_EVERY_S:
@@ -399,7 +419,8 @@ class Runner:
             summary.error = "cancelled by a user"
 
     def _stopping(self, run: _Run) -> bool:
-        return run.aborted is not None or self.cancel.is_set()
+        lost = run.lease is not None and run.lease.lost.is_set()
+        return run.aborted is not None or self.cancel.is_set() or lost
 
     def _submit(self, run: _Run, delivery: Delivery, batch: Batch) -> None:
         batch.body = run.client.encode(batch.records)
@@ -458,7 +479,8 @@ class Runner:
             if events:
                 run.snapshot.release(batch.keys)
             if run.aborted is None:
-                run.aborted = self._abort_message(run, result)
+                lost = run.lease.lost_reason if run.lease is not None else None
+                run.aborted = lost or self._abort_message(run, result)
                 summary.error = run.aborted
         self.progress.advance(summary, summary.sent + summary.failed + summary.in_doubt)
 
@@ -478,10 +500,8 @@ class Runner:
             f"{error}. Records not accepted stay out of the snapshot and are sent on the next run."
         )
 
-    def _heartbeat(self, run: _Run, lease: object) -> float:
-        renew = getattr(lease, "renew", None)
-        if callable(renew):
-            renew()
+    def _heartbeat(self, run: _Run, lease: Lease) -> float:
+        # the lease renews itself (Lease.keep_alive); this saves the run's progress
         self._flush_accepted(run)
         self._flush_rejections(run)
         if run.log is not None:  # after the snapshot commit: the log never holds it up

@@ -1,8 +1,17 @@
-"""The state store: run records, rejections, in-doubt keys and the per-sync lease."""
+"""The state store: run records, rejections, in-doubt keys, the per-sync lease, upload slots."""
 
 from __future__ import annotations
 
 from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord
+from syncline.store.slots import UploadSlots
 from syncline.store.store import Lease, StateStore
 
-__all__ = ["DroppedField", "InDoubtKey", "Lease", "RejectedRow", "RunRecord", "StateStore"]
+__all__ = [
+    "DroppedField",
+    "InDoubtKey",
+    "Lease",
+    "RejectedRow",
+    "RunRecord",
+    "StateStore",
+    "UploadSlots",
+]

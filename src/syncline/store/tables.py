@@ -55,3 +55,10 @@ alert_states = sa.Table(
     sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("run_id", sa.Integer), sa.Column("detail", sa.Text),
 )
+upload_slots = sa.Table(
+    "upload_slots", metadata,
+    sa.Column("account", sa.String(200), primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("holder", sa.String(200)), sa.Column("token", sa.String(64)),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+)

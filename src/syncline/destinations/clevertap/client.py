@@ -102,6 +102,8 @@ class CleverTapClient:
         self, config: CleverTapDestinationConfig, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.config = config
+        # CleverTap limits concurrent uploads per account (documented: 15, 429 beyond)
+        self.budget_key = f"clevertap:{config.account_id}"
         self.base_url = base_url(config.region, config.endpoint)
         self._transport = transport
         self._http = self._new_http()
