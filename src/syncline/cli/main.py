@@ -2,12 +2,14 @@
 
 Exit codes: 0 the command did its work (a run that completed, even with rejected rows);
 1 a run failed as a whole or a connection test failed; 2 the input was wrong (project file,
-arguments, unknown names).
+arguments, unknown names); 130 a run stopped by Ctrl+C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,14 +139,27 @@ def run(
         bool,
         typer.Option("--resend-in-doubt", help="Send events a crashed run left in doubt."),
     ] = False,
+    resend_events: Annotated[
+        bool,
+        typer.Option("--resend-events",
+                     help="With --full on an event sync: resend every event (duplicates)."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a sync: send new and changed rows, then print the summary."""
+    """Run a sync: send new and changed rows, then print the summary.
+
+    Ctrl+C (or SIGTERM) stops the run cleanly: no new batch, the uploads in flight get up to
+    15 s to answer, the summary is printed, exit code 130. Ctrl+C again stops at once.
+    """
+    from syncline.cli.signals import EXIT_INTERRUPTED, stop_on_signals
+
     with _runner(project, quiet=as_json) as runner:
         # the objects alive now (modules, the project) live until exit: keep the collector from
         # walking them again and again while a large run allocates millions of short-lived dicts
         gc.freeze()
-        summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt)
+        with stop_on_signals(runner.cancel, err_console, runner.stop_grace_s):
+            summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt,
+                                 resend_events=resend_events)
     data = summary.to_dict()
     data.pop("preview", None)
     if as_json:
@@ -153,6 +168,13 @@ def run(
         _print_summary(data, title=f"Run {data['run_id']} of {sync}: {data['status']}")
         if data["rejected"] or data["invalid"]:
             console.print(f"See why rows were rejected: syncline rejections {data['run_id']}")
+        if data["in_doubt_skipped"] or data["in_doubt_resent"]:
+            console.print(f"See the keys an earlier run left in doubt: syncline in-doubt {sync}")
+    if summary.status == "cancelled":
+        # uploads given up on may still be on the wire: their threads must not hold the exit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     if summary.status != "succeeded":
         raise typer.Exit(1)
 
@@ -168,6 +190,12 @@ def _print_summary(data: dict[str, Any], *, title: str) -> None:
     table.add_row("invalid keys", f"{data['invalid']:,}")
     for name in ("sent", "accepted", "rejected", "failed", "in_doubt"):
         table.add_row(name.replace("_", " "), f"{data[name]:,}")
+    if data.get("not_sent"):
+        table.add_row("not sent (run stopped)", f"{data['not_sent']:,}")
+    for name in ("in_doubt_skipped", "in_doubt_resent"):
+        if data.get(name):
+            what = name.removeprefix("in_doubt_")
+            table.add_row(f"earlier in-doubt keys {what}", f"{data[name]:,}")
     if data.get("history"):
         table.add_row("history", str(data["history"]))
     table.add_row("duration", f"{data['duration_s']:.1f} s")
@@ -199,16 +227,24 @@ def runs(
         print_json([r.to_dict() for r in records])
         return
     table = Table("run", "sync", "status", "started", "planned", "sent", "accepted", "rejected",
-                  "failed", "in doubt", "duration")
+                  "failed", "in doubt", "not sent", "duration")
     for r in records:
         d = r.to_dict()
         table.add_row(
             str(d["id"]), d["sync"], d["status"], str(d["started_at"])[:19],
             f"{d['planned_new'] + d['planned_changed']:,}", f"{d['sent']:,}",
             f"{d['accepted']:,}", f"{d['rejected'] + d['invalid']:,}", f"{d['failed']:,}",
-            f"{d['in_doubt']:,}", f"{d['duration_s'] or 0:.1f} s",
+            _in_doubt_cell(d), f"{d['not_sent']:,}", f"{d['duration_s'] or 0:.1f} s",
         )
     console.print(table)
+
+
+def _in_doubt_cell(d: dict[str, Any]) -> str:
+    """This run's in-doubt keys, and those of an earlier run it skipped or resent."""
+    cell = f"{d['in_doubt']:,}"
+    resolved = [f"{d[f'in_doubt_{a}']:,} {a}" for a in ("skipped", "resent")
+                if d[f"in_doubt_{a}"]]
+    return cell + (f" (earlier: {', '.join(resolved)})" if resolved else "")
 
 
 @app.command()
@@ -247,16 +283,17 @@ def in_doubt(
     """Event keys whose upload was cut short: maybe in CleverTap, maybe not, and what was done."""
     with _runner(project, quiet=True) as runner:
         rows = [
-            {"run_id": r.id, "sync_key": k.sync_key, "action": k.action}
+            {"run_id": r.id, "sync_key": k.sync_key, "action": k.action, "reason": k.reason}
             for r in runner.store.runs(sync, limit=limit)
             for k in runner.store.in_doubt(r.id)
         ]
     if as_json:
         print_json(rows)
         return
-    table = Table("run", "key", "action")
+    table = Table("run", "key", "action", "reason")
     for row in rows:
-        table.add_row(str(row["run_id"]), str(row["sync_key"]), str(row["action"]))
+        table.add_row(str(row["run_id"]), str(row["sync_key"]), str(row["action"]),
+                      str(row["reason"] or ""))
     console.print(table)
     console.print(
         "skipped: marked as sent, never resent (check CleverTap; `syncline run SYNC "

@@ -2,8 +2,13 @@
 
 Every row of the model ends in exactly one count: unchanged, invalid (null or duplicate key),
 rejected (locally or by the destination, with the reason), accepted, failed (its request failed
-after retries; planned again next run) or in doubt (an event whose upload may or may not have
-been stored). Only accepted keys enter the snapshot, batch by batch, so a crash loses nothing.
+after retries; planned again next run), in doubt (an event whose upload may or may not have
+been stored) or not sent (a run that stopped early never reached it; planned again next run).
+Only accepted keys enter the snapshot, batch by batch, so a crash loses nothing.
+
+A run stops early on a terminal error, or when ``cancel`` is set (Ctrl+C, the dashboard's
+cancel): it takes no new batch, waits up to ``stop_grace_s`` for the uploads in flight to
+answer, commits what was accepted and accounts for the rest (unanswered events in doubt).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -37,6 +42,9 @@ _STORE_EVERY_S = 1.0
 # profiles are upserts: their accepted keys are committed in groups (each commit is a durable write
 # to the snapshot); a crash re-sends at most these rows, which CleverTap applies again unchanged
 _COMMIT_PROFILES_EVERY = 20_000
+STOP_GRACE_S = 15.0
+"""How long a cancelled run waits for its uploads in flight to answer before giving up on them."""
+UNANSWERED = "no answer before the run stopped"
 
 
 def _holder() -> str:
@@ -62,6 +70,8 @@ class _Run:
     rejections: list[RejectedRow] = field(default_factory=list)
     accepted_keys: list[str] = field(default_factory=list)
     accepted_hashes: list[object] = field(default_factory=list)
+    reached: int = 0
+    """Planned rows sent or rejected locally; the rest of the plan is ``not_sent``."""
 
 
 class Runner:
@@ -75,12 +85,14 @@ class Runner:
         progress: Progress | None = None,
         retry: RetryPolicy | None = None,
         cancel: threading.Event | None = None,
+        stop_grace_s: float = STOP_GRACE_S,
     ) -> None:
         self.project = project
         self.store = store
         self.progress: Progress = progress or NullProgress()
         self.retry = retry
         self.cancel = cancel or threading.Event()
+        self.stop_grace_s = stop_grace_s
 
     def sync(self, name: str) -> SyncConfig:
         """The sync called ``name``; a ConfigError lists the known ones."""
@@ -98,17 +110,27 @@ class Runner:
         *,
         full: bool = False,
         resend_in_doubt: bool = False,
+        resend_events: bool = False,
         trigger: str = "manual",
     ) -> RunSummary:
-        """Run sync ``name`` to the end; the summary says how it went (never raises for rows)."""
+        """Run sync ``name`` to the end; the summary says how it went (never raises for rows).
+
+        ``full`` on an event sync is refused (ConfigError) unless ``resend_events``: it would
+        send every event of the model again, and CleverTap would store each one twice.
+        """
         sync = self.sync(name)
+        if full and sync.object == "event" and not resend_events:
+            raise ConfigError(_full_resend_refused(name))
         started = time.monotonic()
         with self.store.lease(name, holder=_holder()) as lease:
             run_id = self.store.start_run(name, trigger=trigger, full=full)
             lease.renew(run_id)  # a takeover of an expired lease then fails this run by id
             summary = RunSummary(sync=name, run_id=run_id, object=sync.object)
+            opened: _Run | None = None
             try:
                 with self._open(name, sync, summary) as run:
+                    opened = run
+                    self._finish_crashed(run, getattr(lease, "taken_over", None))
                     self._resolve_in_doubt(run, resend_in_doubt)
                     planning = time.monotonic()
                     plan = self._plan(run, full=full)
@@ -125,6 +147,8 @@ class Runner:
                 raise
             finally:
                 summary.duration_s = time.monotonic() - started
+                reached = opened.reached if opened is not None else 0
+                summary.not_sent = max(0, summary.new + summary.changed - reached)
                 self.store.finish_run(
                     run_id, summary.status, error=summary.error, **summary.store_counts()
                 )
@@ -150,8 +174,19 @@ class Runner:
     def _open(self, name: str, sync: SyncConfig, summary: RunSummary) -> _OpenRun:
         return _OpenRun(self.project, name, sync, summary)
 
+    def _finish_crashed(self, run: _Run, run_id: int | None) -> None:
+        """Close the account of the run whose dead process this run took the lock from.
+
+        Only the snapshot knows what it committed and what it left in flight (in doubt), so
+        this is done here, before the in-doubt keys are resolved.
+        """
+        if run_id is None:
+            return
+        accepted, in_flight = run.snapshot.run_counts(run_id)
+        self.store.finish_crashed(run_id, accepted=accepted, in_doubt=in_flight)
+
     def _resolve_in_doubt(self, run: _Run, resend: bool) -> None:
-        """Apply the sync's policy to event keys a crashed run left in flight."""
+        """Apply the sync's policy to event keys an interrupted run left in flight."""
         if run.sync.object != "event":
             return
         keys = run.snapshot.in_doubt_keys()
@@ -165,7 +200,10 @@ class Runner:
         action = "resent" if policy == "resend" else "skipped"
         self.store.add_in_doubt(run.summary.run_id or 0, keys, action)
         run.snapshot.resolve_in_doubt(keys, policy)
-        run.summary.in_doubt_keys = list(keys)
+        if policy == "resend":
+            run.summary.in_doubt_resent = len(keys)
+        else:
+            run.summary.in_doubt_skipped = len(keys)
 
     def _plan(self, run: _Run, *, full: bool, dry: bool = False) -> Plan:
         history: Literal["send", "skip"] = "send"
@@ -213,6 +251,7 @@ class Runner:
             if not rejections:
                 yield Batch(built.keys, hashes, cast(list[Record], built.records))
                 continue
+            run.reached += len(rejections)
             for i in sorted(rejections):
                 self._reject(run, built.keys[i], rejections[i], built.records[i])
             keep = [i for i in range(len(built.keys)) if i not in rejections]
@@ -240,9 +279,27 @@ class Runner:
         self.progress.start(run.name, summary.new + summary.changed)
         retry_ambiguous = sync.object == "profile" or sync.in_doubt == "resend"
         delivery = Delivery(run.client, in_flight=sync.in_flight, retry=self.retry,
-                            retry_ambiguous=retry_ambiguous)
+                            retry_ambiguous=retry_ambiguous, cancel=self.cancel)
         run.stack.callback(delivery.close)
-        size, pending = sync.batch_size, Batch([], [], [])
+        try:
+            self._send_plan(run, plan, delivery, lease)
+            for result in delivery.drain(grace_s=self.stop_grace_s):
+                self._handle(run, result)
+        finally:
+            # stopped (cancel, an error, Ctrl+C twice without the CLI's handler): what was sent
+            # and not answered is accounted for, never silently dropped
+            for batch in delivery.abandon():
+                self._unanswered(run, batch)
+            if run.first_upload is not None:
+                summary.delivery_s = time.monotonic() - run.first_upload
+            self._flush_accepted(run)
+            self._flush_rejections(run)
+        if self.cancel.is_set() and not run.aborted:
+            summary.error = "cancelled by a user"
+
+    def _send_plan(self, run: _Run, plan: Plan, delivery: Delivery, lease: object) -> None:
+        """Cut the plan into batches and send them, until it ends or the run stops."""
+        size, pending = run.sync.batch_size, Batch([], [], [])
         last_store = time.monotonic()
         for chunk in self._chunks(run, plan):
             pending.keys += chunk.keys
@@ -258,25 +315,21 @@ class Runner:
                 last_store = self._heartbeat(run, lease)
         if pending.records and not self._stopping(run):
             self._submit(run, delivery, pending)
-        for result in delivery.drain():
-            self._handle(run, result)
-        if run.first_upload is not None:
-            summary.delivery_s = time.monotonic() - run.first_upload
-        self._flush_accepted(run)
-        self._flush_rejections(run)
-        if self.cancel.is_set() and not run.aborted:
-            summary.error = "cancelled by a user"
 
     def _stopping(self, run: _Run) -> bool:
         return run.aborted is not None or self.cancel.is_set()
 
     def _submit(self, run: _Run, delivery: Delivery, batch: Batch) -> None:
         batch.body = run.client.encode(batch.records)
-        if run.first_upload is None:
-            run.first_upload = time.monotonic()
-        if run.sync.object == "event":
-            run.snapshot.mark_in_flight(batch.keys, batch.hashes, run.summary.run_id or 0)
-        for result in delivery.submit(batch):
+        finished = delivery.wait_for_slot()
+        if not self._stopping(run):  # a stop while waiting for a slot: this batch is not sent
+            if run.first_upload is None:
+                run.first_upload = time.monotonic()
+            if run.sync.object == "event":
+                run.snapshot.mark_in_flight(batch.keys, batch.hashes, run.summary.run_id or 0)
+            delivery.send(batch)
+            run.reached += len(batch.keys)
+        for result in [*finished, *delivery.collect_done()]:
             self._handle(run, result)
             if run.aborted:
                 delivery.stop()
@@ -286,9 +339,10 @@ class Runner:
         batch, summary = result.batch, run.summary
         events = run.sync.object == "event"
         if result.outcome is not None:
-            rejected = result.outcome.rejected
-            if rejected:
-                accepted = [i for i in range(len(batch.keys)) if i not in rejected]
+            rejected, unknown = result.outcome.rejected, result.outcome.unknown
+            if rejected or unknown:
+                accepted = [i for i in range(len(batch.keys))
+                            if i not in rejected and i not in unknown]
                 run.accepted_keys.extend(batch.keys[i] for i in accepted)
                 run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
             else:
@@ -301,8 +355,10 @@ class Runner:
             for i, rejection in rejected.items():
                 self._reject(run, batch.keys[i], self._explain(run, batch.records[i], rejection),
                              batch.records[i])
+            if unknown:
+                self._not_understood(run, batch, unknown)
             summary.sent += len(batch.keys)
-            summary.accepted += len(batch.keys) - len(rejected)
+            summary.accepted += len(batch.keys) - len(rejected) - len(unknown)
         elif result.in_doubt:
             summary.in_doubt += len(batch.keys)
             summary.in_doubt_keys.extend(batch.keys)
@@ -311,10 +367,51 @@ class Runner:
             summary.failed += len(batch.keys)
             if events:
                 run.snapshot.release(batch.keys)
-            if run.aborted is None:
+            if run.aborted is None and not self.cancel.is_set():
                 run.aborted = self._abort_message(run, result)
                 summary.error = run.aborted
         self.progress.advance(summary, summary.sent + summary.failed + summary.in_doubt)
+
+    def _not_understood(self, run: _Run, batch: Batch, unknown: Mapping[int, Rejection]) -> None:
+        """Records CleverTap did not process for a reason we do not recognise (a new code).
+
+        Events: in doubt, with CleverTap's raw text as the reason (their keys stay in flight;
+        the in-doubt policy decides next run). Profiles: failed, so sent again next run; the
+        run ends failed with the text, since something is going on that we do not understand.
+        """
+        summary = run.summary
+        keys = {i: batch.keys[i] for i in unknown}
+        if run.sync.object == "event":
+            summary.in_doubt += len(keys)
+            summary.in_doubt_keys.extend(keys.values())
+            for i, key in keys.items():
+                self.store.add_in_doubt(summary.run_id or 0, [key], "pending",
+                                        reason=unknown[i].message)
+            return
+        summary.failed += len(keys)
+        if summary.error is None:
+            first = min(keys)
+            summary.error = (
+                f"sync `{run.name}`: CleverTap did not process {len(keys)} record(s) for a reason "
+                f"Syncline does not recognise (key {keys[first]}: code {unknown[first].code}, "
+                f"{unknown[first].message!r}); they stay out of the snapshot and are sent again "
+                "on the next run."
+            )
+
+    def _unanswered(self, run: _Run, batch: Batch) -> None:
+        """A batch sent but not answered when the run stopped: its records may have arrived.
+
+        Events stay in flight in the snapshot (in doubt; the next run applies the policy);
+        profiles are failed (not in the snapshot, sent again next run: an upsert, harmless).
+        """
+        summary = run.summary
+        if run.sync.object == "event":
+            summary.in_doubt += len(batch.keys)
+            summary.in_doubt_keys.extend(batch.keys)
+            self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending",
+                                    reason=UNANSWERED)
+        else:
+            summary.failed += len(batch.keys)
 
     def _explain(self, run: _Run, record: Record, rejection: Rejection) -> Rejection:
         """Name the source column of a destination rejection, when the local rules can tell."""
@@ -370,6 +467,16 @@ class Runner:
         if summary.error:
             return "cancelled" if summary.error == "cancelled by a user" else "failed"
         return "succeeded"
+
+
+def _full_resend_refused(name: str) -> str:
+    return (
+        f"sync `{name}` sends events: a full resync would send every row of its model again, "
+        "and CleverTap would store each one as a new event (every event already sent would be "
+        "duplicated). Run without --full to send only new rows; to resend only the events an "
+        "interrupted run left in doubt, use --resend-in-doubt; to resend every event on "
+        "purpose, add --resend-events (API: \"resend_events\": true)."
+    )
 
 
 class _OpenRun:
