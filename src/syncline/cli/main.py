@@ -94,16 +94,19 @@ def test_connection(
 def _runner(project: Path | None, *, quiet: bool) -> Iterator[Runner]:
     """A runner on the project's state store, closed when the command is done."""
     from syncline.cli.progress import progress_for
+    from syncline.cli.signals import stop_grace_s
     from syncline.config.load import load_project, retry_settings, state_url
     from syncline.engine.delivery import RetryPolicy
-    from syncline.engine.runner import Runner
+    from syncline.engine.runner import STOP_GRACE_S, Runner
     from syncline.store import StateStore
 
     loaded = load_project(project)
     retry = RetryPolicy(**retry_settings())  # type: ignore[arg-type]
+    grace = stop_grace_s(STOP_GRACE_S)
     store = StateStore(state_url(loaded.root))
     try:
-        yield Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry)
+        yield Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry,
+                     stop_grace_s=grace)
     finally:
         store.close()
 

@@ -19,12 +19,27 @@ from types import FrameType
 
 from rich.console import Console
 
-__all__ = ["EXIT_INTERRUPTED", "stop_on_signals"]
+from syncline.errors import ConfigError
+
+__all__ = ["EXIT_INTERRUPTED", "stop_grace_s", "stop_on_signals"]
 
 EXIT_INTERRUPTED = 130
 """128 + SIGINT, what shells expect of a program stopped by Ctrl+C."""
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_GRACE_VAR = "SYNCLINE_STOP_GRACE_S"
+
+
+def stop_grace_s(default: float) -> float:
+    """Seconds a stopping run waits for uploads in flight: ``SYNCLINE_STOP_GRACE_S`` or default."""
+    value = os.environ.get(_GRACE_VAR)
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        raise ConfigError(f"{_GRACE_VAR}={value!r} is not a number of seconds "
+                          f"(e.g. {_GRACE_VAR}=30)") from None
 
 
 @contextmanager
