@@ -64,6 +64,9 @@ async def handle_upload(state: SandboxState, account: str, request: Request) -> 
     try:
         plan = state.plan(account)
         fault = plan.next_upload()
+        # read before the latency: a request whose body arrived is processed even if its
+        # client has gone meanwhile (a killed or stopped run), as a real server would
+        body = await request.body()
         if plan.faults.latency_ms:
             await asyncio.sleep(plan.faults.latency_ms / 1000)
         if fault == "429":
@@ -74,7 +77,7 @@ async def handle_upload(state: SandboxState, account: str, request: Request) -> 
             text = "Server Error" if fault == "500" else "Service Unavailable. Please retry later."
             return fail(int(fault), text)
         return process_body(
-            state, account, await request.body(), request.query_params.get("dryRun"),
+            state, account, body, request.query_params.get("dryRun"),
             plan.next_answer(),
         )
     finally:
