@@ -212,3 +212,18 @@ def test_in_doubt_keys_are_skipped_by_default(events_project: EventProject) -> N
     assert skipped == set(first["in_doubt_keys"])
     assert second["sent"] == 0  # marked as seen, not resent: no event is ever duplicated
     assert len(events_project.events()) == ORDERS - first["in_doubt"]
+
+
+def test_full_on_an_event_sync_is_refused_unless_events_are_to_be_resent(
+    events_project: EventProject,
+) -> None:
+    """`run --full` on events used to resend (and so duplicate) every event, silently."""
+    events_project.run_json("orders")
+    refused = events_project.cli("run", "orders", "--full")
+    assert refused.returncode == 2
+    assert "duplicated" in refused.stderr and "--resend-events" in refused.stderr
+    assert len(events_project.events()) == ORDERS
+    assert len(events_project.cli_json("runs", "orders")) == 1  # no run was started
+    resent = events_project.run_json("orders", "--full", "--resend-events")
+    assert (resent["status"], resent["sent"]) == ("succeeded", ORDERS)
+    assert set(events_project.order_counts().values()) == {2}  # asked for, and said so

@@ -71,6 +71,23 @@ def test_each_wizard_step_is_checked_against_the_source(
     assert taken.status_code == 422 and "already exists" in taken.text
 
 
+def test_the_dashboards_full_resync_of_events_asks_for_resend_events(
+    web: tuple[Served, httpx.Client],
+) -> None:
+    app, client = web
+    params = {**WIZARD, "object": "event", "table": "main.orders", "sync_key": "order_id",
+              "identity_column": "user_id", "event_name": "Charged", "mode": "all"}
+    confirm = client.get("/syncs/new", params={**params, "step": "confirm"})
+    client.post("/syncs/new", data={**params, "name": "orders", "csrf_token": csrf(confirm.text)})
+    sync_page = client.get("/syncs/orders")
+    assert 'name="resend_events"' in sync_page.text  # the confirmation box of #full-resync
+    refused = client.post("/syncs/orders/run", data={"full": "true",
+                                                     "csrf_token": csrf(sync_page.text)})
+    assert 'role="alert"' in refused.text and "duplicated" in html.unescape(refused.text)
+    with app.api() as api:
+        assert api.get("/api/runs", params={"sync": "orders"}).json()["runs"] == []
+
+
 def test_run_page_counts_filter_csv_and_sync_page(web: tuple[Served, httpx.Client]) -> None:
     app, client = web
     confirm = client.get("/syncs/new", params={**WIZARD, "step": "confirm"})
