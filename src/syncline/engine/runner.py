@@ -281,6 +281,7 @@ class Runner:
         delivery = Delivery(run.client, in_flight=sync.in_flight, retry=self.retry,
                             retry_ambiguous=retry_ambiguous, cancel=self.cancel)
         run.stack.callback(delivery.close)
+        abandoned: list[Batch] = []
         try:
             self._send_plan(run, plan, delivery, lease)
             for result in delivery.drain(grace_s=self.stop_grace_s):
@@ -288,13 +289,16 @@ class Runner:
         finally:
             # stopped (cancel, an error, Ctrl+C twice without the CLI's handler): what was sent
             # and not answered is accounted for, never silently dropped
-            for batch in delivery.abandon():
+            abandoned = delivery.abandon()
+            for batch in abandoned:
                 self._unanswered(run, batch)
             if run.first_upload is not None:
                 summary.delivery_s = time.monotonic() - run.first_upload
             self._flush_accepted(run)
             self._flush_rejections(run)
-        if self.cancel.is_set() and not run.aborted:
+        # a stop that came when every row was already answered leaves a complete run
+        stopped_early = abandoned or run.reached < summary.new + summary.changed
+        if self.cancel.is_set() and not run.aborted and stopped_early:
             summary.error = "cancelled by a user"
 
     def _send_plan(self, run: _Run, plan: Plan, delivery: Delivery, lease: object) -> None:
