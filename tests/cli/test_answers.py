@@ -82,6 +82,8 @@ def test_events_answered_without_counts_are_in_doubt_and_never_duplicated(
     assert 0 < first["in_doubt"] < ORDERS
     assert first["accepted"] + first["in_doubt"] == ORDERS
     assert first["in_doubt"] == len(first["in_doubt_keys"])
+    reasons = {r["reason"] for r in events.cli_json("in-doubt", "orders")}
+    assert len(reasons) == 1 and '{"status":"fail"}' in reasons.pop()  # the raw body, kept
     events.set_faults()
     second = events.run_json("orders")  # default policy: skip, never duplicate
     assert (second["in_doubt_skipped"], second["sent"]) == (first["in_doubt"], 0)

@@ -297,7 +297,7 @@ class Runner:
             self._flush_accepted(run)
             self._flush_rejections(run)
         # a stop that came when every row was already answered leaves a complete run
-        stopped_early = abandoned or run.reached < summary.new + summary.changed
+        stopped_early = bool(abandoned) or run.reached < summary.new + summary.changed
         if self.cancel.is_set() and not run.aborted and stopped_early:
             summary.error = "cancelled by a user"
 
@@ -366,7 +366,8 @@ class Runner:
         elif result.in_doubt:
             summary.in_doubt += len(batch.keys)
             summary.in_doubt_keys.extend(batch.keys)
-            self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending")
+            self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending",
+                                    reason=str(result.error) if result.error else None)
         else:
             summary.failed += len(batch.keys)
             if events:
@@ -388,9 +389,11 @@ class Runner:
         if run.sync.object == "event":
             summary.in_doubt += len(keys)
             summary.in_doubt_keys.extend(keys.values())
+            by_reason: dict[str, list[str]] = {}
             for i, key in keys.items():
-                self.store.add_in_doubt(summary.run_id or 0, [key], "pending",
-                                        reason=unknown[i].message)
+                by_reason.setdefault(unknown[i].message, []).append(key)
+            for reason, same in by_reason.items():
+                self.store.add_in_doubt(summary.run_id or 0, same, "pending", reason=reason)
             return
         summary.failed += len(keys)
         if summary.error is None:
