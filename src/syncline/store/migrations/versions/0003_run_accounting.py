@@ -24,7 +24,7 @@ def upgrade() -> None:
     """Add the columns (additive: older runs read as 0 / no reason)."""
     with op.batch_alter_table("runs") as batch:
         for name in _RUN_COUNTS:
-            batch.add_column(sa.Column(name, sa.Integer, nullable=True, server_default="0"))
+            batch.add_column(sa.Column(name, sa.Integer, nullable=False, server_default="0"))
     with op.batch_alter_table("in_doubt_keys") as batch:
         batch.add_column(sa.Column("reason", sa.Text, nullable=True))
 
