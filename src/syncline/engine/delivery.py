@@ -93,7 +93,9 @@ class Delivery:
 
     Use from one thread: ``submit`` blocks while ``in_flight`` batches are pending and yields the
     results that completed meanwhile, so the caller commits them as it goes; ``drain`` yields the
-    rest. Results come back in completion order.
+    rest. Results come back in completion order. With a ``cancel`` event, waits notice it within
+    a tenth of a second: no slot is waited for once it is set, and ``drain`` gives the uploads
+    in flight ``grace_s`` to answer before ``abandon`` hands the rest back.
     """
 
     def __init__(
