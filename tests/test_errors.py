@@ -14,6 +14,7 @@ RECOVERY = {
     errors.DestinationRequestError: Terminal,
     errors.DestinationUnavailableError: Transient,
     errors.DestinationRateLimitError: Transient,
+    errors.DestinationAnswerError: Transient,
     errors.DestinationUnreachableError: Transient,
     errors.StoreError: Terminal,
     errors.RunLockedError: Terminal,

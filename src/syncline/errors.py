@@ -15,7 +15,8 @@ Tree::
     │   ├── DestinationAuthError         (Terminal) 401/403: account id, passcode or region
     │   ├── DestinationRequestError      (Terminal) 400 and other 4xx: the request itself is bad
     │   ├── DestinationUnavailableError  (Transient) 429, 5xx, timeouts, dropped connections
-    │   │   └── DestinationRateLimitError (Transient) 429: too many concurrent uploads
+    │   │   ├── DestinationRateLimitError (Transient) 429: too many concurrent uploads
+    │   │   └── DestinationAnswerError   (Transient) a 200 whose body does not account for the batch
     │   └── DestinationUnreachableError  (Transient) DNS, refused connection
     ├── StoreError                       the state store cannot be read or written
     ├── AlertDeliveryError               (Transient) an alert channel refused or was unreachable
@@ -33,6 +34,7 @@ from __future__ import annotations
 __all__ = [
     "AlertDeliveryError",
     "ConfigError",
+    "DestinationAnswerError",
     "DestinationAuthError",
     "DestinationError",
     "DestinationRateLimitError",
@@ -99,6 +101,14 @@ class DestinationUnavailableError(DestinationError, Transient):
 
 class DestinationRateLimitError(DestinationUnavailableError):
     """Too many uploads in flight for this account (429)."""
+
+
+class DestinationAnswerError(DestinationUnavailableError):
+    """A 200 answer that does not account for every record of the batch.
+
+    The destination may have stored any part of the batch, so it is handled like a request
+    that failed after the body was sent: retried (profiles), in doubt (events).
+    """
 
 
 class DestinationUnreachableError(DestinationError, Transient):

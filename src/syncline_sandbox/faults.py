@@ -6,16 +6,22 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["FaultPlan", "Faults", "UploadFault"]
+__all__ = ["AnswerFault", "FaultPlan", "Faults", "UploadFault"]
 
 UploadFault = Literal["none", "429", "500", "503", "drop"]
+AnswerFault = Literal["none", "inconsistent", "unknown_code", "no_record_number"]
+"""A 200 answer Syncline must not believe (not CleverTap's documented shape; our test modes):
+``inconsistent`` stores the batch but answers ``{"status": "fail"}`` (no counts);
+``unknown_code`` leaves the batch's first record unprocessed with a code CleverTap does not
+document; ``no_record_number`` leaves it unprocessed with a text that names no record."""
 
 
 @dataclass(frozen=True, slots=True)
 class Faults:
     """What goes wrong, and how often, for one account.
 
-    ``burst_429`` = N answers every Nth upload with 429; rates are shares in [0, 1].
+    ``burst_429`` = N answers every Nth upload with 429; rates are shares in [0, 1];
+    ``bad_answer`` is given to a ``bad_answer_rate`` share of the uploads that get through.
     """
 
     latency_ms: float = 0.0
@@ -25,6 +31,8 @@ class Faults:
     reject_rate: float = 0.0
     delete_error_rate: float = 0.0
     """Share of ``/1/delete/profiles.json`` requests answered 503 (nothing deleted)."""
+    bad_answer: AnswerFault = "none"
+    bad_answer_rate: float = 0.0
     seed: int = 0
 
     @classmethod
@@ -74,6 +82,12 @@ class FaultPlan:
         """Whether the next delete request fails with 503."""
         rate = self.faults.delete_error_rate
         return bool(rate) and self.rng.random() < rate
+    def next_answer(self) -> AnswerFault:
+        """Whether this upload's 200 answer is to be one Syncline must not believe."""
+        f = self.faults
+        if f.bad_answer != "none" and f.bad_answer_rate and self.rng.random() < f.bad_answer_rate:
+            return f.bad_answer
+        return "none"
 
     def reject_record(self) -> bool:
         """Whether a valid record fails with 555 anyway."""

@@ -22,6 +22,7 @@ from syncline.destinations.clevertap.rules import (
     error_text,
     validate_records,
 )
+from syncline_sandbox.faults import AnswerFault
 from syncline_sandbox.state import SandboxState
 
 __all__ = ["TOO_MANY_RECORDS", "fail", "handle_upload", "ok", "process_body"]
@@ -69,6 +70,9 @@ async def handle_upload(state: SandboxState, account: str, request: Request) -> 
     try:
         plan = state.plan(account)
         fault = plan.next_upload()
+        # read before the latency: a request whose body arrived is processed even if its
+        # client has gone meanwhile (a killed or stopped run), as a real server would
+        body = await request.body()
         if plan.faults.latency_ms:
             await asyncio.sleep(plan.faults.latency_ms / 1000)
         if fault == "429":
@@ -79,14 +83,21 @@ async def handle_upload(state: SandboxState, account: str, request: Request) -> 
             text = "Server Error" if fault == "500" else "Service Unavailable. Please retry later."
             return fail(int(fault), text)
         return process_body(
-            state, account, await request.body(), request.query_params.get("dryRun")
+            state, account, body, request.query_params.get("dryRun"),
+            plan.next_answer(),
         )
     finally:
         state.in_flight[account] -= 1
 
 
-def process_body(state: SandboxState, account: str, body: bytes, dry_run: str | None) -> Response:
-    """Validate every record of one upload body, store the accepted ones, build the answer."""
+def process_body(
+    state: SandboxState, account: str, body: bytes, dry_run: str | None,
+    answer: AnswerFault = "none",
+) -> Response:
+    """Validate every record of one upload body, store the accepted ones, build the answer.
+
+    ``answer`` (fault injection) spoils the answer as ``AnswerFault`` describes.
+    """
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -107,10 +118,14 @@ def process_body(state: SandboxState, account: str, body: bytes, dry_run: str | 
     )
     accepted: list[dict[str, Any]] = []
     unprocessed: list[dict[str, Any]] = []
-    if not violations and not plan.faults.reject_rate:
+    odd = answer in ("unknown_code", "no_record_number") and bool(records)
+    if not violations and not plan.faults.reject_rate and not odd:
         accepted = records  # the common case: every record valid, none rejected on purpose
     else:
         for position, record in enumerate(records):
+            if odd and position == 0:
+                unprocessed.append(_odd_entry(answer, record))
+                continue
             violation = violations.get(position)
             if violation is None and plan.reject_record():
                 violation = _MISC
@@ -130,5 +145,16 @@ def process_body(state: SandboxState, account: str, body: bytes, dry_run: str | 
     else:
         state.store.save_upload(account, accepted, len(records), int(now), len(body))
     log.debug("upload %s: %d records, %d rejected", account, len(records), len(unprocessed))
+    if answer == "inconsistent":
+        return ok({"status": "fail"})
     status = "success" if not unprocessed else "partial" if accepted else "fail"
     return ok({"status": status, "processed": len(accepted), "unprocessed": unprocessed})
+
+
+def _odd_entry(answer: AnswerFault, record: Any) -> dict[str, Any]:
+    """An ``unprocessed`` entry Syncline cannot recognise (fault injection, not CleverTap's)."""
+    if answer == "unknown_code":
+        text = "Sandbox: a reason no client knows yet. Skipped record number : 1"
+        return {"status": "fail", "code": 599, "error": text, "record": record}
+    return {"status": "fail", "code": 555, "error": "Sandbox: a reason without a record number",
+            "record": record}

@@ -191,11 +191,12 @@ def test_ambiguous_upload_failures_are_in_doubt_never_silently_resent(
     assert {str(k) for k in range(1, ORDERS + 1)} - {str(k) for k in counts} == doubtful
     events_project.set_faults()
     resent = events_project.run_json("orders", "--resend-in-doubt")
-    assert set(resent["in_doubt_keys"]) == doubtful
+    assert (resent["in_doubt_resent"], resent["in_doubt"]) == (len(doubtful), 0)
     assert resent["sent"] == len(doubtful)
     assert set(events_project.order_counts()) == set(range(1, ORDERS + 1))
     listed = events_project.cli_json("in-doubt", "orders")
     assert {r["action"] for r in listed} == {"pending", "resent"}
+    assert {r["sync_key"] for r in listed if r["action"] == "resent"} == doubtful
 
 
 def test_in_doubt_keys_are_skipped_by_default(events_project: EventProject) -> None:
@@ -205,6 +206,24 @@ def test_in_doubt_keys_are_skipped_by_default(events_project: EventProject) -> N
     assert first["in_doubt"] > 0
     events_project.set_faults()
     second = events_project.run_json("orders")
-    assert set(second["in_doubt_keys"]) == set(first["in_doubt_keys"])
+    assert (second["in_doubt_skipped"], second["in_doubt"]) == (first["in_doubt"], 0)
+    listed = events_project.cli_json("in-doubt", "orders")
+    skipped = {r["sync_key"] for r in listed if r["action"] == "skipped"}
+    assert skipped == set(first["in_doubt_keys"])
     assert second["sent"] == 0  # marked as seen, not resent: no event is ever duplicated
     assert len(events_project.events()) == ORDERS - first["in_doubt"]
+
+
+def test_full_on_an_event_sync_is_refused_unless_events_are_to_be_resent(
+    events_project: EventProject,
+) -> None:
+    """`run --full` on events used to resend (and so duplicate) every event, silently."""
+    events_project.run_json("orders")
+    refused = events_project.cli("run", "orders", "--full")
+    assert refused.returncode == 2
+    assert "duplicated" in refused.stderr and "--resend-events" in refused.stderr
+    assert len(events_project.events()) == ORDERS
+    assert len(events_project.cli_json("runs", "orders")) == 1  # no run was started
+    resent = events_project.run_json("orders", "--full", "--resend-events")
+    assert (resent["status"], resent["sent"]) == ("succeeded", ORDERS)
+    assert set(events_project.order_counts().values()) == {2}  # asked for, and said so

@@ -98,8 +98,9 @@ def test_a_run_whose_lease_was_taken_stops_sending_and_says_so(
     assert OTHER in summary.error
     assert sandbox.upload_attempts(account) == sent_before  # no upload started after the loss
     # only the upload already under way when the lease was lost was sent; the batch waiting
-    # for it came back unsent (failed: planned again by the next run), the rest was never built
-    assert (summary.sent, summary.accepted, summary.failed) == (20, 20, 20)
+    # for a slot was never sent and the rest never built: not_sent, planned again next run
+    assert (summary.sent, summary.accepted, summary.failed) == (20, 20, 0)
+    assert summary.not_sent == summary.new + summary.changed - 20 and summary.adds_up
     assert store.run(summary.run_id or 0).error == summary.error
     with store.engine.connect() as conn:  # the new holder's lease is left alone
         assert conn.execute(sa.select(t.leases.c.holder)).scalar_one() == OTHER

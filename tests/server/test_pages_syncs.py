@@ -14,6 +14,7 @@ import pytest
 from syncline.store import DroppedField
 
 from .served import (
+    ACCOUNT,
     BAD_PHONE_USER,
     PASSWORD,
     SOURCE_BODY,
@@ -74,6 +75,47 @@ def test_each_wizard_step_is_checked_against_the_source(
     taken = client.post("/syncs/new", data={**WIZARD, "name": "users",
                                             "csrf_token": csrf(confirm.text)})
     assert taken.status_code == 422 and "already exists" in taken.text
+
+
+def test_the_dashboards_full_resync_of_events_asks_for_resend_events(
+    web: tuple[Served, httpx.Client],
+) -> None:
+    app, client = web
+    params = {**WIZARD, "object": "event", "table": "main.orders", "sync_key": "order_id",
+              "identity_column": "user_id", "event_name": "Charged", "mode": "all"}
+    confirm = client.get("/syncs/new", params={**params, "step": "confirm"})
+    client.post("/syncs/new", data={**params, "name": "orders", "csrf_token": csrf(confirm.text)})
+    sync_page = client.get("/syncs/orders")
+    assert 'name="resend_events"' in sync_page.text  # the confirmation box of #full-resync
+    refused = client.post("/syncs/orders/run", data={"full": "true",
+                                                     "csrf_token": csrf(sync_page.text)})
+    assert 'role="alert"' in refused.text and "duplicated" in html.unescape(refused.text)
+    with app.api() as api:
+        assert api.get("/api/runs", params={"sync": "orders"}).json()["runs"] == []
+
+
+def test_the_run_page_shows_what_a_run_did_with_earlier_in_doubt_keys(
+    web: tuple[Served, httpx.Client],
+) -> None:
+    app, client = web
+    params = {**WIZARD, "object": "event", "table": "main.orders", "sync_key": "order_id",
+              "identity_column": "user_id", "event_name": "Charged", "mode": "all"}
+    confirm = client.get("/syncs/new", params={**params, "step": "confirm"})
+    client.post("/syncs/new", data={**params, "name": "orders", "csrf_token": csrf(confirm.text)})
+    app.sandbox.set_faults(ACCOUNT, bad_answer="inconsistent", bad_answer_rate=1.0)
+    runs = []
+    for _ in range(2):
+        sync_page = client.get("/syncs/orders")
+        ran = client.post("/syncs/orders/run", data={"csrf_token": csrf(sync_page.text)})
+        runs.append(int(str(ran.url).rsplit("/", 1)[1]))
+        with app.api() as api:
+            app.wait_run(api, runs[-1])
+        app.sandbox.set_faults(ACCOUNT)
+    first, second = (client.get(f"/runs/{r}/status.json").json()["run"] for r in runs)
+    assert (first["in_doubt"], first["accepted"]) == (6, 0)  # a 200 it could not believe
+    assert (second["in_doubt_skipped"], second["in_doubt"]) == (6, 0)
+    page = client.get(f"/runs/{runs[1]}").text
+    assert re.search(r'id="count-in-doubt-skipped">6<', page)
 
 
 def test_run_page_counts_filter_csv_and_sync_page(web: tuple[Served, httpx.Client]) -> None:

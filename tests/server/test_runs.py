@@ -136,6 +136,24 @@ def test_a_scheduled_event_sync_fires_and_a_locked_one_is_skipped(app: Served) -
         assert len(client.get("/api/runs", params={"sync": "orders"}).json()["runs"]) == 3
 
 
+def test_a_full_resync_of_an_event_sync_needs_resend_events(app: Served) -> None:
+    event_sync = {
+        "source": "wh", "model": {"table": "main.orders"}, "destination": "ct",
+        "object": "event", "sync_key": "order_id", "identity_column": "user_id",
+        "event_name": "Charged", "mappings": {"columns": [{"from": "amount", "to": "Amount"}]},
+    }
+    with app.api() as client:
+        assert client.post("/api/syncs", json={"name": "orders", "config": event_sync}
+                           ).status_code == 201
+        refused = client.post("/api/syncs/orders/runs", json={"full": True})
+        assert refused.status_code == 400
+        assert "resend_events" in refused.text and "duplicated" in refused.text
+        assert client.get("/api/runs", params={"sync": "orders"}).json()["runs"] == []
+        ran = client.post("/api/syncs/orders/runs", json={"full": True, "resend_events": True})
+        assert ran.status_code == 202, ran.text
+        assert app.wait_run(client, ran.json()["run_id"])["accepted"] == 6
+
+
 def _wait_for_runs(client: object, sync: str, count: int) -> list[dict[str, object]]:
     import httpx
 

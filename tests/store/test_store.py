@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -114,22 +116,25 @@ def test_migrations_create_the_server_tables_as_the_models_declare_them(state_ur
     store.close()
 
 
-def test_a_0002_store_gains_dropped_fields_and_keeps_its_runs(state_url: str) -> None:
+def test_a_0002_store_keeps_its_runs_and_gains_the_new_counts(state_url: str) -> None:
+    """Later migrations are additive: runs recorded before them read 0 for the new counts."""
     engine = sa.create_engine(state_url)
     cfg = _alembic()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0002")
-        old_runs = sa.table("runs", *[sa.column(c) for c in (
-            "sync", "status", "trigger", "full", "started_at", "accepted")])
-        conn.execute(sa.insert(old_runs).values(
-            sync="old", status="succeeded", trigger="manual", full=False,
-            started_at=sa.func.current_timestamp(), accepted=1))
+        conn.execute(sa.text("INSERT INTO runs (sync, status, trigger, \"full\", started_at, "
+                             "accepted) VALUES ('old', 'succeeded', 'manual', false, :at, 7)"),
+                     {"at": datetime.now(UTC)})
+        conn.exec_driver_sql("INSERT INTO in_doubt_keys (run_id, sync_key, action) VALUES "
+                             "(1, 'k', 'skipped')")
     engine.dispose()
     store = StateStore(state_url)
     try:
         old = store.runs("old")[0]
-        assert (old.accepted, old.fields_dropped) == (1, 0)
+        assert (old.accepted, old.not_sent, old.in_doubt_skipped, old.in_doubt_resent,
+                old.fields_dropped) == (7, 0, 0, 0, 0)
+        assert store.in_doubt(old.id)[0].reason is None
         run = store.start_run("users")
         store.add_dropped_fields(run, [DroppedField("k1", "Gender", "gender", "514", "bad")])
         store.finish_run(run, "succeeded", fields_dropped=1)
@@ -138,3 +143,21 @@ def test_a_0002_store_gains_dropped_fields_and_keeps_its_runs(state_url: str) ->
         assert store.rejections(run) == []
     finally:
         store.close()
+
+
+def test_a_run_whose_process_died_is_closed_with_counts_that_add_up(state_url: str) -> None:
+    store = StateStore(state_url)
+    dead = store.start_run("orders")
+    store.update_run(dead, planned_new=1_000, invalid=1, sent=300, accepted=200)
+    store.add_rejections(dead, [RejectedRow(None, "null_key", "no key"),  # the invalid row
+                                RejectedRow("k1", "515", "bad email")])
+    # its lease, never released, held by a process of this host that is gone
+    store.lease("orders", holder=f"{socket.gethostname()}:999999999").renew(dead)
+    with store.lease("orders", holder="me:1") as lease:
+        assert lease.taken_over == dead
+        store.finish_crashed(dead, accepted=400, in_doubt=100)  # as read from the snapshot
+    rec = store.run(dead)
+    store.close()
+    assert (rec.status, rec.error) == ("failed", "the process running it stopped")
+    assert (rec.accepted, rec.rejected, rec.in_doubt, rec.not_sent) == (400, 1, 100, 499)
+    assert rec.planned_new == rec.accepted + rec.rejected + rec.failed + rec.in_doubt + rec.not_sent

@@ -2,13 +2,15 @@
 
 Exit codes: 0 the command did its work (a run that completed, even with rejected rows);
 1 a run failed as a whole or a connection test failed; 2 the input was wrong (project file,
-arguments, unknown names).
+arguments, unknown names); 130 a run stopped by Ctrl+C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import atexit
 import gc
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,19 +116,21 @@ def test_connection(
 def _runner(project: Path | None, *, quiet: bool) -> Iterator[Runner]:
     """A runner on the project's state store, closed when the command is done."""
     from syncline.cli.progress import progress_for
+    from syncline.cli.signals import stop_grace_s
     from syncline.config.load import lease_settings, load_project, retry_settings, state_url
     from syncline.engine.delivery import RetryPolicy
-    from syncline.engine.runner import Runner
+    from syncline.engine.runner import STOP_GRACE_S, Runner
     from syncline.store import StateStore
 
     loaded = load_project(project)
     retry = RetryPolicy(**retry_settings())  # type: ignore[arg-type]
+    grace = stop_grace_s(STOP_GRACE_S)
     store = StateStore(state_url(loaded.root))
     try:
         ttls = lease_settings()
         yield Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry,
                      lease_ttl_s=ttls.get("lease_ttl_s", 60.0),
-                     slot_ttl_s=ttls.get("slot_ttl_s", 10.0))
+                     slot_ttl_s=ttls.get("slot_ttl_s", 10.0), stop_grace_s=grace)
     finally:
         store.close()
 
@@ -186,15 +190,28 @@ def run(
         typer.Option("--allow-mass-delete",
                      help="Delete removed profiles even beyond the sync's max_delete_percent."),
     ] = False,
+    resend_events: Annotated[
+        bool,
+        typer.Option("--resend-events",
+                     help="With --full on an event sync: resend every event (duplicates)."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a sync: send new and changed rows, then print the summary."""
+    """Run a sync: send new and changed rows, then print the summary.
+
+    Ctrl+C (or SIGTERM) stops the run cleanly: no new batch, the uploads in flight get up to
+    15 s to answer, the summary is printed, exit code 130. Ctrl+C again stops at once.
+    """
+    from syncline.cli.signals import EXIT_INTERRUPTED, stop_on_signals
+
     with _runner(project, quiet=as_json) as runner:
         # the objects alive now (modules, the project) live until exit: keep the collector from
         # walking them again and again while a large run allocates millions of short-lived dicts
         gc.freeze()
-        summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt,
-                             allow_mass_delete=allow_mass_delete)
+        with stop_on_signals(runner.cancel, err_console, runner.stop_grace_s):
+            summary = runner.run(sync, full=full, resend_in_doubt=resend_in_doubt,
+                                 resend_events=resend_events,
+                                 allow_mass_delete=allow_mass_delete)
     data = summary.to_dict()
     data.pop("preview", None)
     if as_json:
@@ -206,6 +223,13 @@ def run(
         if data["fields_dropped"]:
             console.print(f"See which fields were left out: "
                           f"syncline rejections {data['run_id']} --dropped")
+        if data["in_doubt_skipped"] or data["in_doubt_resent"]:
+            console.print(f"See the keys an earlier run left in doubt: syncline in-doubt {sync}")
+    if summary.status == "cancelled":
+        # uploads given up on may still be on the wire: their threads must not hold the exit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     if summary.status != "succeeded":
         raise typer.Exit(1)
 
@@ -227,6 +251,12 @@ def _print_summary(data: dict[str, Any], *, title: str) -> None:
             table.add_row(f"  {name.replace('_', ' ')}", f"{data[name]:,}")
     if data.get("fields_dropped"):
         table.add_row("fields dropped", f"{data['fields_dropped']:,}")
+    if data.get("not_sent"):
+        table.add_row("not sent (run stopped)", f"{data['not_sent']:,}")
+    for name in ("in_doubt_skipped", "in_doubt_resent"):
+        if data.get(name):
+            what = name.removeprefix("in_doubt_")
+            table.add_row(f"earlier in-doubt keys {what}", f"{data[name]:,}")
     if data.get("history"):
         table.add_row("history", str(data["history"]))
     table.add_row("duration", f"{data['duration_s']:.1f} s")
@@ -263,17 +293,25 @@ def runs(
         print_json([r.to_dict() for r in records])
         return
     table = Table("run", "sync", "status", "started", "planned", "sent", "accepted", "rejected",
-                  "failed", "in doubt", "deleted", "fields dropped", "duration")
+                  "failed", "in doubt", "not sent", "deleted", "fields dropped", "duration")
     for r in records:
         d = r.to_dict()
         table.add_row(
             str(d["id"]), d["sync"], d["status"], str(d["started_at"])[:19],
             f"{d['planned_new'] + d['planned_changed']:,}", f"{d['sent']:,}",
             f"{d['accepted']:,}", f"{d['rejected'] + d['invalid']:,}", f"{d['failed']:,}",
-            f"{d['in_doubt']:,}", f"{d['deleted']:,}", f"{d['fields_dropped']:,}",
-            f"{d['duration_s'] or 0:.1f} s",
+            _in_doubt_cell(d), f"{d['not_sent']:,}", f"{d['deleted']:,}",
+            f"{d['fields_dropped']:,}", f"{d['duration_s'] or 0:.1f} s",
         )
     console.print(table)
+
+
+def _in_doubt_cell(d: dict[str, Any]) -> str:
+    """This run's in-doubt keys, and those of an earlier run it skipped or resent."""
+    cell = f"{d['in_doubt']:,}"
+    resolved = [f"{d[f'in_doubt_{a}']:,} {a}" for a in ("skipped", "resent")
+                if d[f"in_doubt_{a}"]]
+    return cell + (f" (earlier: {', '.join(resolved)})" if resolved else "")
 
 
 @app.command()
@@ -332,16 +370,17 @@ def in_doubt(
     """Event keys whose upload was cut short: maybe in CleverTap, maybe not, and what was done."""
     with _runner(project, quiet=True) as runner:
         rows = [
-            {"run_id": r.id, "sync_key": k.sync_key, "action": k.action}
+            {"run_id": r.id, "sync_key": k.sync_key, "action": k.action, "reason": k.reason}
             for r in runner.store.runs(sync, limit=limit)
             for k in runner.store.in_doubt(r.id)
         ]
     if as_json:
         print_json(rows)
         return
-    table = Table("run", "key", "action")
+    table = Table("run", "key", "action", "reason")
     for row in rows:
-        table.add_row(str(row["run_id"]), str(row["sync_key"]), str(row["action"]))
+        table.add_row(str(row["run_id"]), str(row["sync_key"]), str(row["action"]),
+                      str(row["reason"] or ""))
     console.print(table)
     console.print(
         "skipped: marked as sent, never resent (check CleverTap; `syncline run SYNC "

@@ -90,15 +90,19 @@ class BatchOutcome:
 
     Rejections are data, not exceptions: one CleverTap response mixes accepted and rejected
     records. ``rejected`` maps the 0-based position of a record in the batch to its rejection;
-    every other position was accepted.
+    ``unknown`` maps positions the destination did not process for a reason Syncline does not
+    recognise (a new code) to the destination's raw text: not a rejection we can explain, so
+    the engine treats them as failed (profiles) or in doubt (events). Every other position was
+    accepted.
     """
 
     size: int
     rejected: Mapping[int, Rejection] = field(default_factory=dict)
+    unknown: Mapping[int, Rejection] = field(default_factory=dict)
 
     @property
     def accepted_count(self) -> int:
-        return self.size - len(self.rejected)
+        return self.size - len(self.rejected) - len(self.unknown)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,8 @@ from syncline.errors import (
 __all__ = ["Batch", "BatchResult", "Budget", "Delivery", "RetryPolicy", "is_ambiguous",
            "uploads_in_flight"]
 
+_CANCEL_POLL_S = 0.1
+
 
 class Budget(Protocol):
     """Upload slots shared with other runs (``syncline.store.UploadSlots``)."""
@@ -125,7 +127,9 @@ class Delivery:
 
     Use from one thread: ``submit`` blocks while ``in_flight`` batches are pending and yields the
     results that completed meanwhile, so the caller commits them as it goes; ``drain`` yields the
-    rest. Results come back in completion order.
+    rest. Results come back in completion order. With a ``cancel`` event, waits notice it within
+    a tenth of a second: no slot is waited for once it is set, and ``drain`` gives the uploads
+    in flight ``grace_s`` to answer before ``abandon`` hands the rest back.
     """
 
     def __init__(
@@ -136,8 +140,9 @@ class Delivery:
         retry: RetryPolicy | None = None,
         retry_ambiguous: bool = True,
         dry_run: bool = False,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         seed: int | None = None,
+        cancel: threading.Event | None = None,
         budget: Budget | None = None,
         halt: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -147,12 +152,16 @@ class Delivery:
         self._retry = retry or RetryPolicy()
         self._retry_ambiguous = retry_ambiguous
         self._dry_run = dry_run
-        self._sleep = sleep
+        self._cancel = cancel
+        self._stopped = threading.Event()
+        # a backoff wait ends early on `stop`: a stopping run does not sit out a 20 s backoff
+        self._sleep = sleep or self._stopped.wait
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="syncline-deliver")
         self._pending: set[Future[BatchResult]] = set()
-        self._stopped = threading.Event()
+        self._sending: dict[Future[BatchResult], Batch] = {}
+        self._abandoned = False
         self._budget = budget
         self._halt = halt
 
@@ -166,18 +175,25 @@ class Delivery:
         The batch is sent as soon as a slot frees, before the caller handles the results that
         freed it (commits can take milliseconds): a slot never waits for bookkeeping.
         """
+        finished = self.wait_for_slot()
+        self.send(batch)
+        yield from finished
+        yield from self.collect_done()
+
+    def wait_for_slot(self) -> list[BatchResult]:
+        """Block until a batch can be sent (or ``cancel`` is set); the results that freed it.
+
+        Split from ``send`` so a run stopped meanwhile can decide not to send its next batch.
+        """
         finished: list[BatchResult] = []
-        while not self._halt() and len(self._pending) >= self._limit():
+        while (not self._halt() and not self._cancelled()
+               and len(self._pending) >= self._limit()):
             if self._pending:
                 finished.extend(self._wait(FIRST_COMPLETED))
             elif self._budget is not None:  # no slot left: wait for another run to free one
-                self._budget.acquire(self._in_flight, stop=self._halt)
-        if self._halt():
-            finished.append(BatchResult(batch))  # not sent (attempts == 0)
-        else:
-            self._pending.add(self._pool.submit(self._send, batch))
-        yield from finished
-        yield from self._collect_done()
+                self._budget.acquire(self._in_flight,
+                                     stop=lambda: self._halt() or self._cancelled())
+        return finished
 
     def _limit(self) -> int:
         """Uploads this run may have in flight now: ``in_flight``, or fewer slots if shared."""
@@ -185,10 +201,43 @@ class Delivery:
             return self._in_flight
         return min(self._in_flight, self._budget.held)
 
-    def drain(self) -> Iterator[BatchResult]:
-        """Wait for every pending batch and yield its result."""
+    def send(self, batch: Batch) -> None:
+        """Queue ``batch`` for sending now."""
+        future = self._pool.submit(self._send, batch)
+        self._pending.add(future)
+        self._sending[future] = batch
+
+    def collect_done(self) -> Iterator[BatchResult]:
+        """The results of batches that finished, without waiting."""
+        yield from self._collect_done()
+
+    def drain(self, grace_s: float | None = None) -> Iterator[BatchResult]:
+        """Wait for every pending batch and yield its result.
+
+        Once ``cancel`` is set (before or while draining), retries stop and the wait is bounded
+        by ``grace_s``; batches still unanswered then are left to ``abandon``.
+        """
+        deadline: float | None = None
         while self._pending:
+            if deadline is None and grace_s is not None and self._cancelled():
+                self.stop()
+                deadline = time.monotonic() + grace_s
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             yield from self._wait(FIRST_COMPLETED)
+
+    def abandon(self) -> list[Batch]:
+        """Give up on the batches still unanswered and return them (their fate is unknown).
+
+        The pool then stops without waiting for their requests: the caller accounts for them
+        (events in doubt, profiles failed) and may exit while they are still on the wire.
+        """
+        self.stop()
+        batches = [self._sending.pop(f) for f in list(self._pending) if f in self._sending]
+        self._pending.clear()
+        if batches:
+            self._abandoned = True
+        return batches
 
     def stop(self) -> None:
         """Stop retrying: pending batches end with their last error (used on a terminal error)."""
@@ -196,17 +245,24 @@ class Delivery:
 
     def close(self) -> None:
         self._stopped.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=not self._abandoned, cancel_futures=True)
+
+    def _cancelled(self) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
 
     def _wait(self, how: str) -> Iterator[BatchResult]:
-        done, _ = wait(self._pending, return_when=how)
+        # with a cancel event, wake up now and then to notice it (a signal sets it)
+        timeout = None if self._cancel is None else _CANCEL_POLL_S
+        done, _ = wait(self._pending, timeout=timeout, return_when=how)
         for future in done:
             self._pending.discard(future)
+            self._sending.pop(future, None)
             yield future.result()
 
     def _collect_done(self) -> Iterator[BatchResult]:
         for future in [f for f in self._pending if f.done()]:
             self._pending.discard(future)
+            self._sending.pop(future, None)
             yield future.result()
 
     def _send(self, batch: Batch) -> BatchResult:
@@ -229,6 +285,8 @@ class Delivery:
                     return result
                 result.retried_after.append(str(exc))
                 self._sleep(self._backoff(result.attempts))
+                if self._stopped.is_set():
+                    return result
         return result
 
     def _upload(self, batch: Batch) -> BatchOutcome:

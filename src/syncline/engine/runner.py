@@ -2,8 +2,13 @@
 
 Every row of the model ends in exactly one count: unchanged, invalid (null or duplicate key),
 rejected (locally or by the destination, with the reason), accepted, failed (its request failed
-after retries; planned again next run) or in doubt (an event whose upload may or may not have
-been stored). Only accepted keys enter the snapshot, batch by batch, so a crash loses nothing.
+after retries; planned again next run), in doubt (an event whose upload may or may not have
+been stored) or not sent (a run that stopped early never reached it; planned again next run).
+Only accepted keys enter the snapshot, batch by batch, so a crash loses nothing.
+
+A run stops early on a terminal error, or when ``cancel`` is set (Ctrl+C, the dashboard's
+cancel): it takes no new batch, waits up to ``stop_grace_s`` for the uploads in flight to
+answer, commits what was accepted and accounts for the rest (unanswered events in doubt).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -46,6 +51,9 @@ _STORE_EVERY_S = 1.0
 # to the snapshot); a crash re-sends at most these rows, which CleverTap applies again unchanged
 _COMMIT_PROFILES_EVERY = 20_000
 _EXAMPLES = 3  # example keys `plan` shows per rejection code and column
+STOP_GRACE_S = 15.0
+"""How long a cancelled run waits for its uploads in flight to answer before giving up on them."""
+UNANSWERED = "no answer before the run stopped"
 
 
 def _holder() -> str:
@@ -74,6 +82,8 @@ class _Run:
     accepted_keys: list[str] = field(default_factory=list)
     accepted_hashes: list[object] = field(default_factory=list)
     log: SyncLog | None = None
+    reached: int = 0
+    """Planned rows sent or rejected locally; the rest of the plan is ``not_sent``."""
 
 
 class Runner:
@@ -89,6 +99,7 @@ class Runner:
         cancel: threading.Event | None = None,
         lease_ttl_s: float = 60.0,
         slot_ttl_s: float = 10.0,
+        stop_grace_s: float = STOP_GRACE_S,
     ) -> None:
         """``lease_ttl_s``: how long a run's lock on its sync outlives a run that stopped
         renewing it; ``slot_ttl_s``: the same for its upload slots (both renewed from a
@@ -99,6 +110,7 @@ class Runner:
         self.progress: Progress = progress or NullProgress()
         self.retry = retry
         self.cancel = cancel or threading.Event()
+        self.stop_grace_s = stop_grace_s
 
     def sync(self, name: str) -> SyncConfig:
         """The sync called ``name``; a ConfigError lists the known ones."""
@@ -116,12 +128,19 @@ class Runner:
         *,
         full: bool = False,
         resend_in_doubt: bool = False,
+        resend_events: bool = False,
         trigger: str = "manual",
         allow_mass_delete: bool = False,
     ) -> RunSummary:
-        """Run sync ``name`` to the end; the summary says how it went (never raises for rows)."""
+        """Run sync ``name`` to the end; the summary says how it went (never raises for rows).
+
+        ``full`` on an event sync is refused (ConfigError) unless ``resend_events``: it would
+        send every event of the model again, and CleverTap would store each one twice.
+        """
         sync = self.sync(name)
         deletes.check_erasure_run(name, sync, full=full)
+        if full and sync.object == "event" and not resend_events:
+            raise ConfigError(_full_resend_refused(name))
         started = time.monotonic()
         with self.store.lease(name, holder=_holder(), ttl_s=self.lease_ttl_s) as lease:
             run_id = self.store.start_run(name, trigger=trigger, full=full)
@@ -130,9 +149,12 @@ class Runner:
             summary = RunSummary(sync=name, run_id=run_id, object=sync.object)
             log.info("run started", extra={"event": "run_start", "sync": name, "run_id": run_id,
                                            "trigger": trigger, "full": full})
+            opened: _Run | None = None
             try:
                 with span("syncline.run", sync=name, run_id=run_id, trigger=trigger), \
                         self._open(name, sync, summary) as run:
+                    opened = run
+                    self._finish_crashed(run, getattr(lease, "taken_over", None))
                     self._open_log(run)
                     self._resolve_in_doubt(run, resend_in_doubt)
                     planning = time.monotonic()
@@ -160,6 +182,8 @@ class Runner:
                 raise
             finally:
                 summary.duration_s = time.monotonic() - started
+                reached = opened.reached if opened is not None else 0
+                summary.not_sent = max(0, summary.new + summary.changed - reached)
                 self.store.finish_run(
                     run_id, summary.status, error=summary.error, **summary.store_counts()
                 )
@@ -231,8 +255,19 @@ class Runner:
 
         run.stack.callback(close)
 
+    def _finish_crashed(self, run: _Run, run_id: int | None) -> None:
+        """Close the account of the run whose dead process this run took the lock from.
+
+        Only the snapshot knows what it committed and what it left in flight (in doubt), so
+        this is done here, before the in-doubt keys are resolved.
+        """
+        if run_id is None:
+            return
+        accepted, in_flight = run.snapshot.run_counts(run_id)
+        self.store.finish_crashed(run_id, accepted=accepted, in_doubt=in_flight)
+
     def _resolve_in_doubt(self, run: _Run, resend: bool) -> None:
-        """Apply the sync's policy to event keys a crashed run left in flight."""
+        """Apply the sync's policy to event keys an interrupted run left in flight."""
         if run.sync.object != "event":
             return
         keys = run.snapshot.in_doubt_keys()
@@ -246,7 +281,10 @@ class Runner:
         action = "resent" if policy == "resend" else "skipped"
         self.store.add_in_doubt(run.summary.run_id or 0, keys, action)
         run.snapshot.resolve_in_doubt(keys, policy)
-        run.summary.in_doubt_keys = list(keys)
+        if policy == "resend":
+            run.summary.in_doubt_resent = len(keys)
+        else:
+            run.summary.in_doubt_skipped = len(keys)
 
     def _plan(self, run: _Run, *, full: bool, dry: bool = False) -> Plan:
         history: Literal["send", "skip"] = "send"
@@ -311,6 +349,7 @@ class Runner:
             if not rejections:
                 yield Batch(built.keys, hashes, cast(list[Record], built.records))
                 continue
+            run.reached += len(rejections)
             for i in sorted(rejections):
                 self._reject(run, built.keys[i], rejections[i], built.records[i])
             keep = [i for i in range(len(built.keys)) if i not in rejections]
@@ -363,10 +402,34 @@ class Runner:
         slots.keep_alive()
         run.stack.callback(slots.release)
         delivery = Delivery(run.client, in_flight=sync.in_flight, retry=self.retry,
-                            retry_ambiguous=retry_ambiguous, budget=slots,
-                            halt=lease.lost.is_set)
+                            retry_ambiguous=retry_ambiguous, cancel=self.cancel,
+                            budget=slots, halt=lease.lost.is_set)
         run.stack.callback(delivery.close)
-        size, pending = sync.batch_size, Batch([], [], [])
+        abandoned: list[Batch] = []
+        try:
+            self._send_plan(run, plan, delivery, lease)
+            for result in delivery.drain(grace_s=self.stop_grace_s):
+                self._handle(run, result)
+        finally:
+            # stopped (cancel, an error, Ctrl+C twice without the CLI's handler): what was sent
+            # and not answered is accounted for, never silently dropped
+            abandoned = delivery.abandon()
+            for batch in abandoned:
+                self._unanswered(run, batch)
+            if run.first_upload is not None:
+                summary.delivery_s = time.monotonic() - run.first_upload
+            self._flush_accepted(run)
+            self._flush_rejections(run)
+        if lease.lost.is_set() and run.aborted is None:
+            run.aborted = summary.error = lease.lost_reason
+        # a stop that came when every row was already answered leaves a complete run
+        stopped_early = bool(abandoned) or run.reached < summary.new + summary.changed
+        if self.cancel.is_set() and not run.aborted and stopped_early:
+            summary.error = "cancelled by a user"
+
+    def _send_plan(self, run: _Run, plan: Plan, delivery: Delivery, lease: Lease) -> None:
+        """Cut the plan into batches and send them, until it ends or the run stops."""
+        size, pending = run.sync.batch_size, Batch([], [], [])
         last_store = time.monotonic()
         for chunk in self._chunks(run, plan):
             pending.keys += chunk.keys
@@ -382,16 +445,6 @@ class Runner:
                 last_store = self._heartbeat(run, lease)
         if pending.records and not self._stopping(run):
             self._submit(run, delivery, pending)
-        for result in delivery.drain():
-            self._handle(run, result)
-        if run.first_upload is not None:
-            summary.delivery_s = time.monotonic() - run.first_upload
-        self._flush_accepted(run)
-        self._flush_rejections(run)
-        if lease.lost.is_set() and run.aborted is None:
-            run.aborted = summary.error = lease.lost_reason
-        if self.cancel.is_set() and not run.aborted:
-            summary.error = "cancelled by a user"
 
     def _delete(self, run: _Run, plan: Plan, lease: Lease) -> None:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
@@ -413,6 +466,8 @@ class Runner:
             self.progress.start(run.name, summary.to_delete)
             deleter.erase(plan, lambda key, rejection: self._reject(run, key, rejection, None))
             self._flush_rejections(run)
+            # every planned row ended deleted, delete_failed (a stop included) or rejected
+            run.reached = summary.new + summary.changed
         else:
             deleter.delete_removed(plan)
         if self.cancel.is_set() and not summary.error:
@@ -424,11 +479,15 @@ class Runner:
 
     def _submit(self, run: _Run, delivery: Delivery, batch: Batch) -> None:
         batch.body = run.client.encode(batch.records)
-        if run.first_upload is None:
-            run.first_upload = time.monotonic()
-        if run.sync.object == "event":
-            run.snapshot.mark_in_flight(batch.keys, batch.hashes, run.summary.run_id or 0)
-        for result in delivery.submit(batch):
+        finished = delivery.wait_for_slot()
+        if not self._stopping(run):  # a stop while waiting for a slot: this batch is not sent
+            if run.first_upload is None:
+                run.first_upload = time.monotonic()
+            if run.sync.object == "event":
+                run.snapshot.mark_in_flight(batch.keys, batch.hashes, run.summary.run_id or 0)
+            delivery.send(batch)
+            run.reached += len(batch.keys)
+        for result in [*finished, *delivery.collect_done()]:
             self._handle(run, result)
             if run.aborted:
                 delivery.stop()
@@ -445,9 +504,10 @@ class Runner:
                 "attempts": result.attempts, "throttled": result.throttled,
                 "last_error": result.retried_after[-1]})
         if result.outcome is not None:
-            rejected = result.outcome.rejected
-            if rejected:
-                accepted = [i for i in range(len(batch.keys)) if i not in rejected]
+            rejected, unknown = result.outcome.rejected, result.outcome.unknown
+            if rejected or unknown:
+                accepted = [i for i in range(len(batch.keys))
+                            if i not in rejected and i not in unknown]
                 run.accepted_keys.extend(batch.keys[i] for i in accepted)
                 run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
                 if run.log is not None:
@@ -464,25 +524,71 @@ class Runner:
             for i, rejection in rejected.items():
                 self._reject(run, batch.keys[i], self._explain(run, batch.records[i], rejection),
                              batch.records[i])
+            if unknown:
+                self._not_understood(run, batch, unknown)
             summary.sent += len(batch.keys)
-            summary.accepted += len(batch.keys) - len(rejected)
+            summary.accepted += len(batch.keys) - len(rejected) - len(unknown)
         elif result.in_doubt:
             if run.log is not None:
                 run.log.add(batch.keys, "in_doubt", message=str(result.error))
             summary.in_doubt += len(batch.keys)
             summary.in_doubt_keys.extend(batch.keys)
-            self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending")
+            self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending",
+                                    reason=str(result.error) if result.error else None)
         else:
             if run.log is not None:
                 run.log.add(batch.keys, "failed", message=str(result.error))
             summary.failed += len(batch.keys)
             if events:
                 run.snapshot.release(batch.keys)
-            if run.aborted is None:
+            if run.aborted is None and not self.cancel.is_set():
                 lost = run.lease.lost_reason if run.lease is not None else None
                 run.aborted = lost or self._abort_message(run, result)
                 summary.error = run.aborted
         self.progress.advance(summary, summary.sent + summary.failed + summary.in_doubt)
+
+    def _not_understood(self, run: _Run, batch: Batch, unknown: Mapping[int, Rejection]) -> None:
+        """Records CleverTap did not process for a reason we do not recognise (a new code).
+
+        Events: in doubt, with CleverTap's raw text as the reason (their keys stay in flight;
+        the in-doubt policy decides next run). Profiles: failed, so sent again next run; the
+        run ends failed with the text, since something is going on that we do not understand.
+        """
+        summary = run.summary
+        keys = {i: batch.keys[i] for i in unknown}
+        if run.sync.object == "event":
+            summary.in_doubt += len(keys)
+            summary.in_doubt_keys.extend(keys.values())
+            by_reason: dict[str, list[str]] = {}
+            for i, key in keys.items():
+                by_reason.setdefault(unknown[i].message, []).append(key)
+            for reason, same in by_reason.items():
+                self.store.add_in_doubt(summary.run_id or 0, same, "pending", reason=reason)
+            return
+        summary.failed += len(keys)
+        if summary.error is None:
+            first = min(keys)
+            summary.error = (
+                f"sync `{run.name}`: CleverTap did not process {len(keys)} record(s) for a reason "
+                f"Syncline does not recognise (key {keys[first]}: code {unknown[first].code}, "
+                f"{unknown[first].message!r}); they stay out of the snapshot and are sent again "
+                "on the next run."
+            )
+
+    def _unanswered(self, run: _Run, batch: Batch) -> None:
+        """A batch sent but not answered when the run stopped: its records may have arrived.
+
+        Events stay in flight in the snapshot (in doubt; the next run applies the policy);
+        profiles are failed (not in the snapshot, sent again next run: an upsert, harmless).
+        """
+        summary = run.summary
+        if run.sync.object == "event":
+            summary.in_doubt += len(batch.keys)
+            summary.in_doubt_keys.extend(batch.keys)
+            self.store.add_in_doubt(summary.run_id or 0, batch.keys, "pending",
+                                    reason=UNANSWERED)
+        else:
+            summary.failed += len(batch.keys)
 
     def _explain(self, run: _Run, record: Record, rejection: Rejection) -> Rejection:
         """Name the source column of a destination rejection, when the local rules can tell."""
@@ -561,6 +667,16 @@ class Runner:
         if summary.error:
             return "cancelled" if summary.error == "cancelled by a user" else "failed"
         return "succeeded"
+
+
+def _full_resend_refused(name: str) -> str:
+    return (
+        f"sync `{name}` sends events: a full resync would send every row of its model again, "
+        "and CleverTap would store each one as a new event (every event already sent would be "
+        "duplicated). Run without --full to send only new rows; to resend only the events an "
+        "interrupted run left in doubt, use --resend-in-doubt; to resend every event on "
+        "purpose, add --resend-events (API: \"resend_events\": true)."
+    )
 
 
 class _OpenRun:

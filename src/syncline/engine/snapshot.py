@@ -73,6 +73,14 @@ class Snapshot:
                                  "ORDER BY sync_key")
         return [str(r[0]) for r in rows]
 
+    def run_counts(self, run_id: int) -> tuple[int, int]:
+        """(accepted, in flight) keys run ``run_id`` left: the durable part of its account."""
+        rows = self._store.query(
+            f"SELECT status, count(*) FROM {self.table} WHERE run_id = {int(run_id)} "
+            "GROUP BY status")
+        found = {str(status): int(n) for status, n in rows}
+        return found.get("accepted", 0), found.get("in_flight", 0)
+
     def resolve_in_doubt(self, keys: Sequence[str],
                          policy: Literal["skip", "resend"]) -> None:
         """`skip` never duplicates (marks accepted); `resend` never loses (plans them again)."""

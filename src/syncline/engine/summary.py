@@ -17,7 +17,13 @@ class RunSummary:
     rejected before sending (a local rule broken, a value that cannot be converted); ``invalid``
     counts rows with a null or duplicate sync key; ``failed`` counts records whose request
     failed after its retries (tried again next run); ``in_doubt`` counts event keys that may or
-    may not have reached CleverTap.
+    may not have reached CleverTap; ``not_sent`` counts planned rows a run that stopped early
+    (failed, cancelled) never reached (planned again next run). Whatever the status,
+    ``new + changed == accepted + rejected + failed + in_doubt + not_sent`` (``adds_up``).
+
+    ``in_doubt_skipped`` and ``in_doubt_resent`` count the keys an earlier, interrupted run left
+    in doubt that this run resolved by the sync's policy (they are not part of this run's plan
+    when skipped; when resent they are planned again and counted like any new row).
 
     Deletes (``on_removed: delete``, erasure syncs) have counts of their own: ``deleted``
     counts profiles CleverTap confirmed deleted; ``delete_failed`` those not confirmed (their
@@ -44,6 +50,9 @@ class RunSummary:
     fields_dropped: int = 0
     """``on_invalid_field: drop_field``: properties left out of records that were sent (each
     reported as a warning); not counted in ``rejected``."""
+    not_sent: int = 0
+    in_doubt_skipped: int = 0
+    in_doubt_resent: int = 0
     in_doubt_keys: list[str] = field(default_factory=list)
     history: str | None = None
     duration_s: float = 0.0
@@ -84,6 +93,18 @@ class RunSummary:
             "removed": self.removed,
         }
 
+    @property
+    def adds_up(self) -> bool:
+        """Every planned row is in exactly one outcome count.
+
+        An erasure sync (``object: delete``) accepts nothing: its planned rows end deleted or
+        delete_failed (deletes of removed keys, ``on_removed: delete``, are not planned rows).
+        """
+        outcomes = self.accepted + self.rejected + self.failed + self.in_doubt + self.not_sent
+        if self.object == "delete":
+            outcomes += self.deleted + self.delete_failed
+        return self.new + self.changed == outcomes
+
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable summary (``--json``)."""
         data = asdict(self)
@@ -119,6 +140,9 @@ class RunSummary:
             "deleted": self.deleted,
             "delete_failed": self.delete_failed,
             "fields_dropped": self.fields_dropped,
+            "not_sent": self.not_sent,
+            "in_doubt_skipped": self.in_doubt_skipped,
+            "in_doubt_resent": self.in_doubt_resent,
         }
 
 

@@ -30,12 +30,15 @@ class RunIn(BaseModel):
 
     full: bool = False
     """Full resync: send every row again, not only the new and changed ones."""
+    resend_events: bool = False
+    """Required with ``full`` on an event sync: every event is sent again (duplicates)."""
 
 
-def start_run(jobs: RunManager, name: str, *, full: bool = False, trigger: str = "api") -> int:
+def start_run(jobs: RunManager, name: str, *, full: bool = False, trigger: str = "api",
+              resend_events: bool = False) -> int:
     """Start a run; 409 if one is going, 400 with the reason if it cannot start."""
     try:
-        return jobs.trigger(name, full=full, trigger=trigger)
+        return jobs.trigger(name, full=full, trigger=trigger, resend_events=resend_events)
     except RunLockedError as exc:
         raise ConflictError(
             f"sync `{name}` is already running; wait for that run or cancel it ({exc})"
@@ -87,7 +90,8 @@ def trigger(
 ) -> dict[str, Any]:
     """Start a run in the background; poll ``GET /api/runs/{run_id}``."""
     saved_sync(session, name)
-    run_id = start_run(jobs_of(request), name, full=body.full if body else False)
+    run_id = start_run(jobs_of(request), name, full=body.full if body else False,
+                       resend_events=body.resend_events if body else False)
     return {"ok": True, "run_id": run_id, "url": f"/api/runs/{run_id}"}
 
 

@@ -153,7 +153,8 @@ class RunManager:
         with self._lock:
             return len(self._live)
 
-    def trigger(self, sync: str, *, full: bool = False, trigger: str = "api") -> int:
+    def trigger(self, sync: str, *, full: bool = False, trigger: str = "api",
+                resend_events: bool = False) -> int:
         """Start a run of ``sync`` on a thread; return its run id once it is recorded.
 
         Raises:
@@ -173,7 +174,7 @@ class RunManager:
 
         def work() -> None:
             try:
-                runner.run(sync, full=full, trigger=trigger)
+                runner.run(sync, full=full, trigger=trigger, resend_events=resend_events)
             except BaseException as exc:  # reported to the caller or logged, never lost
                 live.error = exc
                 if live.run_id is not None:

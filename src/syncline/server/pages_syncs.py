@@ -111,7 +111,12 @@ def preview(request: Request, name: str, session: DbSession) -> Response:
 
 
 @router.post("/syncs/{name}/run")
-def run_now(request: Request, name: str, session: DbSession) -> Response:
+def run_now(
+    request: Request, name: str, session: DbSession,
+    full: Annotated[bool, Form()] = False,
+    resend_events: Annotated[bool, Form()] = False,
+) -> Response:
+    """Run now; a full resync of an event sync needs its own confirmation (duplicates)."""
     found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
@@ -120,7 +125,8 @@ def run_now(request: Request, name: str, session: DbSession) -> Response:
     try:
         if manager is None:
             raise SynclineError("this server has no state store for runs; use `syncline serve`")
-        run_id = start_run(manager, name, trigger="manual")
+        run_id = start_run(manager, name, trigger="manual", full=full,
+                           resend_events=resend_events)
     except SynclineError as exc:
         return _sync_page(request, user, row, error=str(exc))
     return RedirectResponse(f"/runs/{run_id}", status_code=303)

@@ -38,6 +38,8 @@ class InDoubtKey:
     run_id: int
     sync_key: str
     action: str
+    reason: str | None = None
+    """CleverTap's raw text, when its answer left the key in doubt (else a crash or timeout)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ class RunRecord:
     deleted: int = 0
     delete_failed: int = 0
     fields_dropped: int = 0
+    not_sent: int = 0
+    in_doubt_skipped: int = 0
+    in_doubt_resent: int = 0
 
     @property
     def counts(self) -> dict[str, int]:

@@ -28,8 +28,10 @@ from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRec
 __all__ = ["Lease", "StateStore"]
 
 _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
+STOPPED = "the process running it stopped"
+"""The error of a run found running after its process died (killed, crashed, power lost)."""
 
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0003"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 
@@ -54,9 +56,13 @@ class Lease:
     """
 
     def __init__(self, store: StateStore, sync: str, holder: str, ttl_s: float,
-                 acquired_at: datetime | None = None) -> None:
+                 acquired_at: datetime | None = None,
+                 taken_over: int | None = None) -> None:
         self.store, self.sync, self.holder, self.ttl_s = store, sync, holder, ttl_s
         self.acquired_at = acquired_at
+        self.taken_over = taken_over
+        """The run whose process stopped holding this lock (marked failed; the runner, which
+        can read the snapshot, finishes its counts with ``finish_crashed``)."""
         self.lost = threading.Event()
         """Set once the lease is no longer ours (taken over, or not renewable for ``ttl_s``)."""
         self.lost_reason: str | None = None
@@ -172,6 +178,7 @@ class StateStore:
         now = _now()
         row = {"sync": sync, "holder": holder, "run_id": None, "acquired_at": now,
                "expires_at": now + timedelta(seconds=ttl_s)}
+        taken_over: int | None = None
         with self.engine.begin() as conn:
             current = conn.execute(sa.select(t.leases).where(t.leases.c.sync == sync)).first()
             if current is not None:
@@ -182,7 +189,8 @@ class StateStore:
                         f"{_utc(current.acquired_at)} by {current.holder}); wait for it to "
                         f"finish or, if that process is gone, retry after {expires} when its "
                         "lease expires.")
-                self._fail_stale(conn, current.run_id)
+                if self._fail_stale(conn, current.run_id):
+                    taken_over = current.run_id
                 deleted = conn.execute(sa.delete(t.leases).where(
                     t.leases.c.sync == sync, t.leases.c.expires_at == current.expires_at))
                 if deleted.rowcount != 1:
@@ -193,14 +201,39 @@ class StateStore:
             except sa.exc.IntegrityError as exc:
                 raise RunLockedError(f"sync `{sync}` was just taken by another process; "
                                      "wait for it to finish.") from exc
-        return Lease(self, sync, holder, ttl_s, acquired_at=now)
+        return Lease(self, sync, holder, ttl_s, acquired_at=now, taken_over=taken_over)
 
-    def _fail_stale(self, conn: sa.Connection, run_id: int | None) -> None:
+    def _fail_stale(self, conn: sa.Connection, run_id: int | None) -> bool:
+        """Mark a run whose process is gone failed; whether there was one to mark."""
         if run_id is None:
-            return
-        conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id, t.runs.c.status == "running")
-                     .values(status="failed", finished_at=_now(),
-                             error="the process running it stopped"))
+            return False
+        done = conn.execute(
+            sa.update(t.runs).where(t.runs.c.id == run_id, t.runs.c.status == "running")
+            .values(status="failed", finished_at=_now(), error=STOPPED))
+        return bool(done.rowcount)
+
+    def finish_crashed(self, run_id: int, *, accepted: int, in_doubt: int) -> None:
+        """Close the account of a run whose process stopped, from what is durable.
+
+        ``accepted`` and ``in_doubt`` come from the snapshot (keys it committed, keys it left in
+        flight), rejected from its recorded rejections; whatever else it had planned never got
+        a durable answer and is ``not_sent`` (planned again by the next run), so the counts add
+        up as for any other run.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
+            if row is None:
+                return
+            recorded = conn.execute(sa.select(sa.func.count()).select_from(t.rejections)
+                                    .where(t.rejections.c.run_id == run_id)).scalar_one()
+            counts = row._mapping
+            rejected = max(0, int(recorded) - int(counts["invalid"] or 0))
+            failed = int(counts["failed"] or 0)
+            planned = int(counts["planned_new"] or 0) + int(counts["planned_changed"] or 0)
+            not_sent = max(0, planned - accepted - rejected - failed - in_doubt)
+            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(
+                accepted=accepted, in_doubt=in_doubt, rejected=rejected, not_sent=not_sent,
+                sent=max(int(counts["sent"] or 0), accepted)))
 
     def start_run(self, sync: str, *, trigger: str = "manual", full: bool = False) -> int:
         """Record a new running run; returns its id."""
@@ -254,9 +287,11 @@ class StateStore:
             return [DroppedField(r.sync_key, r.field, r.column, r.code, r.message)
                     for r in conn.execute(query)]
 
-    def add_in_doubt(self, run_id: int, keys: Iterable[str], action: str) -> None:
-        """Record which in-doubt keys a run skipped or resent."""
-        values = [{"run_id": run_id, "sync_key": k, "action": action} for k in keys]
+    def add_in_doubt(self, run_id: int, keys: Iterable[str], action: str,
+                     reason: str | None = None) -> None:
+        """Record which in-doubt keys a run skipped or resent (``reason``: CleverTap's text)."""
+        values = [{"run_id": run_id, "sync_key": k, "action": action, "reason": reason}
+                  for k in keys]
         if values:
             with self.engine.begin() as conn:
                 conn.execute(sa.insert(t.in_doubt_keys), values)
@@ -294,7 +329,8 @@ class StateStore:
         query = (sa.select(t.in_doubt_keys).where(t.in_doubt_keys.c.run_id == run_id)
                  .order_by(t.in_doubt_keys.c.id))
         with self.engine.connect() as conn:
-            return [InDoubtKey(r.run_id, r.sync_key, r.action) for r in conn.execute(query)]
+            return [InDoubtKey(r.run_id, r.sync_key, r.action, r.reason)
+                    for r in conn.execute(query)]
 
 
 def _record(row: Any) -> RunRecord:

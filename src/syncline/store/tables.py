@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 COUNTS = ("rows_in_model", "planned_new", "planned_changed", "planned_unchanged",
           "planned_removed", "invalid", "sent", "accepted", "rejected", "failed", "in_doubt",
-          "deleted", "delete_failed", "fields_dropped")
+          "deleted", "delete_failed", "fields_dropped", "not_sent", "in_doubt_skipped",
+          "in_doubt_resent")
 
 metadata = sa.MetaData()
 runs = sa.Table(
@@ -38,7 +39,7 @@ in_doubt_keys = sa.Table(
     "in_doubt_keys", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.Integer), sa.Column("sync_key", sa.Text),
-    sa.Column("action", sa.String(20)),
+    sa.Column("action", sa.String(20)), sa.Column("reason", sa.Text),
 )
 leases = sa.Table(
     "leases", metadata,

@@ -16,12 +16,14 @@ from syncline.destinations.clevertap.client import CleverTapClient
 from syncline.destinations.registry import destination_client, known_types
 from syncline.errors import (
     ConfigError,
+    DestinationAnswerError,
     DestinationAuthError,
     DestinationError,
     DestinationRateLimitError,
     DestinationRequestError,
     DestinationUnavailableError,
     DestinationUnreachableError,
+    Transient,
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -157,8 +159,11 @@ def test_request_error_includes_clevertaps_text() -> None:
         client.close()
 
 
-def _answer(unprocessed: list[dict[str, object]]) -> Handler:
-    body = {"status": "partial", "processed": 0, "unprocessed": unprocessed}
+def _answer(unprocessed: list[dict[str, object]], size: int) -> Handler:
+    """A consistent answer: the records not listed as unprocessed were processed."""
+    processed = size - len(unprocessed)
+    status = "success" if not unprocessed else "partial" if processed else "fail"
+    body = {"status": status, "processed": processed, "unprocessed": unprocessed}
     return lambda request: httpx.Response(200, content=orjson.dumps(body))
 
 
@@ -170,7 +175,7 @@ def test_unprocessed_map_to_positions_out_of_order() -> None:
         {"status": "fail", "code": 518, "error": "Profile data is incorrect. Education needs to "
          "be School/College/Graduate..Skipped record number : 3"},
     ]  # fmt: skip
-    client = _client(_answer(unprocessed))
+    client = _client(_answer(unprocessed, 5))
     try:
         outcome = client.deliver(b"{}", 5)
     finally:
@@ -191,23 +196,70 @@ def test_unprocessed_map_to_positions_out_of_order() -> None:
      "Missing identity. Skipped record number : 9"],
     ids=["no-number", "number-zero", "number-beyond-batch"],
 )  # fmt: skip
-def test_unplaceable_unprocessed_fails_loudly(error: str) -> None:
-    client = _client(_answer([{"status": "fail", "code": 523, "error": error}]))
+def test_unplaceable_unprocessed_fails_the_batch(error: str) -> None:
+    client = _client(_answer([{"status": "fail", "code": 523, "error": error}], 3))
     try:
-        with pytest.raises(DestinationRequestError, match="cannot be accounted") as info:
+        with pytest.raises(DestinationAnswerError, match="cannot be accounted") as info:
             client.deliver(b"{}", 3)
     finally:
         client.close()
     assert info.value.body is not None and error in info.value.body
 
 
-def test_non_json_answer_fails_loudly() -> None:
+def test_non_json_answer_fails_the_batch() -> None:
     client = _client(lambda request: httpx.Response(200, content=b"<html>"))
     try:
-        with pytest.raises(DestinationRequestError, match="not JSON"):
+        with pytest.raises(DestinationAnswerError, match="not JSON"):
             client.deliver(b"{}", 1)
     finally:
         client.close()
+
+
+_MISSING = {"status": "fail", "code": 523, "error": "Missing identity. Skipped record number : 2"}
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        ({"status": "fail"}, "no `unprocessed` list"),
+        ({"status": "success", "unprocessed": []}, "no `processed` count"),
+        ({"status": "success", "processed": 2, "unprocessed": []}, "2 processed + 0 unprocessed"),
+        ({"status": "partial", "processed": 3, "unprocessed": [_MISSING]}, "3 processed + 1"),
+        ({"status": "success", "processed": 2, "unprocessed": [_MISSING]}, "status 'success'"),
+        ({"status": "partial", "processed": 3, "unprocessed": []}, "status 'partial'"),
+        ({"status": "partial", "processed": 1, "unprocessed": [_MISSING, _MISSING]}, "twice"),
+        ([1, 2, 3], "not a JSON object"),
+    ],
+    ids=["fail-without-lists", "no-processed", "too-few", "too-many", "status-success",
+         "status-partial", "same-record-twice", "not-an-object"],
+)  # fmt: skip
+def test_a_200_is_believed_only_when_it_accounts_for_the_batch(body: object, what: str) -> None:
+    """A 200 whose counts do not add up to the batch is a failed batch, never 'all accepted'."""
+    client = _client(lambda request: httpx.Response(200, content=orjson.dumps(body)))
+    try:
+        with pytest.raises(DestinationAnswerError, match="cannot be accounted") as info:
+            client.deliver(b"{}", 3)
+    finally:
+        client.close()
+    assert what in str(info.value)
+    assert info.value.body == orjson.dumps(body).decode()  # the raw body is kept
+    assert isinstance(info.value, Transient)  # profiles retry it; events put it in doubt
+
+
+def test_an_unknown_code_keeps_the_raw_text_and_is_not_a_rejection() -> None:
+    text = "Something new happened. Skipped record number : 2"
+    unprocessed: list[dict[str, object]] = [
+        {"status": "fail", "code": 599, "error": text},
+        {"status": "fail", "code": 523, "error": "Missing identity. Skipped record number : 3"},
+    ]
+    client = _client(_answer(unprocessed, 3))
+    try:
+        outcome = client.deliver(b"{}", 3)
+    finally:
+        client.close()
+    assert dict(outcome.unknown) == {1: Rejection("599", text)}
+    assert dict(outcome.rejected) == {2: Rejection("523", "Missing identity")}
+    assert outcome.accepted_count == 1
 
 
 def test_encode_is_the_upload_envelope() -> None:

@@ -11,6 +11,7 @@ decides retries with one ``isinstance`` on ``Transient``/``Terminal`` (docs/clev
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Collection, Sequence
 from typing import Any, Final
@@ -30,6 +31,7 @@ from syncline.destinations.base import (
 from syncline.destinations.clevertap import CAPABILITIES, rules, screen
 from syncline.destinations.clevertap.regions import REGIONS, base_url, region_host
 from syncline.errors import (
+    DestinationAnswerError,
     DestinationAuthError,
     DestinationError,
     DestinationRateLimitError,
@@ -39,6 +41,8 @@ from syncline.errors import (
 )
 
 __all__ = ["CAPABILITIES", "CleverTapClient"]
+
+log = logging.getLogger(__name__)
 
 _SETTINGS: Final = "CleverTap's Settings > Project"
 _BAD_ACCOUNT: Final = "Account ID is not valid"
@@ -228,35 +232,69 @@ class CleverTapClient:
             raise map_transport(exc, url) from exc
         if response.status_code != 200:
             raise map_status(response, f"account {self.config.account_id} (POST /1/upload)")
-        return BatchOutcome(size=size, rejected=self._rejections(response, size))
+        return self._outcome(response, size)
 
-    def _rejections(self, response: httpx.Response, size: int) -> dict[int, Rejection]:
+    def _outcome(self, response: httpx.Response, size: int) -> BatchOutcome:
+        """The batch's outcome, believed only when the answer accounts for every record.
+
+        Documented (Upload Events/Profiles API, example response): HTTP 200 with ``status``
+        success/partial/fail, ``processed`` (a count) and ``unprocessed`` (one entry per record
+        not processed, its error text ending "Skipped record number : N", 1-based). Our choice:
+        the three must agree with the batch (``processed + len(unprocessed) == size``, the
+        status that follows from them, each record named once); any other 200 is a
+        ``DestinationAnswerError``, so no record is counted accepted on a body we do not
+        understand.
+        """
         try:
             data: Any = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
             raise self._bad_answer(response, "is not JSON") from exc
-        unprocessed = data.get("unprocessed", []) if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise self._bad_answer(response, "is not a JSON object")
+        processed, unprocessed = data.get("processed"), data.get("unprocessed")
         if not isinstance(unprocessed, list):
             raise self._bad_answer(response, "has no `unprocessed` list")
+        if not isinstance(processed, int) or isinstance(processed, bool):
+            raise self._bad_answer(response, "has no `processed` count")
+        if processed + len(unprocessed) != size:
+            raise self._bad_answer(response, f"accounts for {processed} processed + "
+                                   f"{len(unprocessed)} unprocessed records of {size} sent")
+        expected = "success" if not unprocessed else "fail" if processed == 0 else "partial"
+        if data.get("status") != expected:
+            raise self._bad_answer(response, f"has status {data.get('status')!r} where its "
+                                   f"counts mean {expected!r}")
         rejected: dict[int, Rejection] = {}
+        unknown: dict[int, Rejection] = {}
         for entry in unprocessed:
-            position, rejection = self._one_rejection(entry, response, size)
-            rejected[position] = rejection
-        return rejected
+            position, rejection, known = self._one_rejection(entry, response, size)
+            if position in rejected or position in unknown:
+                raise self._bad_answer(response, f"names record {position + 1} twice")
+            (rejected if known else unknown)[position] = rejection
+        return BatchOutcome(size=size, rejected=rejected, unknown=unknown)
 
     def _one_rejection(
         self, entry: Any, response: httpx.Response, size: int
-    ) -> tuple[int, Rejection]:
+    ) -> tuple[int, Rejection, bool]:
+        """(position, rejection, whether the code is one CleverTap documents).
+
+        An entry with a documented code is a rejection; one with a code we do not know keeps
+        CleverTap's raw text as its reason and is not counted rejected (see ``BatchOutcome``).
+        Without a record number the entry cannot be placed, so the whole answer is refused.
+        """
         text = entry.get("error") if isinstance(entry, dict) else None
         if not isinstance(text, str):
             raise self._bad_answer(response, "has an `unprocessed` entry without `error`")
         message, number = rules.parse_error_text(text)
         if number is None or not 1 <= number <= size:
             raise self._bad_answer(response, f"names no record number in {text!r}")
-        return number - 1, Rejection(code=str(entry.get("code", "")), message=message)
+        code = entry.get("code")
+        if isinstance(code, int) and not isinstance(code, bool) and code in rules.MESSAGES:
+            return number - 1, Rejection(code=str(code), message=message), True
+        return number - 1, Rejection(code=str(code), message=text), False
 
-    def _bad_answer(self, response: httpx.Response, what: str) -> DestinationRequestError:
-        return DestinationRequestError(
+    def _bad_answer(self, response: httpx.Response, what: str) -> DestinationAnswerError:
+        log.warning("CleverTap's answer to POST /1/upload %s; raw body: %s", what, response.text)
+        return DestinationAnswerError(
             f"CleverTap's answer to POST /1/upload {what}, so its rows cannot be accounted "
             f"for: {response.text[:500]}",
             status=response.status_code, body=response.text,
