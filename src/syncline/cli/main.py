@@ -156,8 +156,13 @@ def plan(
 @app.command()
 @handles_errors
 def run(
-    sync: Annotated[str, typer.Argument(help="The sync to run.")],
+    sync: Annotated[str | None, typer.Argument(
+        help="The sync to run (none: list the syncs).")] = None,
     project: ProjectOpt = None,
+    select: Annotated[list[str] | None, typer.Option(
+        "--select", "-s", help="Run the selected syncs in turn: NAME, tag:NAME, dbt:MODEL, "
+        "dbt:MODEL+ (and the syncs reading models built from it); space-separated: any, "
+        "comma-joined: all.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Full resync: resend every row.")] = False,
     resend_in_doubt: Annotated[
         bool,
@@ -171,6 +176,22 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a sync: send new and changed rows, then print the summary."""
+    from syncline.cli.selected import list_syncs, run_selected
+
+    if sync is not None and select:
+        raise ConfigError("give a sync or --select, not both")
+    if sync is None and not select:
+        list_syncs(project, as_json=as_json)
+        return
+    if select:
+        with _runner(project, quiet=as_json) as runner:
+            ok = run_selected(runner, select, as_json=as_json, full=full,
+                              resend_in_doubt=resend_in_doubt,
+                              allow_mass_delete=allow_mass_delete)
+        if not ok:
+            raise typer.Exit(1)
+        return
+    assert sync is not None
     with _runner(project, quiet=as_json) as runner:
         # the objects alive now (modules, the project) live until exit: keep the collector from
         # walking them again and again while a large run allocates millions of short-lived dicts
