@@ -17,12 +17,12 @@ when the run fails or rejects more rows than allowed; its materialization carrie
 counts and a link to the run.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: Dagster reads the asset function's annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dagster as dg
+from dagster import AssetExecutionContext
 
 from syncline.errors import SynclineError
 from syncline.integrations.client import RunCheck, SynclineClient, rejected_percent
@@ -71,7 +71,7 @@ def _asset(sync: str, resource_key: str, key_prefix: list[str], deps: list[Any],
     @dg.asset(name=sync, key_prefix=key_prefix or None, deps=deps or None,  # type: ignore[untyped-decorator]
               group_name=group_name, required_resource_keys={resource_key}, kinds={"syncline"},
               description=f"Syncline sync `{sync}`, run on the Syncline server.")
-    def _run(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _run(context: AssetExecutionContext) -> dg.MaterializeResult:
         resource: SynclineResource = getattr(context.resources, resource_key)
         run = resource.run_sync(sync, full=full, check=check)
         return dg.MaterializeResult(metadata=_metadata(resource.url, run))
