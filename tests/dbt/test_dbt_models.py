@@ -100,6 +100,8 @@ def test_one_failed_sync_fails_the_selection_but_the_others_run(
     lines = done.stdout.splitlines()
     assert lines[0].startswith("enriched: succeeded") and lines[1].startswith("raw: succeeded")
     assert "gone: failed" in lines[2] and "dbt model `users_gone`" in done.stdout
+    # a sync whose model the manifest lacks is downstream of nothing: the others still run
+    assert selected(project, "dbt:users_raw+") == ["enriched", "raw"]
 
 
 def test_a_missing_manifest_says_to_run_dbt(project: Path, env: dict[str, Any]) -> None:

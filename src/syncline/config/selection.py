@@ -78,6 +78,14 @@ def _dbt(project: Project, root: Path, model: str, *, downstream: bool) -> set[s
     return {
         name for name, sync in project.syncs.items()
         if sync.model.dbt is not None and sync.source in wanted
-        and manifests[sync.source].node(sync.model.dbt, sync=name).unique_id
-        in wanted[sync.source]
+        and _unique_id(manifests[sync.source], sync.model.dbt) in wanted[sync.source]
     }
+
+
+def _unique_id(manifest: DbtManifest, model: str) -> str | None:
+    """The model's node, or None when the manifest lacks it: that sync is not downstream of
+    anything (and its own run says what is wrong)."""
+    try:
+        return manifest.node(model).unique_id
+    except ConfigError:
+        return None
