@@ -40,6 +40,10 @@ def test_a_source_lists_its_dbt_models_and_a_sync_reads_one(built: Path,
         missing = client.get("/api/sources/wh/dbt-models")
         assert missing.status_code == 400
         assert "run `dbt build` (or `dbt compile`)" in missing.json()["error"]
+        again = client.post("/api/syncs", json={**sync, "name": "again"})
+        assert again.status_code == 422
+        error = again.json()["errors"][0]
+        assert error["field"] == "body.config.model" and "dbt build" in error["reason"]
 
 
 def test_a_source_without_dbt_says_how_to_add_it(tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def run(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a sync: send new and changed rows, then print the summary."""
+    """Run a sync: send new and changed rows, then print the summary (no sync: list them)."""
     from syncline.cli.selected import list_syncs, run_selected
 
     if sync is not None and select:

@@ -165,7 +165,7 @@ def _check_target(config: DbtConfig, path: Path, data: dict[str, Any], *, where:
                           f"run {build}")
 
 
-def resolve_model(model: ModelConfig, source_config: Any, root: Path, *, sync: str,
+def resolve_model(model: ModelConfig, source_config: Any, root: Path, *, sync: str | None,
                   source: str) -> ModelConfig:
     """`model` with a dbt model replaced by the table dbt built (other models unchanged)."""
     name = model.dbt
@@ -173,7 +173,8 @@ def resolve_model(model: ModelConfig, source_config: Any, root: Path, *, sync: s
         return model
     config = dbt_config_of(source_config)
     if config is None:
-        raise ModelError(f"sync `{sync}` reads dbt model `{name}` but source `{source}` has no "
+        who = f"sync `{sync}`" if sync else "this sync"
+        raise ModelError(f"{who} reads dbt model `{name}` but source `{source}` has no "
                          "`dbt: {project_dir: ...}`; add it to the source in syncline.yml")
     node = DbtManifest.load(config, root, source=source).node(name, sync=sync)
     return model.model_copy(update={"dbt": None, "table": node.table})

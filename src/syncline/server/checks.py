@@ -105,7 +105,7 @@ def check_sync(sync: SyncConfig, source_config: dict[str, Any], root: Path) -> l
     try:
         with opened_source(sync.source, source_config, root) as source:
             try:
-                model = resolve_model(sync.model, source_config, root, sync="this sync",
+                model = resolve_model(sync.model, source_config, root, sync=None,
                                       source=sync.source)
             except SynclineError as exc:
                 return [FieldError(field="body.config.model", reason=str(exc))]
