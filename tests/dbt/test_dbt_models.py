@@ -134,3 +134,11 @@ def test_run_without_a_sync_lists_the_syncs(project: Path, env: dict[str, Any]) 
 def test_a_sync_and_select_together_are_refused(project: Path, env: dict[str, Any]) -> None:
     done = cli(project, env, "run", "raw", "--select", "tag:crm")
     assert done.returncode == 2 and "not both" in done.stderr
+
+
+def test_the_cli_lists_a_sources_dbt_models(project: Path, env: dict[str, Any]) -> None:
+    done = cli(project, env, "sources", "dbt-models", "warehouse", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["model"]: r for r in json.loads(done.stdout)}
+    assert sorted(rows) == ["orders", "users_enriched", "users_raw"]
+    assert rows["users_raw"]["table"] == '"warehouse"."analytics"."users_raw"'
