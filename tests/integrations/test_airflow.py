@@ -19,8 +19,11 @@ pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 
 
-def test_operator_runs_syncs_and_fails_on_failed_runs_and_rejections(tmp_path: Path) -> None:
-    python = cached_venv(["apache-airflow>=2.9", "httpx>=0.27"])
+@pytest.mark.parametrize("airflow", ["apache-airflow>=2.9", "apache-airflow>=2.9,<3"],
+                         ids=["latest", "airflow2"])
+def test_operator_runs_syncs_and_fails_on_failed_runs_and_rejections(tmp_path: Path,
+                                                                     airflow: str) -> None:
+    python = cached_venv([airflow, "httpx>=0.27"])
     with serving(tmp_path) as server:
         connection = json.dumps({"conn_type": "http", "host": server.url,
                                  "password": server.token})
