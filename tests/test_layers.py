@@ -23,6 +23,11 @@ FORBIDDEN = {
     "syncline.logs": ("syncline.",),
     "syncline.errors": ("syncline.",),
     "syncline.scheduler": ("syncline.server", "syncline.cli"),
+    # run in an orchestrator's environment: nothing of Syncline but errors (stdlib only)
+    "syncline.integrations": ("syncline.engine", "syncline.cli", "syncline.server",
+                              "syncline.scheduler", "syncline.sources", "syncline.destinations",
+                              "syncline.config", "syncline.store", "syncline.alerts",
+                              "syncline.logs", "syncline.tracing", "syncline_sandbox"),
     "syncline_sandbox": ("syncline.engine", "syncline.cli", "syncline.server", "syncline.store",
                          "syncline.sources", "syncline.config"),
 }

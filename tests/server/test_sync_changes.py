@@ -37,6 +37,11 @@ def test_another_model_is_a_new_key_space() -> None:
     assert "keyed by `order_id` values of wh `main.orders`" in warnings[0]
 
 
+def test_moving_off_a_dbt_model_names_the_model() -> None:
+    warnings, _ = snapshot_impact(sync(model={"dbt": "orders"}), sync(), None)
+    assert "keyed by `order_id` values of wh dbt model `orders`" in warnings[0]
+
+
 def test_profiles_to_events_sends_nothing_for_rows_already_sent() -> None:
     profile = {"object": "profile", "identity_column": None, "event_name": None}
     warnings, _ = snapshot_impact(sync(**profile), sync(), COLUMNS)

@@ -178,8 +178,13 @@ def _print_checks(checks: list[dict[str, Any]]) -> None:
 @app.command()
 @handles_errors
 def run(
-    sync: Annotated[str, typer.Argument(help="The sync to run.")],
+    sync: Annotated[str | None, typer.Argument(
+        help="The sync to run (none: list the syncs).")] = None,
     project: ProjectOpt = None,
+    select: Annotated[list[str] | None, typer.Option(
+        "--select", "-s", help="Run the selected syncs in turn: NAME, tag:NAME, dbt:MODEL, "
+        "dbt:MODEL+ (and the syncs reading models built from it); space-separated: any, "
+        "comma-joined: all.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Full resync: resend every row.")] = False,
     resend_in_doubt: Annotated[
         bool,
@@ -197,13 +202,29 @@ def run(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a sync: send new and changed rows, then print the summary.
+    """Run a sync: send new and changed rows, then print the summary (no sync: list them).
 
     Ctrl+C (or SIGTERM) stops the run cleanly: no new batch, the uploads in flight get up to
     15 s to answer, the summary is printed, exit code 130. Ctrl+C again stops at once.
     """
+    from syncline.cli.selected import list_syncs, run_selected
     from syncline.cli.signals import EXIT_INTERRUPTED, stop_on_signals
 
+    if sync is not None and select:
+        raise ConfigError("give a sync or --select, not both")
+    if sync is None and not select:
+        list_syncs(project, as_json=as_json)
+        return
+    if select:
+        with _runner(project, quiet=as_json) as runner, \
+                stop_on_signals(runner.cancel, err_console, runner.stop_grace_s):
+            ok = run_selected(runner, select, as_json=as_json, full=full,
+                              resend_in_doubt=resend_in_doubt, resend_events=resend_events,
+                              allow_mass_delete=allow_mass_delete)
+        if not ok:
+            raise typer.Exit(1)
+        return
+    assert sync is not None
     with _runner(project, quiet=as_json) as runner:
         # the objects alive now (modules, the project) live until exit: keep the collector from
         # walking them again and again while a large run allocates millions of short-lived dicts

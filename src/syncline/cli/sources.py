@@ -93,3 +93,23 @@ def columns(
         _print([[c.name, c.type] for c in found], "column", "type", as_json=as_json)
     finally:
         opened.close()
+
+
+@sources_app.command("dbt-models")
+@handles_errors
+def dbt_models(source: SourceArg, project: ProjectOpt = None,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """dbt models a sync of this source can read (`model: {dbt: NAME}`), from dbt's manifest."""
+    from syncline.config.dbt import DbtManifest, dbt_config_of
+    from syncline.config.load import load_project
+
+    loaded = load_project(project)
+    if source not in loaded.project.sources:
+        known = ", ".join(sorted(loaded.project.sources)) or "none"
+        raise ConfigError(f"no source `{source}` in {loaded.path} (known: {known})")
+    config = dbt_config_of(loaded.project.sources[source])
+    if config is None:
+        raise ConfigError(f"source `{source}` has no `dbt: {{project_dir: ...}}` section")
+    manifest = DbtManifest.load(config, loaded.root, source=source)
+    _print([[n.name, n.resource_type, n.table, ", ".join(n.tags)] for n in manifest.models()],
+           "model", "kind", "table", "tags", as_json=as_json)

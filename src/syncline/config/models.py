@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from syncline.config.alerts import AlertConditions, AlertRule
+from syncline.config.dbt import DbtConfig
 from syncline.config.plugins import PluginDestinationConfig, PluginSourceConfig, by_type
 from syncline.config.sources import (
     FilesSourceConfig,
@@ -52,6 +53,8 @@ class DuckDBSourceConfig(_Strict):
     type: Literal["duckdb"]
     path: str
     read_only: bool = False
+    dbt: DbtConfig | None = None
+    """The dbt project building this database, for models written ``{dbt: model_name}``."""
 
 
 # A source is chosen by `type`: a built-in model, or a plugin's (``config/plugins.py``).
@@ -102,15 +105,18 @@ else:
 
 
 class ModelConfig(_Strict):
-    """What a sync reads: a table (``schema.name``) or a query; exactly one."""
+    """What a sync reads: a table (``schema.name``), a query or a dbt model; exactly one."""
 
     table: str | None = None
     query: str | None = None
+    dbt: str | None = None
+    """A dbt model of the source's dbt project; its relation is read from dbt's manifest."""
 
     @model_validator(mode="after")
     def _one_of(self) -> ModelConfig:
-        if (self.table is None) == (self.query is None):
-            raise ValueError("give exactly one of `table: schema.name` or `query: SELECT ...`")
+        if [self.table, self.query, self.dbt].count(None) != 2:
+            raise ValueError("give exactly one of `table: schema.name`, `query: SELECT ...` or "
+                             "`dbt: model_name`")
         return self
 
 
@@ -196,6 +202,8 @@ class SyncConfig(_Strict):
     behavior: Literal["update_or_create", "send", "delete"] | None = None
     sync_key: str = Field(min_length=1)
     """Column that identifies a record; unique and non-null in the model."""
+    tags: list[str] = Field(default_factory=list)
+    """Labels for ``syncline run --select tag:NAME``."""
     identity_field: Literal["identity", "objectId", "FBID", "GPID"] = "identity"
     """CleverTap identifier the user's column maps to."""
     identity_column: str | None = None

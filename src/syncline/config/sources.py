@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from syncline.config.dbt import DbtConfig
+
 __all__ = [
     "BigQuerySourceConfig",
     "DatabricksSourceConfig",
@@ -37,6 +39,8 @@ class SQLiteSourceConfig(_Strict):
     path: str = Field(min_length=1)
     read_only: bool = False
     """Open the file with ``mode=ro``; the diff then runs in Syncline's own DuckDB file."""
+    dbt: DbtConfig | None = None
+    """The dbt project building this database, for models written ``{dbt: model_name}``."""
 
 
 class _NetworkSQLConfig(_Strict):
@@ -53,6 +57,8 @@ class _NetworkSQLConfig(_Strict):
     """Extra URL query parameters passed to the driver (e.g. ``sslmode: require``)."""
     read_only: bool = False
     """Never write to this source: the diff runs in Syncline's own DuckDB file."""
+    dbt: DbtConfig | None = None
+    """The dbt project building this warehouse, for models written ``{dbt: model_name}``."""
 
     @model_validator(mode="after")
     def _url_or_host(self) -> _NetworkSQLConfig:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from syncline.alerts import AlertNotifier
+from syncline.config.dbt import resolve_model
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
 from syncline.destinations.base import DestinationClient, FieldFault, Record, Rejection
@@ -699,11 +700,13 @@ class _OpenRun:
 
     def _open(self) -> _Run:
         project, sync = self.project.project, self.sync
+        model = resolve_model(sync.model, project.sources[sync.source], self.project.root,
+                              sync=self.name, source=sync.source)  # a dbt model: its table
         source = open_source(sync.source, project.sources[sync.source], self.project.root)
         self.stack.callback(source.close)
         client = destination_client(project.destinations[sync.destination])
         self.stack.callback(client.close)
-        sql = model_sql(sync.model, source)
+        sql = model_sql(model, source)
         columns = source.columns(sql)
         mapping = (deletes.erasure_mapping(self.name, sync, columns) if sync.object == "delete"
                    else resolve_mapping(self.name, sync, columns))

@@ -28,6 +28,7 @@ from syncline.errors import RunLockedError, SynclineError
 from syncline.server import (
     api,
     api_connections,
+    api_dbt,
     api_runs,
     api_syncs,
     metrics,
@@ -128,6 +129,7 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api.router)
     app.include_router(api_connections.router)
+    app.include_router(api_dbt.router)
     app.include_router(api_syncs.router)
     app.include_router(api_runs.router)
     app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)

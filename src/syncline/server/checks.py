@@ -99,11 +99,17 @@ def browse_columns(
 def check_sync(sync: SyncConfig, source_config: dict[str, Any], root: Path) -> list[FieldError]:
     """Check a sync against its source: model readable, key unique and non-null, columns mapped
     exist, an event's identity and name mapped. Every problem is returned, not the first."""
+    from syncline.config.dbt import resolve_model
     from syncline.sources.registry import model_sql
 
     try:
         with opened_source(sync.source, source_config, root) as source:
-            sql = model_sql(sync.model, source)
+            try:
+                model = resolve_model(sync.model, source_config, root, sync=None,
+                                      source=sync.source)
+            except SynclineError as exc:
+                return [FieldError(field="body.config.model", reason=str(exc))]
+            sql = model_sql(model, source)
             try:
                 names = {c.name for c in source.columns(sql)}
             except SynclineError as exc:

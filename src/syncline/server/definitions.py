@@ -83,8 +83,9 @@ def split_config(model: BaseModel) -> tuple[str, dict[str, Any], dict[str, str]]
             continue
         if isinstance(value, SecretStr):
             secrets[name] = value.get_secret_value()
-        elif value is not None:
-            settings[name] = value
+        elif value is not None:  # nested models (a source's `dbt:`) as JSON-ready dicts
+            settings[name] = model.model_dump(mode="json", include={name},
+                                              exclude_none=True)[name]
     # a plugin's own keys (config/plugins.py): we cannot tell its secrets from its settings, so
     # every text value is sealed like a secret (never shown, exported as ${ENV}); others are kept
     for name, value in (model.model_extra or {}).items():

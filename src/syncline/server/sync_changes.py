@@ -110,6 +110,8 @@ def _dump(sync: SyncConfig) -> dict[str, Any]:
 
 
 def _model(sync: SyncConfig) -> str:
+    if sync.model.dbt:
+        return f"dbt model `{sync.model.dbt}`"
     return f"`{sync.model.table}`" if sync.model.table else "its query"
 
 

@@ -68,7 +68,8 @@ def model_sql(model: ModelConfig, source: Source | None = None) -> str:
     dialect = source.capabilities.dialect if source is not None else "duckdb"
     if model.query is not None:
         return f"({model.query.strip().rstrip(';')}) AS syncline_model"
-    assert model.table is not None
+    if model.table is None:  # a dbt model: `config.dbt.resolve_model` gives its table first
+        raise ModelError(f"dbt model `{model.dbt}` was not resolved to its table")
     parts = _split(model.table)
     table = exp.Table(this=exp.to_identifier(parts[-1], quoted=True),
                       db=exp.to_identifier(parts[-2], quoted=True) if len(parts) > 1 else None,
