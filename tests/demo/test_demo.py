@@ -31,8 +31,12 @@ def test_warehouse_has_users_orders_and_bad_rows(tmp_path: Path) -> None:
         assert con.execute("SELECT phone FROM users WHERE user_id='u0000003'").fetchone() == (
             "12345",
         )
-        phones = con.execute("SELECT count(*) FROM users WHERE phone LIKE '+%'").fetchone()
-        assert phones is not None and phones[0] == 2_001
+        phones = con.execute("SELECT count(*) FILTER (WHERE phone LIKE '+%'), "
+                             "count(*) FILTER (WHERE regexp_full_match(phone, '98\\d{3} \\d{5}')) "
+                             "FROM users").fetchone()
+        assert phones is not None and sum(phones) == 2_001 and phones[1] > 500  # IN: national
+        tags = con.execute("SELECT count(*) FILTER (WHERE len(tags) > 0) FROM users").fetchone()
+        assert tags is not None and tags[0] > 1_000
         items = con.execute("SELECT items FROM orders LIMIT 1").fetchone()
         assert items is not None and set(items[0][0]) == {"name", "category", "quantity", "price"}
     before = duckdb.connect(str(path), read_only=True)

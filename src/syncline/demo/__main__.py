@@ -1,8 +1,10 @@
 """``make demo``: the sample warehouse synced into a local CleverTap sandbox, twice.
 
 It drives the real command line, as a user would: ``syncline init``, ``syncline test``,
-``syncline plan``, ``syncline run``; it changes 1% of the users between the two runs to show that
-only those are sent again, then stops the sandbox. Nothing leaves this machine.
+``syncline plan``, ``syncline run``. It shows one profile as the sandbox holds it (a national
+phone number arrived in E.164, the tags list as a multi-value property), then changes 1% of the
+users and removes one between the two runs, to show that only those are sent again and the
+removed one is deleted; then it stops the sandbox. Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -74,6 +76,32 @@ def syncline(*args: str, env: Mapping[str, str], check: bool = True) -> int:
     return done.returncode
 
 
+def show_profile(url: str, identity: str) -> None:
+    """Print one profile as CleverTap (the sandbox) holds it, as its profile API answers."""
+    headers = {"X-CleverTap-Account-Id": ACCOUNT, "X-CleverTap-Passcode": PASSCODE}
+    answer = httpx.get(f"{url}/1/profile.json", params={"identity": identity}, headers=headers,
+                       timeout=10).json()
+    record = answer.get("record") or {}
+    data = record.get("profileData") or record
+    shown = {k: data[k] for k in ("Name", "Phone", "Gender", "Tags") if k in data}
+    print(f"\nProfile {identity} in the sandbox: {shown}", flush=True)
+
+
+def national_user(warehouse: Path) -> str:
+    """A user whose phone was typed as a national number and who has tags."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(
+            "SELECT user_id, phone FROM main.users WHERE phone LIKE '98% %' AND len(tags) > 1 "
+            "AND email LIKE '%@example.com' AND user_id IS NOT NULL ORDER BY user_id LIMIT 1"
+        ).fetchone()
+    if row is None:
+        return "u0000001"
+    print(f"\nIn the warehouse, user {row[0]}'s phone is {row[1]!r} (a national number).")
+    return str(row[0])
+
+
 def fresh_project(directory: Path, users: int) -> None:
     """Recreate the demo project (only a folder the demo made itself is ever removed)."""
     from syncline.demo.scaffold import init_project
@@ -91,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path("demo-project"))
     parser.add_argument("--users", type=int, default=50_000)
     args = parser.parse_args(argv)
-    from syncline.demo.warehouse import change_sample_rows
+    from syncline.demo.warehouse import change_sample_rows, remove_sample_user
 
     started = time.monotonic()
     directory: Path = args.dir.resolve()
@@ -107,9 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         syncline("plan", "users_to_clevertap", *project, env=env)
         syncline("run", "users_to_clevertap", *project, env=env)
         syncline("rejections", "1", *project, env=env)
+        show_profile(url, national_user(directory / "warehouse.duckdb"))
         syncline("run", "orders_to_clevertap", *project, env=env)
         changed = change_sample_rows(directory / "warehouse.duckdb", fraction=0.01)
-        print(f"\nChanged {changed:,} users (1%) in the warehouse; running again.", flush=True)
+        removed = remove_sample_user(directory / "warehouse.duckdb")
+        print(f"\nChanged {changed:,} users (1%) and removed user {removed} in the warehouse; "
+              "running again.", flush=True)
         syncline("run", "users_to_clevertap", *project, env=env)
         syncline("runs", *project, env=env)
     print(

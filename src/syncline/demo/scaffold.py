@@ -36,6 +36,8 @@ syncs:
     destination: clevertap_prod
     object: profile                 # behavior: update_or_create
     sync_key: user_id               # sent as the profile's identity
+    phone_region: IN                # national numbers ("98123 45678") are Indian: sent in E.164
+    on_removed: delete              # a user gone from the table is deleted in CleverTap
     mappings:
       # style 1: explicit columns with types
       columns:
@@ -48,6 +50,7 @@ syncs:
         - {from: country, to: Country}
         - {from: signup_at, to: Signed Up, type: date}
         - {from: lifetime_value, to: Lifetime Value, type: number}
+        - {from: tags, to: Tags}      # a list: a multi-value property, exactly these values
       # style 2: map every column (new columns included), standard names matched:
       # sync_all: true
       # exclude: [country]

@@ -1,8 +1,11 @@
 """A sample DuckDB warehouse (users and orders) generated in SQL, for demos and tests.
 
 Built with ``range()`` and hash-based picks so 50k users take well under a second, with no
-downloads. A few rows are deliberately bad (invalid phone and email, a duplicate and a null
-user_id) so a first run shows rejections with their reasons.
+downloads. It looks like a real CRM table: Indian phone numbers typed the national way
+(``98123 45678``, sent in E.164 with the sync's ``phone_region: IN``), genders spelled ``male`` /
+``female``, a ``tags`` list sent as a CleverTap multi-value property. A few rows are deliberately
+bad (invalid phone and email, a duplicate and a null user_id) so a first run shows rejections
+with their reasons.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["add_sample_orders", "build_sample_warehouse", "change_sample_rows"]
+__all__ = ["add_sample_orders", "build_sample_warehouse", "change_sample_rows",
+           "remove_sample_user"]
 
 _FIRST = [
     "Aarav", "Priya", "James", "Olivia", "Liam", "Emma", "Noah", "Ava", "Arjun", "Ananya",
@@ -26,6 +30,7 @@ _LAST = [
 _PLANS = ["free", "starter", "pro", "enterprise"]
 _COUNTRIES = [("US", "+1415"), ("IN", "+9198"), ("GB", "+447")]
 _CATEGORIES = ["Books", "Electronics", "Fashion", "Home", "Grocery", "Toys"]
+_TAGS = ["newsletter", "vip", "beta", "mobile", "churn-risk", "referral", "trial"]
 
 
 def _lit(values: list[str]) -> str:
@@ -54,14 +59,21 @@ def _users_sql(users: int, seed: int) -> str:
         {first}[1 + (h % {len(_FIRST)})] || ' ' || {last}[1 + ((h // 31) % {len(_LAST)})]
             AS full_name,
         lower({first}[1 + (h % {len(_FIRST)})]) || '.' || (i + 1) || '@example.com' AS email,
-        {codes}[1 + ((h // 7) % 3)] || substr(lpad(CAST((h // 1000) % 1000000000 AS VARCHAR),
-            9, '0'), 1, [7, 8, 9][1 + ((h // 7) % 3)]) AS phone,
+        CASE WHEN (h // 7) % 3 = 1  -- India: typed as a national number, "98123 45678"
+            THEN '98' || substr(lpad(CAST((h // 1000) % 1000000000 AS VARCHAR), 9, '0'), 1, 3)
+                 || ' ' || substr(lpad(CAST((h // 1000) % 1000000000 AS VARCHAR), 9, '0'), 4, 5)
+            ELSE {codes}[1 + ((h // 7) % 3)] || substr(lpad(CAST((h // 1000) % 1000000000
+                 AS VARCHAR), 9, '0'), 1, [7, 8, 9][1 + ((h // 7) % 3)])
+        END AS phone,
         CASE (h // 11) % 3 WHEN 0 THEN 'male' WHEN 1 THEN 'female' ELSE 'F' END AS gender,
         DATE '1960-01-01' + CAST((h // 13) % 16000 AS INTEGER) AS birthday,
         {_lit(_PLANS)}[1 + ((h // 17) % 4)] AS plan,
         {countries}[1 + ((h // 7) % 3)] AS country,
         TIMESTAMP '2023-01-01' + to_seconds(CAST((h // 19) % 60000000 AS BIGINT)) AS signup_at,
-        CAST(((h // 23) % 500000) / 100.0 AS DECIMAL(12, 2)) AS lifetime_value
+        CAST(((h // 23) % 500000) / 100.0 AS DECIMAL(12, 2)) AS lifetime_value,
+        list_distinct([{_lit(_TAGS)}[1 + ((h // 29) % {len(_TAGS)})],
+                       {_lit(_TAGS)}[1 + ((h // 31) % {len(_TAGS)})]])[1:1 + (h // 37) % 3]
+            AS tags
     FROM r
     """
 
@@ -111,6 +123,13 @@ def change_sample_rows(path: Path, *, fraction: float = 0.01, seed: int = 11) ->
                 WHERE user_id IS NOT NULL AND hash(user_id, {seed}) % {modulus} = 0"""
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def remove_sample_user(path: Path, user_id: str = "u0000010") -> str:
+    """Delete one user from ``main.users`` (a sync with ``on_removed: delete`` deletes it)."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("DELETE FROM main.users WHERE user_id = ?", [user_id])
+    return user_id
 
 
 def add_sample_orders(path: Path, n: int, seed: int = 13) -> None:
