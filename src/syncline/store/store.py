@@ -92,18 +92,18 @@ class StateStore:
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as conn:
+            # processes starting their first run together each found the store empty and each
+            # created the tables: all but one failed with `table runs already exists`
+            _lock_for_migration(conn)
+            if _revision_of(conn) == [SCHEMA_REVISION]:  # migrated while we waited
+                return
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def _revision(self) -> list[str]:
         """The revisions the database is stamped with (none for a new database)."""
         with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return []
-            return [
-                str(v)
-                for v in conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
-            ]
+            return _revision_of(conn)
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -221,6 +221,32 @@ class StateStore:
                  .order_by(t.in_doubt_keys.c.id))
         with self.engine.connect() as conn:
             return [InDoubtKey(r.run_id, r.sync_key, r.action) for r in conn.execute(query)]
+
+
+def _revision_of(conn: sa.Connection) -> list[str]:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return []
+    return [str(v) for v in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+            .scalars()]
+
+
+# any constant: PostgreSQL advisory locks are named by a number shared by every client
+_PG_MIGRATION_LOCK = 0x5359_4E43_4C4E
+
+
+def _lock_for_migration(conn: sa.Connection) -> None:
+    """Hold a lock, until the transaction ends, that one migrating process takes at a time.
+
+    SQLite: BEGIN IMMEDIATE takes the database's write lock (DDL is transactional there, and
+    the driver would otherwise begin only at the first INSERT); a second process waits for it
+    (the driver's busy timeout) and then finds the schema up to date. PostgreSQL: a
+    transaction-level advisory lock. Other databases are not supported as state stores.
+    """
+    name = conn.dialect.name
+    if name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
 
 
 def _record(row: Any) -> RunRecord:
