@@ -65,7 +65,7 @@ class DiffSQL:
         """Create the schema and the snapshot table if they do not exist yet."""
         d, out = self.dialect, []
         if d.create_schema and d.schema is not None:
-            out.append(d.create_schema.format(schema=d.quote(d.schema)))
+            out.append(d.create_schema.format(schema=d.schema_name()))
         out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['snapshot']} (sync_key {d.key_type} "
                    f"NOT NULL PRIMARY KEY, row_hash {d.hash_type}, status {d.status_type}, "
                    "run_id BIGINT)")
