@@ -18,6 +18,7 @@ RECOVERY = {
     errors.StoreError: Terminal,
     errors.RunLockedError: Terminal,
     errors.RunFailedError: Terminal,
+    errors.SnapshotMismatchError: Terminal,
 }
 
 

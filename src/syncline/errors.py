@@ -20,7 +20,8 @@ Tree::
     ├── StoreError                       the state store cannot be read or written
     └── RunError
         ├── RunLockedError               another run of the same sync holds the lease
-        └── RunFailedError               a run failed as a whole (nothing could be delivered)
+        ├── RunFailedError               a run failed as a whole (nothing could be delivered)
+        └── SnapshotMismatchError        the snapshot is lost, older, or another one
 
 A record that CleverTap rejects is *not* an exception: one response mixes accepted and rejected
 records, so rejections are returned as data (see ``syncline.destinations.base``).
@@ -40,6 +41,7 @@ __all__ = [
     "RunError",
     "RunFailedError",
     "RunLockedError",
+    "SnapshotMismatchError",
     "SourceError",
     "StoreError",
     "SynclineError",
@@ -115,3 +117,7 @@ class RunLockedError(RunError, Terminal):
 
 class RunFailedError(RunError, Terminal):
     """The run failed as a whole."""
+
+
+class SnapshotMismatchError(RunError, Terminal):
+    """The snapshot is not the one the state store recorded: planning from it would resend."""

@@ -137,9 +137,15 @@ def run(
         bool,
         typer.Option("--resend-in-doubt", help="Send events a crashed run left in doubt."),
     ] = False,
+    resend_events: Annotated[
+        bool,
+        typer.Option("--resend-events",
+                     help="With --full on an event sync: yes, send every event again."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a sync: send new and changed rows, then print the summary."""
+    del resend_events  # the acknowledgement only; `--full` does the resending
     with _runner(project, quiet=as_json) as runner:
         # the objects alive now (modules, the project) live until exit: keep the collector from
         # walking them again and again while a large run allocates millions of short-lived dicts

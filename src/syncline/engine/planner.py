@@ -98,7 +98,7 @@ class Planner:
         self._run(self._sql.setup())
         if isinstance(self._store, DuckDBStore):
             self._store.adopt_legacy_snapshot(self._sql.tables["snapshot"], f"snapshot_{safe}")
-        self._snapshot = Snapshot(self._store, self._sql.tables["snapshot"])
+        self._snapshot = Snapshot(self._store, self._sql)
 
     def _open(self, local_path: Path) -> DiffStore:
         source_file: Path | None = None
@@ -123,6 +123,11 @@ class Planner:
     def snapshot(self) -> Snapshot:
         """The sync's snapshot, in the same diff store."""
         return self._snapshot
+
+    @property
+    def location(self) -> str:
+        """Where the snapshot lives, as messages name it."""
+        return self._store.location
 
     def _stage(self) -> None:
         """`diff: local`: stream the model into the local store's stage table."""

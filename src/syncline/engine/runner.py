@@ -22,6 +22,7 @@ from syncline.config.models import SyncConfig
 from syncline.destinations.base import DestinationClient, Record, Rejection
 from syncline.destinations.registry import destination_client
 from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
+from syncline.engine.guard import SnapshotGuard
 from syncline.engine.mapping import RecordBuilder, ResolvedMapping, resolve_mapping
 from syncline.engine.planner import HASH, Plan, Planner
 from syncline.engine.snapshot import Snapshot
@@ -109,6 +110,7 @@ class Runner:
             summary = RunSummary(sync=name, run_id=run_id, object=sync.object)
             try:
                 with self._open(name, sync, summary) as run:
+                    self._guard(run, full=full)  # before anything reads or writes the snapshot
                     self._resolve_in_doubt(run, resend_in_doubt)
                     planning = time.monotonic()
                     plan = self._plan(run, full=full)
@@ -137,6 +139,7 @@ class Runner:
         started = time.monotonic()
         summary = RunSummary(sync=name, object=sync.object, status="planned")
         with self.store.lease(name, holder=_holder()), self._open(name, sync, summary) as run:
+            self._guard(run, full=full, dry=True)
             if sync.object == "event":
                 summary.in_doubt_keys = run.snapshot.in_doubt_keys()
                 summary.in_doubt = len(summary.in_doubt_keys)
@@ -149,6 +152,14 @@ class Runner:
 
     def _open(self, name: str, sync: SyncConfig, summary: RunSummary) -> _OpenRun:
         return _OpenRun(self.project, name, sync, summary)
+
+    def _guard(self, run: _Run, *, full: bool, dry: bool = False) -> None:
+        """Refuse a lost, older or foreign snapshot (a full resync starts a new one); a run
+        marks the snapshot and the state store when it ends, however it ends."""
+        guard = SnapshotGuard(self.store, run.name, run.snapshot, run.planner.location)
+        guard.check(override=full)
+        if not dry:
+            run.stack.callback(guard.record, run.summary.run_id or 0)
 
     def _resolve_in_doubt(self, run: _Run, resend: bool) -> None:
         """Apply the sync's policy to event keys a crashed run left in flight."""

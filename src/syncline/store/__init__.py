@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncline.store.records import InDoubtKey, RejectedRow, RunRecord
+from syncline.store.records import InDoubtKey, RejectedRow, RunRecord, SnapshotMark
 from syncline.store.store import Lease, StateStore
 
-__all__ = ["InDoubtKey", "Lease", "RejectedRow", "RunRecord", "StateStore"]
+__all__ = ["InDoubtKey", "Lease", "RejectedRow", "RunRecord", "SnapshotMark", "StateStore"]

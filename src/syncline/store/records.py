@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["InDoubtKey", "RejectedRow", "RunRecord"]
+__all__ = ["InDoubtKey", "RejectedRow", "RunRecord", "SnapshotMark"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,17 @@ class InDoubtKey:
     run_id: int
     sync_key: str
     action: str
+
+
+@dataclass(frozen=True)
+class SnapshotMark:
+    """What a sync's snapshot held at the end of a run: written beside the snapshot and in
+    the state store, so a lost or restored snapshot is noticed (engine/guard.py)."""
+
+    snapshot_id: str
+    run_id: int
+    keys: int
+    location: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ import sqlalchemy as sa
 
 from syncline.errors import RunLockedError, StoreError
 from syncline.store import tables as t
-from syncline.store.records import InDoubtKey, RejectedRow, RunRecord
+from syncline.store.records import InDoubtKey, RejectedRow, RunRecord, SnapshotMark
 
 __all__ = ["Lease", "StateStore"]
 
 _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0004"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 
@@ -186,6 +186,24 @@ class StateStore:
         if values:
             with self.engine.begin() as conn:
                 conn.execute(sa.insert(t.in_doubt_keys), values)
+
+    def snapshot_mark(self, sync: str) -> SnapshotMark | None:
+        """What `sync`'s snapshot held after its last run, as recorded here."""
+        query = sa.select(t.snapshot_marks).where(t.snapshot_marks.c.sync == sync)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return SnapshotMark(str(row.snapshot_id), int(row.run_id), int(row.keys),
+                            str(row.location or ""))
+
+    def save_snapshot_mark(self, sync: str, mark: SnapshotMark) -> None:
+        """Record what `sync`'s snapshot holds now (replacing the previous mark)."""
+        values = {"sync": sync, "snapshot_id": mark.snapshot_id, "location": mark.location,
+                  "run_id": mark.run_id, "keys": mark.keys, "updated_at": _now()}
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t.snapshot_marks).where(t.snapshot_marks.c.sync == sync))
+            conn.execute(sa.insert(t.snapshot_marks).values(**values))
 
     def run(self, run_id: int) -> RunRecord:
         """One run, or StoreError if there is no such run."""

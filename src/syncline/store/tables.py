@@ -39,3 +39,10 @@ leases = sa.Table(
     sa.Column("acquired_at", sa.DateTime(timezone=True)),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
 )
+snapshot_marks = sa.Table(
+    "snapshot_marks", metadata,
+    sa.Column("sync", sa.String(200), primary_key=True),
+    sa.Column("snapshot_id", sa.String(64)), sa.Column("location", sa.Text),
+    sa.Column("run_id", sa.Integer), sa.Column("keys", sa.BigInteger),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
