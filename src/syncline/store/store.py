@@ -194,13 +194,13 @@ class StateStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return SnapshotMark(str(row.snapshot_id), int(row.run_id), int(row.keys),
+        return SnapshotMark(str(row.snapshot_id), int(row.run_id), int(row.key_count),
                             str(row.location or ""))
 
     def save_snapshot_mark(self, sync: str, mark: SnapshotMark) -> None:
         """Record what `sync`'s snapshot holds now (replacing the previous mark)."""
         values = {"sync": sync, "snapshot_id": mark.snapshot_id, "location": mark.location,
-                  "run_id": mark.run_id, "keys": mark.keys, "updated_at": _now()}
+                  "run_id": mark.run_id, "key_count": mark.keys, "updated_at": _now()}
         with self.engine.begin() as conn:
             conn.execute(sa.delete(t.snapshot_marks).where(t.snapshot_marks.c.sync == sync))
             conn.execute(sa.insert(t.snapshot_marks).values(**values))

@@ -43,6 +43,6 @@ snapshot_marks = sa.Table(
     "snapshot_marks", metadata,
     sa.Column("sync", sa.String(200), primary_key=True),
     sa.Column("snapshot_id", sa.String(64)), sa.Column("location", sa.Text),
-    sa.Column("run_id", sa.Integer), sa.Column("keys", sa.BigInteger),
+    sa.Column("run_id", sa.Integer), sa.Column("key_count", sa.BigInteger),
     sa.Column("updated_at", sa.DateTime(timezone=True)),
 )

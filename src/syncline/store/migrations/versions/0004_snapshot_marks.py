@@ -19,7 +19,7 @@ def upgrade() -> None:
         sa.Column("snapshot_id", sa.String(64), nullable=False),
         sa.Column("location", sa.Text),
         sa.Column("run_id", sa.Integer, nullable=False),
-        sa.Column("keys", sa.BigInteger, nullable=False),
+        sa.Column("key_count", sa.BigInteger, nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
 
