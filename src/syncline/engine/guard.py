@@ -59,17 +59,17 @@ def message(sync: str, location: str, kind: Problem, expected: SnapshotMark | No
         assert found is not None
         held = f"its mark records {found.keys:,} keys after run {found.run_id}"
     if kind == "missing":
-        what = f"the snapshot of sync `{sync}` is missing from {location}: {held}"
+        what = f"sync `{sync}`: the snapshot is missing from {location}: {held}"
         lose = "every row would be sent again"
     elif kind == "older":
         assert found is not None
-        what = (f"the snapshot of sync `{sync}` in {location} is older than recorded: it holds "
+        what = (f"sync `{sync}`: the snapshot in {location} is older than recorded: it holds "
                 f"{found.keys:,} keys after run {found.run_id}, but {held} (restored from an "
                 "older backup?)")
         lose = f"every row sent since run {found.run_id} would be sent again"
     else:
         assert found is not None
-        what = (f"the snapshot of sync `{sync}` in {location} is another one (snapshot "
+        what = (f"sync `{sync}`: the snapshot in {location} is another one (snapshot "
                 f"{found.snapshot_id[:12]}, {found.keys:,} keys after run {found.run_id}), but "
                 f"{held} (does the source point at another database?)")
         lose = "rows this snapshot has not seen would be sent again"
