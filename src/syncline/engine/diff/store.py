@@ -91,7 +91,11 @@ class DuckDBStore:
             return
         cur, alias = self._work, self.dialect.quote(self._alias)
         path = self.dialect.literal(str(self._source))
-        wait_for_lock(lambda: cur.execute(f"ATTACH {path} AS {alias} (READ_ONLY)"))
+        try:
+            wait_for_lock(lambda: cur.execute(f"ATTACH {path} AS {alias} (READ_ONLY)"))
+        except duckdb.Error as exc:
+            raise SourceError(f"cannot read the DuckDB file {self._source} ({exc}); check that "
+                              "no other process keeps it open for writing.") from exc
         try:
             cur.execute(f"USE {alias}")
             yield
