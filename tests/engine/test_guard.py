@@ -38,3 +38,11 @@ def test_the_message_says_where_what_after_which_run_and_both_ways_out() -> None
                  "100 keys after run 7", "sent nothing", "restore", "taken after run 7",
                  "`syncline run orders --full`", "`syncline run orders --full --resend-events`"):
         assert part in text, part
+
+
+def test_the_message_names_where_the_snapshot_was_recorded_when_that_moved() -> None:
+    """Switching `diff: source` to `diff: local` leaves the snapshot behind: say where."""
+    recorded = SnapshotMark("a" * 32, 7, 100, "the `syncline` schema of source `wh`")
+    text = message("users", "the file /p/.syncline/diff/users.duckdb", "missing", recorded, None)
+    assert "missing from the file /p/.syncline/diff/users.duckdb" in text
+    assert "in the `syncline` schema of source `wh`" in text

@@ -55,6 +55,8 @@ def message(sync: str, location: str, kind: Problem, expected: SnapshotMark | No
     if expected is not None:
         held = (f"the state store recorded snapshot {expected.snapshot_id[:12]} holding "
                 f"{expected.keys:,} keys after run {expected.run_id}")
+        if expected.location and expected.location != location:  # `diff:` placement changed?
+            held += f", in {expected.location}"
     else:
         assert found is not None
         held = f"its mark records {found.keys:,} keys after run {found.run_id}"
