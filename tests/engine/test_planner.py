@@ -12,6 +12,7 @@ from syncline.config.models import ModelConfig
 from syncline.engine import planner as planner_module
 from syncline.engine.planner import MEMORY_LIMIT, Plan, Planner
 from syncline.engine.snapshot import Snapshot
+from syncline.errors import SynclineError
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
 
@@ -242,3 +243,24 @@ def test_a_snapshot_older_versions_kept_in_the_warehouse_is_carried_over(tmp_pat
     p = _planner(tmp_path, src)
     assert p.plan().counts.unchanged == 4
     p.close()
+
+
+def test_a_model_query_reads_nothing_but_the_source_file(tmp_path: Path) -> None:
+    """The user's query runs on the diff's own connection: it is locked down, so a model cannot
+    read other files or change the settings back, while the diff itself still works."""
+    _make(tmp_path / "w.duckdb", _rows(3))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    query = ModelConfig(query=f"SELECT t.*, (SELECT content FROM read_text('{secret}')) AS x "
+                              f"FROM {TABLE} t")
+    p = Planner("users", src, model_sql(query, src), key_column="User Id", hash_columns=["x"],
+                salt="m1", mode="upsert", diff="source", local_path=tmp_path / "diff.duckdb")
+    with pytest.raises(SynclineError, match="Cannot access file"):
+        p.plan()
+    with pytest.raises(duckdb.Error, match=r"(?i)configuration"):
+        p._store.query("SET enable_external_access = true")
+    p.close()
+    fine = _planner(tmp_path, src)
+    assert fine.plan().counts.new == 3
+    fine.close()

@@ -73,6 +73,7 @@ class DuckDBStore:
         self.namespace, self.location = "", f"the file {path}"
         self._conn, self._source = conn, source
         conn.execute(f"ATTACH {self.dialect.literal(str(path))} AS {self.CATALOG}")
+        self._lock_down([path, *([source] if source is not None else [])])
         # the plan's statements, queries and stream share one cursor: its TEMP work tables are
         # visible to it alone. Snapshot writes use cursors of their own, so they can commit
         # while the plan is being streamed.
@@ -82,6 +83,24 @@ class DuckDBStore:
         # the user's catalog keeps its usual name (a query may spell it) unless that is taken
         self._alias = alias if alias.isidentifier() and alias.lower() not in {
             "memory", "temp", "system", "main", self.CATALOG} else "source"
+
+    def _lock_down(self, files: list[Path]) -> None:
+        """No file but these two (and their WALs) from now on, and no setting changed again.
+
+        A model query of a DuckDB source runs on this connection, with the rights of the
+        process (the server's too): DuckDB's own guards keep it from reading anything else
+        (`read_text`, another ATTACH, extensions). Spilling to ``temp_directory`` still works.
+        """
+        allowed = [str(f) + suffix for f in files for suffix in ("", ".wal")]
+        spill = self._conn.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+        literals = ", ".join(self.dialect.literal(p) for p in allowed)
+        for statement in (f"SET allowed_paths = [{literals}]",
+                          f"SET allowed_directories = [{self.dialect.literal(str(spill))}]",
+                          "SET enable_external_access = false",
+                          "SET autoinstall_known_extensions = false",
+                          "SET autoload_known_extensions = false",
+                          "SET lock_configuration = true"):
+            self._conn.execute(statement)
 
     @contextmanager
     def reading_source(self) -> Iterator[None]:
