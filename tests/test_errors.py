@@ -21,6 +21,7 @@ RECOVERY = {
     errors.RunFailedError: Terminal,
     errors.AlertDeliveryError: Transient,
     errors.MassDeleteError: Terminal,
+    errors.SnapshotMismatchError: Terminal,
 }
 
 

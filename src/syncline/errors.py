@@ -23,7 +23,8 @@ Tree::
     └── RunError
         ├── RunLockedError               another run of the same sync holds the lease
         ├── RunFailedError               a run failed as a whole (nothing could be delivered)
-        └── MassDeleteError              a run would delete more than `max_delete_percent`
+        ├── MassDeleteError              a run would delete more than `max_delete_percent`
+        └── SnapshotMismatchError        the snapshot is lost, older, or another one
 
 A record that CleverTap rejects is *not* an exception: one response mixes accepted and rejected
 records, so rejections are returned as data (see ``syncline.destinations.base``).
@@ -46,6 +47,7 @@ __all__ = [
     "RunError",
     "RunFailedError",
     "RunLockedError",
+    "SnapshotMismatchError",
     "SourceError",
     "StoreError",
     "SynclineError",
@@ -137,3 +139,7 @@ class RunFailedError(RunError, Terminal):
 
 class MassDeleteError(RunError, Terminal):
     """A run would delete more of a sync's snapshot than its ``max_delete_percent`` allows."""
+
+
+class SnapshotMismatchError(RunError, Terminal):
+    """The snapshot is not the one the state store recorded: planning from it would resend."""

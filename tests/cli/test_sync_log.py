@@ -28,11 +28,16 @@ def _table(project: SQLProject) -> str:
     return "syncline.sync_log"
 
 
-def _rows(project: SQLProject, where: str = "") -> list[tuple[Any, ...]]:
+def _duck_log(project: SQLProject, sync: str) -> str:
+    """DuckDB: the sync log is in the sync's own diff file (the warehouse is only ever read)."""
+    return str(project.root / ".syncline" / "diff" / f"{sync}.duckdb")
+
+
+def _rows(project: SQLProject, where: str = "", sync: str = "users") -> list[tuple[Any, ...]]:
     sql = (f"SELECT run_id, sync, sync_key, operation, outcome, code, column_name "
            f"FROM {_table(project)} {where}")
     if project.warehouse.db is None:
-        with duckdb.connect(str(project.root / "warehouse.duckdb"), read_only=True) as con:
+        with duckdb.connect(_duck_log(project, sync), read_only=True) as con:
             return con.execute(sql).fetchall()
     engine = sa.create_engine(project.warehouse.db.url, poolclass=sa.NullPool)
     try:
@@ -65,7 +70,7 @@ def test_the_sync_log_matches_the_runs_counts(project: SQLProject) -> None:
     assert (bad[2], bad[6]) == ("2", "email")  # user 2's email, named by its source column
 
     orders = project.run("orders")
-    events = _rows(project, f"WHERE run_id = {orders['run_id']}")
+    events = _rows(project, f"WHERE run_id = {orders['run_id']}", sync="orders")
     assert Counter((r[3], r[4]) for r in events) == {("event", "accepted"): ORDERS}
 
     project.warehouse.sql("UPDATE users SET plan = 'team' WHERE user_id = 5")
@@ -76,9 +81,13 @@ def test_the_sync_log_matches_the_runs_counts(project: SQLProject) -> None:
         (again["run_id"], "accepted"), (users["run_id"], "accepted")]
     assert _cli(project, "log", "users", "--key", "2")[0]["code"] == users_code(project)
 
-    project.warehouse.sql(
-        f"INSERT INTO {_table(project)} (run_id, sync, sync_key, operation, outcome, logged_at) "
-        "VALUES (0, 'users', 'old', 'upsert', 'accepted', '2020-01-01 00:00:00')")
+    old_row = (f"INSERT INTO {_table(project)} (run_id, sync, sync_key, operation, outcome, "
+               "logged_at) VALUES (0, 'users', 'old', 'upsert', 'accepted', '2020-01-01 00:00:00')")
+    if project.warehouse.db is None:
+        with duckdb.connect(_duck_log(project, "users")) as con:
+            con.execute(old_row)
+    else:
+        project.warehouse.sql(old_row)
     project.run("users")
     assert _rows(project, "WHERE sync_key = 'old'") == []  # past retention_days: trimmed
 

@@ -12,6 +12,7 @@ from syncline.config.models import ModelConfig
 from syncline.engine import planner as planner_module
 from syncline.engine.planner import MEMORY_LIMIT, Plan, Planner
 from syncline.engine.snapshot import Snapshot
+from syncline.errors import SynclineError
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
 
@@ -24,6 +25,12 @@ def _make(path: Path, rows: list[tuple[object, ...]]) -> None:
         conn.execute(f'CREATE OR REPLACE TABLE {TABLE} ("User Id" VARCHAR, "Name" VARCHAR, '
                      "city VARCHAR, other INT)")
         conn.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)", rows)
+
+
+def _write(tmp: Path, statement: str) -> None:
+    """Change the warehouse as its owner would, between plans (Syncline only reads it)."""
+    with duckdb.connect(str(tmp / "w.duckdb")) as conn:
+        conn.execute(statement)
 
 
 def _rows(n: int) -> list[tuple[object, ...]]:
@@ -52,8 +59,8 @@ def test_first_second_changed_unrelated_salt(tmp_path: Path) -> None:
     _commit_all(p, plan)
     plan.close()
     assert p.plan().counts.unchanged == 20
-    src.connection.execute(f"UPDATE {TABLE} SET \"Name\" = 'z' WHERE other < 3")
-    src.connection.execute(f"UPDATE {TABLE} SET other = other + 100")
+    _write(tmp_path, f"UPDATE {TABLE} SET \"Name\" = 'z' WHERE other < 3")
+    _write(tmp_path, f"UPDATE {TABLE} SET other = other + 100")
     plan = p.plan()
     assert (plan.counts.changed, plan.counts.new, plan.counts.unchanged) == (3, 0, 17)
     assert [b.num_rows for b in plan.batches()] == [3]
@@ -77,7 +84,7 @@ def test_null_vs_empty_and_invalid_and_removed(tmp_path: Path) -> None:
                                         ("d", "duplicate_key")]
     assert "User Id" in invalid[0][2]
     _commit_all(p, plan)
-    src.connection.execute(f"DELETE FROM {TABLE} WHERE \"User Id\" = 'u000'")
+    _write(tmp_path, f"DELETE FROM {TABLE} WHERE \"User Id\" = 'u000'")
     assert p.plan().counts.removed == 1
     p.close()
     src.close()
@@ -88,7 +95,7 @@ def test_null_hashes_differently_from_empty(tmp_path: Path) -> None:
     src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
     p = _planner(tmp_path, src)
     _commit_all(p, p.plan())
-    src.connection.execute(f"UPDATE {TABLE} SET city = ''")
+    _write(tmp_path, f"UPDATE {TABLE} SET city = ''")
     assert p.plan().counts.changed == 1
     p.close()
     src.close()
@@ -101,8 +108,8 @@ def test_events_history_skip_and_in_doubt(tmp_path: Path, policy: str) -> None:
     p = _planner(tmp_path, src, mode="append")
     plan = p.plan(history="skip")
     assert (plan.counts.new, list(plan.batches())) == (0, [])
-    src.connection.execute(f"INSERT INTO {TABLE} VALUES ('v1', 'a', 'b', 1), ('v2', 'a', 'b', 2)")
-    src.connection.execute(f"UPDATE {TABLE} SET \"Name\" = 'q'")
+    _write(tmp_path, f"INSERT INTO {TABLE} VALUES ('v1', 'a', 'b', 1), ('v2', 'a', 'b', 2)")
+    _write(tmp_path, f"UPDATE {TABLE} SET \"Name\" = 'q'")
     plan = p.plan(history="skip")
     assert (plan.counts.new, plan.counts.changed) == (2, 0)
     batch = next(plan.batches()).to_pydict()
@@ -140,9 +147,9 @@ def test_history_skip_is_chunked_and_finishes_after_an_interruption(
     plan = p.plan(history="skip")
     assert (plan.counts.new, list(plan.batches())) == (0, [])
     assert not p.snapshot().first_run()
-    keys = src.connection.execute("SELECT sync_key, status FROM syncline.snapshot_users").fetchall()
+    keys = p._store.query("SELECT sync_key, status FROM syncline_diff.syncline.snapshot_users")
     assert sorted(keys) == [(k, "accepted") for k in sorted(r[0] for r in _rows(5))]
-    src.connection.execute(f"INSERT INTO {TABLE} VALUES ('v1', 'a', 'b', 1)")
+    _write(tmp_path, f"INSERT INTO {TABLE} VALUES ('v1', 'a', 'b', 1)")
     assert p.plan(history="skip").counts.new == 1
     p.close()
     src.close()
@@ -167,9 +174,9 @@ def test_removed_counts_keys_gone_not_keys_turned_duplicate(tmp_path: Path) -> N
     src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
     p = _planner(tmp_path, src)
     _commit_all(p, p.plan())
-    src.connection.execute(f"INSERT INTO {TABLE} VALUES ('u001', 'twin', 'x', 9)")
-    src.connection.execute(f"UPDATE {TABLE} SET \"User Id\" = NULL WHERE other = 2")
-    src.connection.execute(f"DELETE FROM {TABLE} WHERE other IN (3, 4)")
+    _write(tmp_path, f"INSERT INTO {TABLE} VALUES ('u001', 'twin', 'x', 9)")
+    _write(tmp_path, f"UPDATE {TABLE} SET \"User Id\" = NULL WHERE other = 2")
+    _write(tmp_path, f"DELETE FROM {TABLE} WHERE other IN (3, 4)")
     c = p.plan().counts
     assert (c.rows_in_model, c.duplicate_keys, c.null_keys) == (5, 2, 1)
     assert (c.removed, c.unchanged, c.new, c.changed) == (3, 2, 0, 0)
@@ -192,23 +199,68 @@ def test_local_diff_leaves_a_read_only_source_untouched(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM syncline.snapshot_users").fetchall() == [(2,)]
 
 
-def test_the_memory_limit_holds_on_the_sources_connection_and_work_tables_go(
-        tmp_path: Path) -> None:
-    """`diff: source` runs on a cursor of the source's connection: DuckDB's limit is per
-    database, so setting it there must bind the connection the diff runs on."""
+def test_the_memory_limit_holds_and_the_source_file_is_never_written(tmp_path: Path) -> None:
+    """`diff: source` on DuckDB reads the user's file attached read-only to Syncline's own
+    file: the memory limit binds the diff's connection, the snapshot lands in the diff file,
+    and the warehouse gets no `syncline` schema (older versions wrote one there)."""
     _make(tmp_path / "w.duckdb", _rows(5))
     src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
     with duckdb.connect() as ref:
         ref.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         wanted = ref.execute("SELECT current_setting('memory_limit')").fetchall()
     p = _planner(tmp_path, src)
-    assert src.connection.execute("SELECT current_setting('memory_limit')").fetchall() == wanted
+    assert p._store.query("SELECT current_setting('memory_limit')") == wanted
     plan = p.plan()
     assert plan.counts.new == 5
+    _commit_all(p, plan)
     plan.close()
-    tables = src.connection.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'syncline'"
-    ).fetchall()
-    assert tables == [("snapshot_users",)]
     p.close()
-    src.close()
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM information_schema.schemata "
+                            "WHERE schema_name = 'syncline'").fetchall() == [(0,)]
+    with duckdb.connect(str(tmp_path / "diff.duckdb"), read_only=True) as conn:
+        tables = conn.execute("SELECT table_name FROM information_schema.tables "
+                              "WHERE table_schema = 'syncline'").fetchall()
+        assert sorted(tables) == [("guard_users",), ("snapshot_users",)]
+        assert conn.execute("SELECT count(*) FROM syncline.snapshot_users").fetchall() == [(5,)]
+
+
+def test_a_snapshot_older_versions_kept_in_the_warehouse_is_carried_over(tmp_path: Path) -> None:
+    """Upgrading must not make every row look new: the old `syncline.snapshot_<sync>` table of
+    the warehouse is copied into the empty snapshot of Syncline's own file."""
+    _make(tmp_path / "w.duckdb", _rows(4))
+    _write(tmp_path, "CREATE SCHEMA syncline")
+    _write(tmp_path, "CREATE TABLE syncline.snapshot_users (sync_key VARCHAR PRIMARY KEY, "
+                     "row_hash UBIGINT, status VARCHAR(16), run_id BIGINT)")
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    first = _planner(tmp_path / "first", src)
+    _commit_all(first, first.plan())
+    hashes = first._store.query("SELECT sync_key, row_hash, status, run_id FROM "
+                                "syncline_diff.syncline.snapshot_users")
+    first.close()
+    values = ", ".join(f"('{k}', {h}, '{st}', {r})" for k, h, st, r in hashes)
+    _write(tmp_path, f"INSERT INTO syncline.snapshot_users VALUES {values}")
+    p = _planner(tmp_path, src)
+    assert p.plan().counts.unchanged == 4
+    p.close()
+
+
+def test_a_model_query_reads_nothing_but_the_source_file(tmp_path: Path) -> None:
+    """The user's query runs on the diff's own connection: it is locked down, so a model cannot
+    read other files or change the settings back, while the diff itself still works."""
+    _make(tmp_path / "w.duckdb", _rows(3))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    query = ModelConfig(query=f"SELECT t.*, (SELECT content FROM read_text('{secret}')) AS x "
+                              f"FROM {TABLE} t")
+    p = Planner("users", src, model_sql(query, src), key_column="User Id", hash_columns=["x"],
+                salt="m1", mode="upsert", diff="source", local_path=tmp_path / "diff.duckdb")
+    with pytest.raises(SynclineError, match="Cannot access file"):
+        p.plan()
+    with pytest.raises(duckdb.Error, match=r"(?i)configuration"):
+        p._store.query("SET enable_external_access = true")
+    p.close()
+    fine = _planner(tmp_path, src)
+    assert fine.plan().counts.new == 3
+    fine.close()

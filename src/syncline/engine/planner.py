@@ -1,9 +1,10 @@
 """The planner: which rows of a model to send, decided by one SQL diff against the snapshot.
 
-The diff runs in the *diff store*: inside a writable source (`diff: source`, pushdown: DuckDB,
-SQLite, PostgreSQL, MySQL/MariaDB; only the rows to send leave the database) or in a local
-DuckDB file the model is streamed into (`diff: local`). The same statements (engine/diff/sql.py),
-rendered per dialect, give the same result in both places.
+The diff runs in the *diff store*: inside a writable source (`diff: source`, pushdown: SQLite,
+PostgreSQL, MySQL/MariaDB; only the rows to send leave the database) or in a local DuckDB file
+the model is streamed into (`diff: local`). A DuckDB source is read in place, attached read-only
+to that local file, so the user's file is never written (`diff: source`). The same statements
+(engine/diff/sql.py), rendered per dialect, give the same result in every place.
 """
 
 from __future__ import annotations
@@ -110,20 +111,23 @@ class Planner:
         self._sql = DiffSQL(self._store.dialect, safe, model, key_column, self.hash_columns,
                             salt, mode)
         self._run(self._sql.setup())
-        self._snapshot = Snapshot(self._store, self._sql.tables["snapshot"])
+        if isinstance(self._store, DuckDBStore):
+            self._store.adopt_legacy_snapshot(self._sql.tables["snapshot"], f"snapshot_{safe}")
+        self._snapshot = Snapshot(self._store, self._sql)
 
     def _open(self, local_path: Path) -> DiffStore:
+        source_file: Path | None = None
         if self.diff == "source":
             if not self.source.capabilities.writable:
                 raise ConfigError(f"sync `{self.sync_name}`: `diff: source` needs a writable "
                                   f"source, and `{self.source.name}` is read-only; use "
                                   "`diff: local` or set `read_only: false` on the source.")
-            conn = getattr(self.source, "connection", None)
-            if isinstance(conn, duckdb.DuckDBPyConnection):
-                return DuckDBStore(_tuned(conn.cursor(), local_path))
-            return sql_store(self.source, self.sync_name)
+            source_file = getattr(self.source, "path", None)
+            if self.source.capabilities.dialect != "duckdb" or not isinstance(source_file, Path):
+                return sql_store(self.source, self.sync_name)
+        # DuckDB: the snapshot is in Syncline's own file; a DuckDB source is read in place
         local_path.parent.mkdir(parents=True, exist_ok=True)
-        return DuckDBStore(_tuned(duckdb.connect(str(local_path)), local_path))
+        return DuckDBStore(_tuned(duckdb.connect(), local_path), local_path, source_file)
 
     def _run(self, statements: Sequence[str]) -> None:
         try:
@@ -139,6 +143,11 @@ class Planner:
     def store(self) -> DiffStore:
         """Where the diff runs (the sync log is written there too)."""
         return self._store
+
+    @property
+    def location(self) -> str:
+        """Where the snapshot lives, as messages name it."""
+        return self._store.location
 
     def _stage(self) -> None:
         """`diff: local`: stream the model into the local store's stage table."""
@@ -182,6 +191,12 @@ class Planner:
         """
         if self.diff == "local":
             self._stage()
+        if isinstance(self._store, DuckDBStore):
+            with self._store.reading_source():
+                return self._plan(full, history)
+        return self._plan(full, history)
+
+    def _plan(self, full: bool, history: Literal["send", "skip"]) -> Plan:
         skip = self.mode == "append" and history == "skip" and self._snapshot.first_run()
         sql = self._sql
         statements = [*sql.drop_work(), sql.bad_keys(),
@@ -223,8 +238,8 @@ class Planner:
 def _tuned(conn: duckdb.DuckDBPyConnection, local_path: Path) -> duckdb.DuckDBPyConnection:
     """Bound DuckDB's memory; beyond it, work spills next to the local diff file.
 
-    Both settings are per database, not per cursor: set on the cursor of a DuckDB source's
-    connection (`diff: source`), they bind that connection too (a test reads them back).
+    Both settings are per database instance, so they bind every cursor of the diff's own
+    connection, and every file attached to it (a test reads them back).
     """
     spill = local_path.parent / "tmp"
     spill.mkdir(parents=True, exist_ok=True)

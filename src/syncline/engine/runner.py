@@ -32,6 +32,7 @@ from syncline.destinations.registry import destination_client
 from syncline.engine import deletes
 from syncline.engine.builder import RecordBuilder
 from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
+from syncline.engine.guard import SnapshotGuard
 from syncline.engine.mapping import ResolvedMapping, resolve_mapping
 from syncline.engine.planner import HASH, Plan, Planner
 from syncline.engine.snapshot import Snapshot
@@ -155,6 +156,7 @@ class Runner:
                 with span("syncline.run", sync=name, run_id=run_id, trigger=trigger), \
                         self._open(name, sync, summary) as run:
                     opened = run
+                    self._guard(run, full=full)  # before anything reads or writes the snapshot
                     self._finish_crashed(run, getattr(lease, "taken_over", None))
                     self._open_log(run)
                     self._resolve_in_doubt(run, resend_in_doubt)
@@ -198,6 +200,7 @@ class Runner:
         started = time.monotonic()
         summary = RunSummary(sync=name, object=sync.object, status="planned")
         with self.store.lease(name, holder=_holder()), self._open(name, sync, summary) as run:
+            self._guard(run, full=full, dry=True)
             if sync.object == "event":
                 summary.in_doubt_keys = run.snapshot.in_doubt_keys()
                 summary.in_doubt = len(summary.in_doubt_keys)
@@ -266,6 +269,14 @@ class Runner:
             return
         accepted, in_flight = run.snapshot.run_counts(run_id)
         self.store.finish_crashed(run_id, accepted=accepted, in_doubt=in_flight)
+
+    def _guard(self, run: _Run, *, full: bool, dry: bool = False) -> None:
+        """Refuse a lost, older or foreign snapshot (a full resync starts a new one); a run
+        marks the snapshot and the state store when it ends, however it ends."""
+        guard = SnapshotGuard(self.store, run.name, run.snapshot, run.planner.location)
+        guard.check(override=full)
+        if not dry:
+            run.stack.callback(guard.record, run.summary.run_id or 0)
 
     def _resolve_in_doubt(self, run: _Run, resend: bool) -> None:
         """Apply the sync's policy to event keys an interrupted run left in flight."""

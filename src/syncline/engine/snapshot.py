@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from syncline.engine.diff.sql import DiffSQL
 from syncline.engine.diff.store import DiffStore
+from syncline.store import SnapshotMark
 
 __all__ = ["Snapshot"]
 
@@ -21,8 +23,8 @@ _HISTORY_MARKER = "\u2063syncline: history: skip in progress"
 class Snapshot:
     """Accepted and in-flight keys of one sync; called from one thread at a time."""
 
-    def __init__(self, store: DiffStore, table: str) -> None:
-        self._store, self.table = store, table
+    def __init__(self, store: DiffStore, sql: DiffSQL) -> None:
+        self._store, self._sql, self.table = store, sql, sql.tables["snapshot"]
         self._duck = store.dialect.sqlglot == "duckdb"
 
     def _write(self, keys: Sequence[str], hashes: Sequence[object], run_id: int,
@@ -104,6 +106,25 @@ class Snapshot:
             f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {self.table} WHERE sync_key = {marker}) "
             f"OR NOT EXISTS (SELECT 1 FROM {self.table}) THEN 1 ELSE 0 END")
         return int(rows[0][0]) == 1
+
+    def mark(self) -> SnapshotMark | None:
+        """The mark written beside the snapshot at the end of the last run (engine/guard.py)."""
+        rows = self._store.query(self._sql.guard_read())
+        if not rows:
+            return None
+        snapshot_id, run_id, keys = rows[0]
+        return SnapshotMark(str(snapshot_id), int(run_id), int(keys), self._store.location)
+
+    def save_mark(self, snapshot_id: str, run_id: int) -> SnapshotMark:
+        """Write the mark: this snapshot's id, the run, and how many keys it holds now."""
+        self._store.execute(self._sql.guard_write(snapshot_id, run_id))
+        mark = self.mark()
+        assert mark is not None
+        return mark
+
+    def is_empty(self) -> bool:
+        """No key at all (a snapshot table recreated empty after it was dropped)."""
+        return not self._store.query(f"SELECT 1 FROM {self.table} LIMIT 1")
 
     def close(self) -> None:
         """Nothing of its own to close: the planner owns the store."""

@@ -49,7 +49,14 @@ class SyncLogSQL:
         d = self.dialect
         if d.schema is None:
             return d.quote(f"{self.config.schema_}_sync_log")
-        return f"{d.quote(self.config.schema_)}.{d.quote(self.namespace + 'sync_log')}"
+        return f"{self._schema}.{d.quote(self.namespace + 'sync_log')}"
+
+    @property
+    def _schema(self) -> str:
+        # DuckDB: Syncline's own diff file (catalog `syncline_diff`); the user's file is read-only
+        d = self.dialect
+        schema = d.quote(self.config.schema_)
+        return f"{d.quote(d.catalog)}.{schema}" if d.catalog else schema
 
     def create(self) -> list[str]:
         d = self.dialect
@@ -57,7 +64,7 @@ class SyncLogSQL:
         stamp = "DATETIME" if d.sqlglot == "mysql" else "TIMESTAMP"  # MySQL TIMESTAMPs update
         statements = []
         if d.schema is not None and d.create_schema:
-            statements.append(d.create_schema.format(schema=d.quote(self.config.schema_)))
+            statements.append(d.create_schema.format(schema=self._schema))
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {self.table} (run_id BIGINT, sync {d.key_type}, "
             f"sync_key {d.key_type}, operation {d.status_type}, outcome {d.status_type}, "

@@ -1,9 +1,18 @@
-"""A DuckDB database file as a source; also the place the diff is pushed down to when writable."""
+"""A DuckDB database file as a source, always opened read-only.
+
+DuckDB lets one process open a file for writing, or many processes open it read-only, never
+both. Syncline only reads the user's file (the diff keeps its snapshot in Syncline's own DuckDB
+file, see engine/diff/store.py), so any number of syncs, from any number of processes, read one
+warehouse side by side. A writer of the user's own (a load, a dbt run) still locks readers out:
+opening then waits for it, a bounded time (`LOCK_WAIT_S`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -12,11 +21,37 @@ from syncline.config.models import DuckDBSourceConfig
 from syncline.errors import ModelError, SourceError
 from syncline.sources.base import Column, SourceCapabilities
 
-__all__ = ["DuckDBSource", "open_duckdb_source"]
+__all__ = ["LOCK_WAIT_S", "DuckDBSource", "open_duckdb_source", "wait_for_lock"]
+
+LOCK_WAIT_S = 60.0
+"""How long opening a DuckDB file waits for another process's write lock to go."""
+
+T = TypeVar("T")
+
+
+def wait_for_lock(open_file: Callable[[], T]) -> T:
+    """``open_file()``, retried while another process holds the file's write lock.
+
+    DuckDB fails at once (`Could not set lock on file`); a writer usually finishes within
+    seconds, so the run queues for the file instead of failing, up to `LOCK_WAIT_S`.
+    """
+    deadline, delay = time.monotonic() + LOCK_WAIT_S, 0.05
+    while True:
+        try:
+            return open_file()
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 class DuckDBSource:
-    """One DuckDB file. Each call uses its own cursor so the planner can share the connection."""
+    """One DuckDB file, read-only; each call uses its own cursor.
+
+    ``read_only`` (the source's setting) only chooses where the diff runs by default: reading
+    this file in place (`diff: source`) or streaming the model into a local copy.
+    """
 
     def __init__(self, name: str, path: Path, read_only: bool) -> None:
         self.name, self.path, self.read_only = name, path, read_only
@@ -25,17 +60,18 @@ class DuckDBSource:
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """The open connection (opened on first use), for the planner's pushdown."""
+        """The open read-only connection (opened on first use)."""
         if self._conn is None:
             if not self.path.exists():
                 raise SourceError(f"source `{self.name}`: the DuckDB file {self.path} does not "
                                   "exist; fix `path:` in syncline.yml (relative to the project).")
             try:
-                self._conn = duckdb.connect(str(self.path), read_only=self.read_only)
+                self._conn = wait_for_lock(
+                    lambda: duckdb.connect(str(self.path), read_only=True))
             except duckdb.Error as exc:
                 raise SourceError(f"source `{self.name}`: cannot open {self.path} ({exc}); "
-                                  "check the file is a DuckDB database not locked by "
-                                  "another process.") from exc
+                                  "check the file is a DuckDB database and that no other "
+                                  "process keeps it open for writing.") from exc
         return self._conn
 
     def check(self) -> None:

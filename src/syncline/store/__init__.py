@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord
+from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord, SnapshotMark
 from syncline.store.slots import UploadSlots
 from syncline.store.store import Lease, StateStore
 
@@ -12,6 +12,7 @@ __all__ = [
     "Lease",
     "RejectedRow",
     "RunRecord",
+    "SnapshotMark",
     "StateStore",
     "UploadSlots",
 ]

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["DroppedField", "InDoubtKey", "RejectedRow", "RunRecord"]
+__all__ = ["DroppedField", "InDoubtKey", "RejectedRow", "RunRecord", "SnapshotMark"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,17 @@ class InDoubtKey:
     action: str
     reason: str | None = None
     """CleverTap's raw text, when its answer left the key in doubt (else a crash or timeout)."""
+
+
+@dataclass(frozen=True)
+class SnapshotMark:
+    """What a sync's snapshot held at the end of a run: written beside the snapshot and in
+    the state store, so a lost or restored snapshot is noticed (engine/guard.py)."""
+
+    snapshot_id: str
+    run_id: int
+    keys: int
+    location: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from syncline.errors import RunLockedError, StoreError
 from syncline.store import tables as t
 from syncline.store.heartbeat import Heartbeat
-from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord
+from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord, SnapshotMark
 
 __all__ = ["Lease", "StateStore"]
 
@@ -31,7 +31,7 @@ _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 STOPPED = "the process running it stopped"
 """The error of a run found running after its process died (killed, crashed, power lost)."""
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 
@@ -156,18 +156,18 @@ class StateStore:
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as conn:
+            # processes starting their first run together each found the store empty and each
+            # created the tables: all but one failed with `table runs already exists`
+            _lock_for_migration(conn)
+            if _revision_of(conn) == [SCHEMA_REVISION]:  # migrated while we waited
+                return
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def _revision(self) -> list[str]:
         """The revisions the database is stamped with (none for a new database)."""
         with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return []
-            return [
-                str(v)
-                for v in conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
-            ]
+            return _revision_of(conn)
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -296,6 +296,24 @@ class StateStore:
             with self.engine.begin() as conn:
                 conn.execute(sa.insert(t.in_doubt_keys), values)
 
+    def snapshot_mark(self, sync: str) -> SnapshotMark | None:
+        """What `sync`'s snapshot held after its last run, as recorded here."""
+        query = sa.select(t.snapshot_marks).where(t.snapshot_marks.c.sync == sync)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return SnapshotMark(str(row.snapshot_id), int(row.run_id), int(row.key_count),
+                            str(row.location or ""))
+
+    def save_snapshot_mark(self, sync: str, mark: SnapshotMark) -> None:
+        """Record what `sync`'s snapshot holds now (replacing the previous mark)."""
+        values = {"sync": sync, "snapshot_id": mark.snapshot_id, "location": mark.location,
+                  "run_id": mark.run_id, "key_count": mark.keys, "updated_at": _now()}
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t.snapshot_marks).where(t.snapshot_marks.c.sync == sync))
+            conn.execute(sa.insert(t.snapshot_marks).values(**values))
+
     def run(self, run_id: int) -> RunRecord:
         """One run, or StoreError if there is no such run."""
         with self.engine.connect() as conn:
@@ -331,6 +349,32 @@ class StateStore:
         with self.engine.connect() as conn:
             return [InDoubtKey(r.run_id, r.sync_key, r.action, r.reason)
                     for r in conn.execute(query)]
+
+
+def _revision_of(conn: sa.Connection) -> list[str]:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return []
+    return [str(v) for v in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+            .scalars()]
+
+
+# any constant: PostgreSQL advisory locks are named by a number shared by every client
+_PG_MIGRATION_LOCK = 0x5359_4E43_4C4E
+
+
+def _lock_for_migration(conn: sa.Connection) -> None:
+    """Hold a lock, until the transaction ends, that one migrating process takes at a time.
+
+    SQLite: BEGIN IMMEDIATE takes the database's write lock (DDL is transactional there, and
+    the driver would otherwise begin only at the first INSERT); a second process waits for it
+    (the driver's busy timeout) and then finds the schema up to date. PostgreSQL: a
+    transaction-level advisory lock. Other databases are not supported as state stores.
+    """
+    name = conn.dialect.name
+    if name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
 
 
 def _record(row: Any) -> RunRecord:

@@ -63,3 +63,10 @@ upload_slots = sa.Table(
     sa.Column("holder", sa.String(200)), sa.Column("token", sa.String(64)),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
 )
+snapshot_marks = sa.Table(
+    "snapshot_marks", metadata,
+    sa.Column("sync", sa.String(200), primary_key=True),
+    sa.Column("snapshot_id", sa.String(64)), sa.Column("location", sa.Text),
+    sa.Column("run_id", sa.Integer), sa.Column("key_count", sa.BigInteger),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)

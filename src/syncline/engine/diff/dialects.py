@@ -52,6 +52,9 @@ class DiffDialect:
     schema: str | None = "syncline"
     status_type: str = "VARCHAR(16)"
     key_collate: str = ""
+    catalog: str | None = None
+    """DuckDB: the attached diff file holding Syncline's schema (see diff/store.py), named in
+    every table so they resolve while the source is the default catalog."""
     temp_work: bool = False
     """Work tables (bad keys, keys to send, the plan) are TEMP tables of the diff's own
     connection: DuckDB then keeps them in memory (spilling beyond its limit) instead of writing
@@ -65,11 +68,18 @@ class DiffDialect:
         """A string literal, escaped for this dialect (user text is never pasted raw)."""
         return exp.Literal.string(value).sql(dialect=self.sqlglot)
 
+    def schema_name(self) -> str:
+        """Syncline's schema, quoted (with its catalog where there is one)."""
+        assert self.schema is not None
+        if self.catalog is None:
+            return self.quote(self.schema)
+        return f"{self.quote(self.catalog)}.{self.quote(self.schema)}"
+
     def table(self, name: str) -> str:
         """A Syncline work table: ``syncline.<name>``, or ``syncline_<name>`` without schemas."""
         if self.schema is None:
             return self.quote(f"syncline_{name}")
-        return f"{self.quote(self.schema)}.{self.quote(name)}"
+        return f"{self.schema_name()}.{self.quote(name)}"
 
     def work_table(self, name: str) -> str:
         """A table that lives for one plan: ``temp.main.<name>`` where work tables are TEMP."""

@@ -46,6 +46,7 @@ class DiffSQL:
             "tables",
             {
                 "snapshot": self.dialect.table(f"snapshot_{self.name}"),
+                "guard": self.dialect.table(f"guard_{self.name}"),
                 **{t: self.dialect.work_table(f"{t}_{self.name}")
                    for t in ("bad", "keys", "plan", "removed")},
             },
@@ -66,11 +67,25 @@ class DiffSQL:
         """Create the schema and the snapshot table if they do not exist yet."""
         d, out = self.dialect, []
         if d.create_schema and d.schema is not None:
-            out.append(d.create_schema.format(schema=d.quote(d.schema)))
+            out.append(d.create_schema.format(schema=d.schema_name()))
         out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['snapshot']} (sync_key {d.key_type} "
                    f"NOT NULL PRIMARY KEY, row_hash {d.hash_type}, status {d.status_type}, "
                    "run_id BIGINT)")
+        out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['guard']} (snapshot_id "
+                   f"{d.key_type}, run_id BIGINT, key_count BIGINT)")
         return out
+
+    def guard_write(self, snapshot_id: str, run_id: int) -> list[str]:
+        """The snapshot's mark, replaced in one transaction: its id, the run, its key count."""
+        guard = self.tables["guard"]
+        return [f"DELETE FROM {guard}",
+                f"INSERT INTO {guard} (snapshot_id, run_id, key_count) SELECT "
+                f"{self.dialect.literal(snapshot_id)}, {int(run_id)}, COUNT(*) "
+                f"FROM {self.tables['snapshot']}"]
+
+    def guard_read(self) -> str:
+        """The snapshot's mark (no row: never written, or lost with the snapshot)."""
+        return f"SELECT snapshot_id, run_id, key_count FROM {self.tables['guard']}"
 
     def drop_work(self) -> list[str]:
         """Drop the work tables (the snapshot stays)."""

@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
@@ -21,6 +24,7 @@ import sqlalchemy as sa
 from syncline.engine.diff.dialects import DIALECTS, DiffDialect
 from syncline.errors import ConfigError, ModelError, SourceError
 from syncline.sources.base import Source
+from syncline.sources.duckdb import wait_for_lock
 
 __all__ = ["DiffStore", "DuckDBStore", "SQLStore", "sql_store"]
 
@@ -31,6 +35,8 @@ class DiffStore(Protocol):
     dialect: DiffDialect
     namespace: str
     """Prefix of the sync's table names (MySQL: the source database's name)."""
+    location: str
+    """Where the snapshot lives, as error messages name it."""
 
     def execute(self, statements: Sequence[str]) -> None:
         """Run ``statements`` in order, committed together when the call returns."""
@@ -50,15 +56,89 @@ class DiffStore(Protocol):
 
 
 class DuckDBStore:
-    """A DuckDB connection: the local diff file, or a writable DuckDB source (own cursor)."""
+    """Syncline's own DuckDB file (``.syncline/diff/<sync>.duckdb``), where the snapshot lives.
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self.dialect, self.namespace = DIALECTS["duckdb"], ""
-        self._conn = conn
+    The file is attached to an in-memory connection as catalog ``syncline_diff``. For a DuckDB
+    source (`diff: source`), the user's file is attached beside it, read-only, while a plan
+    reads it, so the diff still runs in SQL without copying the model, and the user's file is
+    never written: DuckDB allows one writing process per file but any number of readers, so
+    syncs of one warehouse run side by side from separate processes (docs/design-notes.md).
+    """
+
+    CATALOG = "syncline_diff"
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, path: Path,
+                 source: Path | None = None) -> None:
+        self.dialect = replace(DIALECTS["duckdb"], catalog=self.CATALOG)
+        self.namespace, self.location = "", f"the file {path}"
+        self._conn, self._source = conn, source
+        conn.execute(f"ATTACH {self.dialect.literal(str(path))} AS {self.CATALOG}")
+        self._lock_down([path, *([source] if source is not None else [])])
         # the plan's statements, queries and stream share one cursor: its TEMP work tables are
         # visible to it alone. Snapshot writes use cursors of their own, so they can commit
         # while the plan is being streamed.
         self._work = conn.cursor()
+        self._work.execute(f"USE {self.CATALOG}")
+        alias = source.stem if source is not None else ""
+        # the user's catalog keeps its usual name (a query may spell it) unless that is taken
+        self._alias = alias if alias.isidentifier() and alias.lower() not in {
+            "memory", "temp", "system", "main", self.CATALOG} else "source"
+
+    def _lock_down(self, files: list[Path]) -> None:
+        """No file but these two (and their WALs) from now on, and no setting changed again.
+
+        A model query of a DuckDB source runs on this connection, with the rights of the
+        process (the server's too): DuckDB's own guards keep it from reading anything else
+        (`read_text`, another ATTACH, extensions). Spilling to ``temp_directory`` still works.
+        """
+        allowed = [str(f) + suffix for f in files for suffix in ("", ".wal")]
+        spill = self._conn.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+        literals = ", ".join(self.dialect.literal(p) for p in allowed)
+        for statement in (f"SET allowed_paths = [{literals}]",
+                          f"SET allowed_directories = [{self.dialect.literal(str(spill))}]",
+                          "SET enable_external_access = false",
+                          "SET autoinstall_known_extensions = false",
+                          "SET autoload_known_extensions = false",
+                          "SET lock_configuration = true"):
+            self._conn.execute(statement)
+
+    @contextmanager
+    def reading_source(self) -> Iterator[None]:
+        """The DuckDB source attached read-only, as the default catalog, for a plan's reads."""
+        if self._source is None:
+            yield
+            return
+        cur, alias = self._work, self.dialect.quote(self._alias)
+        path = self.dialect.literal(str(self._source))
+        try:
+            wait_for_lock(lambda: cur.execute(f"ATTACH {path} AS {alias} (READ_ONLY)"))
+        except duckdb.Error as exc:
+            raise SourceError(f"cannot read the DuckDB file {self._source} ({exc}); check that "
+                              "no other process keeps it open for writing.") from exc
+        try:
+            cur.execute(f"USE {alias}")
+            yield
+        finally:
+            cur.execute(f"USE {self.CATALOG}")
+            cur.execute(f"DETACH {alias}")
+
+    def adopt_legacy_snapshot(self, snapshot: str, name: str) -> None:
+        """Copy a snapshot older versions kept in the source's `syncline` schema.
+
+        Only into an empty snapshot; the snapshot guard then judges what was copied.
+        """
+        if self._source is None:
+            return
+        with self.reading_source():
+            found = self.query(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                f"{self.dialect.literal(self._alias)} AND schema_name = 'syncline' AND "
+                f"table_name = {self.dialect.literal(name)}")[0][0]
+            if found and not self.query(f"SELECT count(*) FROM (SELECT 1 FROM {snapshot} "
+                                        "LIMIT 1)")[0][0]:
+                legacy = f'{self.dialect.quote(self._alias)}."syncline".{self.dialect.quote(name)}'
+                cols = "sync_key, row_hash, status, run_id"
+                self.execute([f"INSERT INTO {snapshot} ({cols}) SELECT {cols} FROM {legacy}"])
 
     def execute(self, statements: Sequence[str]) -> None:
         """Statements in one transaction."""
@@ -131,8 +211,14 @@ class SQLStore:
         self.dialect, self._engine, self._source = dialect, engine, source
         self._owns = owns_engine
         self.namespace = ""
+        self.location = (f"the `syncline_*` tables of source `{source.name}`"
+                         if dialect.schema is None else
+                         f"the `syncline` schema of source `{source.name}`")
         if dialect.sqlglot == "mysql":  # one `syncline` database serves every database
-            self.namespace = f"{self.query('SELECT DATABASE()')[0][0] or 'none'}__"
+            database = self.query('SELECT DATABASE()')[0][0] or 'none'
+            self.namespace = f"{database}__"
+            self.location = (f"the `syncline` database beside `{database}` (source "
+                             f"`{source.name}`)")
 
     def execute(self, statements: Sequence[str]) -> None:
         """One transaction (MySQL commits DDL implicitly: each CREATE is then its own)."""
