@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from syncline.server.models import Connection, User
+from syncline.server.project.models import Connection, User
 
 from .test_app import api_token
 

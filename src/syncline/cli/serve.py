@@ -65,7 +65,7 @@ def serve_command(
     """Serve the dashboard and the REST API, and run scheduled syncs."""
     from syncline.server.app import serve
     from syncline.server.jobs import RunManager
-    from syncline.server.secrets import SecretBox
+    from syncline.server.project.secrets import SecretBox
     from syncline.server.settings import ServerSettings
     from syncline.store import StateStore
 
@@ -91,7 +91,7 @@ def user_add(
     ] = False,
 ) -> None:
     """Add a dashboard user (the password is prompted, or read with --password-stdin)."""
-    from syncline.server.security import create_user
+    from syncline.server.auth.security import create_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -111,8 +111,8 @@ def user_add(
 def apply_command(project: ProjectOpt = None) -> None:
     """Copy syncline.yml's sources, destinations and syncs into the state store (the server's)."""
     from syncline.config.load import load_project
-    from syncline.server.definitions import apply_project
-    from syncline.server.secrets import SecretBox
+    from syncline.server.project.definitions import apply_project
+    from syncline.server.project.secrets import SecretBox
 
     loaded = load_project(project)
     box = SecretBox.from_env()
@@ -143,8 +143,8 @@ def export_command(
     """Write the state store's definitions as syncline.yml; secrets become ${ENV} references."""
     import yaml
 
-    from syncline.server.definitions import export_project
-    from syncline.server.secrets import SecretBox
+    from syncline.server.project.definitions import export_project
+    from syncline.server.project.secrets import SecretBox
 
     box = SecretBox.from_env()
     _, engine, sessions = open_server_store(_root(project))

@@ -25,22 +25,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncline import __version__
 from syncline.errors import RunLockedError, SynclineError
-from syncline.server import (
-    api,
-    api_connections,
-    api_runs,
-    api_syncs,
-    pages_connections,
-    pages_runs,
-    pages_syncs,
-    web,
-    wizard,
-    wizard_edit,
-)
+from syncline.server.api import connections as api_connections
+from syncline.server.api import runs as api_runs
+from syncline.server.api import syncs as api_syncs
+from syncline.server.api import tokens as api_tokens
+from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
-from syncline.server.secrets import SecretBox, derive_key
+from syncline.server.pages import connections as pages_connections
+from syncline.server.pages import home
+from syncline.server.pages import runs as pages_runs
+from syncline.server.pages import syncs as pages_syncs
+from syncline.server.project.secrets import SecretBox, derive_key
 from syncline.server.settings import ServerSettings
-from syncline.server.throttle import SignInThrottle
+from syncline.server.wizard import edit as wizard_edit
+from syncline.server.wizard import steps as wizard
 
 if TYPE_CHECKING:
     import uvicorn
@@ -125,12 +123,12 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     )
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    app.include_router(api.router)
+    app.include_router(api_tokens.router)
     app.include_router(api_connections.router)
     app.include_router(api_syncs.router)
     app.include_router(api_runs.router)
     app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)
-    app.include_router(web.router)
+    app.include_router(home.router)
     app.include_router(pages_connections.router)
     app.include_router(wizard.router)  # /syncs/new before /syncs/{name}
     app.include_router(wizard_edit.router)  # /syncs/{name}/edit before /syncs/{name}/{action}
@@ -199,7 +197,7 @@ def error_response(
         if status == 401:
             headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
         return JSONResponse(body, status_code=status, headers=headers)
-    return web.render(
+    return home.render(
         request, "error.html", status_code=status, error_title=body["title"], message=message
     )
 

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from syncline.config.models import ModelConfig, SyncConfig
 from syncline.errors import SynclineError
-from syncline.server.definitions import field_errors, validate_connection
 from syncline.server.errors import BadRequestError, FieldError, InvalidInputError
+from syncline.server.project.definitions import field_errors, validate_connection
 
 __all__ = [
     "browse_columns",

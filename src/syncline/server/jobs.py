@@ -25,8 +25,8 @@ from syncline.config.models import Project
 from syncline.engine.summary import RunSummary
 from syncline.errors import RunLockedError, SynclineError
 from syncline.scheduler import Clock, Scheduler, schedules_of
-from syncline.server.definitions import list_syncs, stored_project
-from syncline.server.secrets import SecretBox
+from syncline.server.project.definitions import list_syncs, stored_project
+from syncline.server.project.secrets import SecretBox
 from syncline.store import StateStore
 
 __all__ = ["LiveRun", "RunManager"]

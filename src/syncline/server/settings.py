@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from syncline.server.secrets import secret_key_from_env
+from syncline.server.project.secrets import secret_key_from_env
 
 __all__ = ["ServerSettings"]
 

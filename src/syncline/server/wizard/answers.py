@@ -1,7 +1,7 @@
 """The wizard's answers: what each step asks, the sync definition they describe, and the
 problems found, each kept beside the answer it is about.
 
-The answers travel as query parameters (see ``wizard.py``); when a saved sync is edited,
+The answers travel as query parameters (see ``steps.py``); when a saved sync is edited,
 ``Wizard.base`` holds its definition, and what the wizard does not ask (batch size, history,
 types of mapped columns, constants...) is kept from it rather than reset to defaults.
 """

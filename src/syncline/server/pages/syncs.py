@@ -14,15 +14,15 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from syncline.errors import SynclineError
-from syncline.server.api_runs import start_run
-from syncline.server.api_syncs import check_schedule, plan_of, reload_schedules, saved_sync
-from syncline.server.auth import DbSession
-from syncline.server.charts import runs_chart
-from syncline.server.dashboard import jobs, new_router, page, require_user
-from syncline.server.definitions import list_syncs, save_sync, sync_config
+from syncline.server.api.runs import start_run
+from syncline.server.api.syncs import check_schedule, plan_of, reload_schedules, saved_sync
+from syncline.server.auth.deps import DbSession
 from syncline.server.errors import ApiError
 from syncline.server.jobs import RunManager
-from syncline.server.models import SyncDefinition, User
+from syncline.server.pages.charts import runs_chart
+from syncline.server.pages.dashboard import jobs, new_router, page, require_user
+from syncline.server.project.definitions import list_syncs, save_sync, sync_config
+from syncline.server.project.models import SyncDefinition, User
 
 __all__ = ["recent_runs", "router"]
 

@@ -9,11 +9,11 @@ import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from syncline.server.api_runs import rejection_rows, rejections_csv, run_view
-from syncline.server.auth import DbSession
-from syncline.server.dashboard import jobs, new_router, page, require_user
+from syncline.server.api.runs import rejection_rows, rejections_csv, run_view
+from syncline.server.auth.deps import DbSession
 from syncline.server.errors import UnavailableError
 from syncline.server.jobs import RunManager
+from syncline.server.pages.dashboard import jobs, new_router, page, require_user
 
 __all__ = ["router"]
 

@@ -81,7 +81,7 @@ class Connection(ServerBase):
     """A source or destination defined from the dashboard or API.
 
     ``settings`` holds the non-secret fields as JSON; ``sealed_secrets`` the secret ones as one
-    JSON object encrypted with ``syncline.server.secrets.SecretBox``.
+    JSON object encrypted with ``syncline.server.project.secrets.SecretBox``.
     """
 
     __tablename__ = "syncline_connections"

@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from syncline.errors import ConfigError, RunLockedError, SynclineError
-from syncline.server.api_syncs import jobs_of, saved_sync
-from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.api.syncs import jobs_of, saved_sync
+from syncline.server.auth.deps import CurrentUser, DbSession
 from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
 from syncline.server.jobs import RunManager
 

@@ -3,8 +3,8 @@ checked against the source as creating is, then saved through the same validatio
 ``PUT /api/syncs/{name}`` and shown in the preview.
 
 The confirm step lists what changes and, when the sync has run, what its snapshot makes of the
-change (``sync_changes.py``): a change that resends what CleverTap has must be acknowledged
-before it is saved, since a scheduled run may start right after.
+change (``syncline.server.project.sync_changes``): a change that resends what CleverTap has
+must be acknowledged before it is saved, since a scheduled run may start right after.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from syncline.config.models import SyncConfig
-from syncline.server.api_syncs import check_schedule, parse_sync, validate_and_save
-from syncline.server.auth import DbSession
-from syncline.server.dashboard import jobs, new_router
-from syncline.server.definitions import sync_config
+from syncline.server.api.syncs import check_schedule, parse_sync, validate_and_save
+from syncline.server.auth.deps import DbSession
 from syncline.server.errors import ApiError, InvalidInputError
-from syncline.server.models import SyncDefinition
-from syncline.server.pages_syncs import recent_runs, signed_in_sync
-from syncline.server.sync_changes import changed_settings, snapshot_impact
-from syncline.server.wizard import first_failing, render
-from syncline.server.wizard_answers import STEPS, Wizard
+from syncline.server.pages.dashboard import jobs, new_router
+from syncline.server.pages.syncs import recent_runs, signed_in_sync
+from syncline.server.project.definitions import sync_config
+from syncline.server.project.models import SyncDefinition
+from syncline.server.project.sync_changes import changed_settings, snapshot_impact
+from syncline.server.wizard.answers import STEPS, Wizard
+from syncline.server.wizard.steps import first_failing, render
 from syncline.sources.base import Column
 
 __all__ = ["prefilled", "router"]

@@ -12,10 +12,10 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from syncline import __version__
-from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.auth.deps import CurrentUser, DbSession
+from syncline.server.auth.security import create_token, revoke_token
 from syncline.server.errors import NotFoundError
-from syncline.server.models import ApiToken
-from syncline.server.security import create_token, revoke_token
+from syncline.server.project.models import ApiToken
 
 __all__ = ["router"]
 

@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.auth.deps import CurrentUser, DbSession
 from syncline.server.checks import browse_columns, browse_schemas, browse_tables, test_connection
-from syncline.server.connections import get_connection, save_connection, view
-from syncline.server.definitions import (
+from syncline.server.errors import ConflictError, NotFoundError
+from syncline.server.project.connections import get_connection, save_connection, view
+from syncline.server.project.definitions import (
     check_name,
     connection_config,
     list_syncs,
@@ -26,9 +27,8 @@ from syncline.server.definitions import (
     sync_config,
     validate_connection,
 )
-from syncline.server.errors import ConflictError, NotFoundError
-from syncline.server.models import Connection
-from syncline.server.secrets import SecretBox
+from syncline.server.project.models import Connection
+from syncline.server.project.secrets import SecretBox
 
 __all__ = ["remove_connection", "router", "syncs_using"]
 

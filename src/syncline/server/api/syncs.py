@@ -12,18 +12,9 @@ from sqlalchemy.orm import Session
 
 from syncline.config.models import SyncConfig
 from syncline.errors import RunLockedError, SynclineError
-from syncline.server.api_connections import box_of, project_root
-from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.api.connections import box_of, project_root
+from syncline.server.auth.deps import CurrentUser, DbSession
 from syncline.server.checks import check_sync
-from syncline.server.connections import get_connection
-from syncline.server.definitions import (
-    check_name,
-    connection_config,
-    field_errors,
-    get_sync,
-    list_syncs,
-    save_sync,
-)
 from syncline.server.errors import (
     BadRequestError,
     ConflictError,
@@ -32,7 +23,16 @@ from syncline.server.errors import (
     UnavailableError,
 )
 from syncline.server.jobs import RunManager
-from syncline.server.models import SyncDefinition
+from syncline.server.project.connections import get_connection
+from syncline.server.project.definitions import (
+    check_name,
+    connection_config,
+    field_errors,
+    get_sync,
+    list_syncs,
+    save_sync,
+)
+from syncline.server.project.models import SyncDefinition
 
 __all__ = ["check_schedule", "jobs_of", "parse_sync", "router", "sync_view", "validate_and_save"]
 

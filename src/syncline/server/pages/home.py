@@ -11,15 +11,15 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from syncline.server.api import token_view
-from syncline.server.auth import SESSION_USER_KEY, DbSession, signed_in_user, verify_csrf
-from syncline.server.models import User
-from syncline.server.security import CSRF_FIELD, authenticate, create_token, csrf_token
-from syncline.server.throttle import SignInThrottle
+from syncline.server.api.tokens import token_view
+from syncline.server.auth.deps import SESSION_USER_KEY, DbSession, signed_in_user, verify_csrf
+from syncline.server.auth.security import CSRF_FIELD, authenticate, create_token, csrf_token
+from syncline.server.auth.throttle import SignInThrottle
+from syncline.server.project.models import User
 
 __all__ = ["render", "router", "templates"]
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 

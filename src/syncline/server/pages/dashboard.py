@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from syncline.server.auth import signed_in_user, verify_csrf
+from syncline.server.auth.deps import signed_in_user, verify_csrf
 from syncline.server.jobs import RunManager
-from syncline.server.models import User
-from syncline.server.secrets import SecretBox
-from syncline.server.web import render
+from syncline.server.pages.home import render
+from syncline.server.project.models import User
+from syncline.server.project.secrets import SecretBox
 
 __all__ = ["box", "jobs", "new_router", "page", "require_user"]
 

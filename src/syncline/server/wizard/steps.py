@@ -7,8 +7,8 @@ against the source (table exists, sync key unique and non-null, mapped columns e
 event's identity and name mapped) and reopens the first step that no longer holds, with each
 problem shown next to the field it is about.
 
-The same wizard edits a saved sync (``wizard_edit.py``); its answers, and what they keep of
-the saved definition, are in ``wizard_answers.py``.
+The same wizard edits a saved sync (``edit.py``); its answers, and what they keep of
+the saved definition, are in ``answers.py``.
 """
 
 from __future__ import annotations
@@ -21,17 +21,22 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from syncline.errors import SynclineError
-from syncline.server.api_connections import project_root
-from syncline.server.api_syncs import reload_schedules
-from syncline.server.auth import DbSession
+from syncline.server.api.connections import project_root
+from syncline.server.api.syncs import reload_schedules
+from syncline.server.auth.deps import DbSession
 from syncline.server.checks import check_sync, key_problems, opened_source
-from syncline.server.connections import get_connection
-from syncline.server.dashboard import box, new_router, page, require_user
-from syncline.server.definitions import check_name, connection_config, field_errors, get_sync
-from syncline.server.definitions import save_sync as store_sync
 from syncline.server.errors import ApiError, BadRequestError, InvalidInputError
-from syncline.server.models import Connection, User
-from syncline.server.wizard_answers import STEPS, Wizard
+from syncline.server.pages.dashboard import box, new_router, page, require_user
+from syncline.server.project.connections import get_connection
+from syncline.server.project.definitions import (
+    check_name,
+    connection_config,
+    field_errors,
+    get_sync,
+)
+from syncline.server.project.definitions import save_sync as store_sync
+from syncline.server.project.models import Connection, User
+from syncline.server.wizard.answers import STEPS, Wizard
 
 __all__ = ["STANDARD_FIELDS", "first_failing", "render", "router"]
 

@@ -23,10 +23,15 @@ from syncline.config.models import (
     SyncConfig,
 )
 from syncline.errors import ConfigError
-from syncline.server.connections import ConnectionKind, get_connection, save_connection, secrets_of
 from syncline.server.errors import FieldError, InvalidInputError
-from syncline.server.models import Connection, SyncDefinition
-from syncline.server.secrets import SecretBox
+from syncline.server.project.connections import (
+    ConnectionKind,
+    get_connection,
+    save_connection,
+    secrets_of,
+)
+from syncline.server.project.models import Connection, SyncDefinition
+from syncline.server.project.secrets import SecretBox
 
 __all__ = [
     "apply_project",

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from syncline.server.auth.security import CSRF_FIELD, check_csrf, user_for_token
 from syncline.server.errors import UnauthorizedError
-from syncline.server.models import User
-from syncline.server.security import CSRF_FIELD, check_csrf, user_for_token
+from syncline.server.project.models import User
 from syncline.server.settings import ServerSettings
 
 __all__ = [

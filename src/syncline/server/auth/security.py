@@ -1,7 +1,7 @@
 """Who may use the server: users with argon2 password hashes, API tokens, CSRF tokens.
 
 Framework-free on purpose: ``syncline user add`` calls ``create_user`` with a store session, and
-the FastAPI dependencies in ``syncline.server.auth`` call the rest.
+the FastAPI dependencies in ``syncline.server.auth.deps`` call the rest.
 
 * Passwords are hashed with argon2id (``argon2-cffi`` defaults, RFC 9106); hashes made with
   older parameters are upgraded at the next successful sign-in.
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from syncline.errors import ConfigError
 from syncline.server.errors import CsrfError
-from syncline.server.models import ApiToken, User, utcnow
+from syncline.server.project.models import ApiToken, User, utcnow
 
 __all__ = [
     "CSRF_FIELD",
