@@ -23,15 +23,16 @@ from syncline.engine.diff.store import DiffStore, DuckDBStore, map_store_error, 
 from syncline.engine.snapshot import Snapshot
 from syncline.errors import ConfigError
 from syncline.sources.base import Source
+from syncline.sources.duckdb import MEMORY_LIMIT
 
-__all__ = ["HASH", "KEY", "Plan", "PlanCounts", "Planner"]
+__all__ = ["HASH", "KEY", "MEMORY_LIMIT", "Plan", "PlanCounts", "Planner"]
 
-# DuckDB's buffer pool (diff joins, GROUP BY, sorts) spills to disk beyond this, so memory stays
+# DuckDB's buffer pool (diff joins, GROUP BY, sorts) spills to disk beyond MEMORY_LIMIT (defined
+# beside the DuckDB source, whose locked connection gets it when it opens), so memory stays
 # flat on any model size. The process holds more: ~170 MB for Python, its imports and the open
 # database, plus DuckDB's own unpooled allocations (tens of MB). 500MB put a 10M-row plan at
 # 727 MB; 200MB keeps it near 430 MB (the diff joins narrow rows, so spilling stays cheap) and
 # still leaves a 10M-key snapshot's index room to be updated.
-MEMORY_LIMIT = "200MB"
 # `history: skip` marks existing keys as seen in transactions of this many keys
 HISTORY_CHUNK = 100_000
 
@@ -105,7 +106,9 @@ class Planner:
                                   "`diff: local` or set `read_only: false` on the source.")
             conn = getattr(self.source, "connection", None)
             if isinstance(conn, duckdb.DuckDBPyConnection):
-                return DuckDBStore(_tuned(conn.cursor(), local_path))
+                # its configuration is locked (syncline.sources.duckdb): tuned when it opened,
+                # spilling next to the source's file
+                return DuckDBStore(conn.cursor())
             return sql_store(self.source, self.sync_name)
         local_path.parent.mkdir(parents=True, exist_ok=True)
         return DuckDBStore(_tuned(duckdb.connect(str(local_path)), local_path))
@@ -203,8 +206,8 @@ class Planner:
 def _tuned(conn: duckdb.DuckDBPyConnection, local_path: Path) -> duckdb.DuckDBPyConnection:
     """Bound DuckDB's memory; beyond it, work spills next to the local diff file.
 
-    Both settings are per database, not per cursor: set on the cursor of a DuckDB source's
-    connection (`diff: source`), they bind that connection too (a test reads them back).
+    Only for the local diff file: a DuckDB source's connection (`diff: source`) is locked
+    down and gets the same memory limit when it opens (a test reads it back).
     """
     spill = local_path.parent / "tmp"
     spill.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from sqlglot import exp
 from syncline.config.models import ModelConfig
 from syncline.errors import ConfigError, ModelError
 from syncline.sources.base import Source
+from syncline.sources.model_query import check_model_query
 
 __all__ = ["model_sql", "open_source"]
 
@@ -58,6 +59,7 @@ def model_sql(model: ModelConfig, source: Source | None = None) -> str:
     """
     dialect = source.capabilities.dialect if source is not None else "duckdb"
     if model.query is not None:
+        check_model_query(model.query, dialect)  # one read-only SELECT, or a ModelError
         return f"({model.query.strip().rstrip(';')}) AS syncline_model"
     assert model.table is not None
     parts = _split(model.table)
@@ -72,7 +74,7 @@ def _split(name: str) -> list[str]:
     try:
         parsed = sqlglot.parse_one(name, into=exp.Table, dialect="duckdb")
         parts = [p.name for p in parsed.parts]
-    except sqlglot.errors.ParseError:
+    except sqlglot.errors.SqlglotError:
         parts = name.split(".")
     if not parts or any(not p for p in parts):
         raise ModelError(f"model table `{name}` is not `schema.table`; quote names with "

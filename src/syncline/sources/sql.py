@@ -19,6 +19,7 @@ from sqlglot import exp
 from syncline.config.sources import SQLSourceConfig
 from syncline.errors import ModelError, SourceError
 from syncline.sources.base import Column, SourceCapabilities
+from syncline.sources.model_query import check_model_query
 from syncline.sources.sql_connect import DIALECTS, create_sql_engine, map_sql_error
 from syncline.sources.sql_types import (
     describe_cursor,
@@ -105,7 +106,7 @@ class SQLSource:
             with self._engine.connect() as conn:
                 self._begin_read_only(conn)
                 result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(
-                    _text(_select_all(model_sql))
+                    _text(self._statement(model_sql))
                 )
                 try:
                     yield from self._batches(result, described, batch_rows)
@@ -120,11 +121,12 @@ class SQLSource:
         self._engine.dispose()
 
     def _describe(self, model_sql: str) -> list[tuple[str, str, pa.DataType | None]]:
-        sql = f"{_select_all(model_sql)} LIMIT 0"
+        # a bound LIMIT: psycopg then uses the extended protocol, one statement per call
+        sql = _text(self._statement(model_sql), " LIMIT :syncline_limit")
         try:
             with self._engine.connect() as conn:
                 self._begin_read_only(conn)
-                result = conn.execute(_text(sql))
+                result = conn.execute(sql.bindparams(syncline_limit=0))
                 description = result.cursor.description
                 dbapi = conn.connection.dbapi_connection
                 result.close()
@@ -133,6 +135,16 @@ class SQLSource:
                 return describe_cursor(self._engine.dialect.name, dbapi, description)
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(exc, "reading the model's columns") from exc
+
+    def _statement(self, model_sql: str) -> str:
+        """The SELECT that reads the model, refused unless it is one read-only query.
+
+        PostgreSQL then sees it through the extended protocol (a server-side cursor, or a
+        bound parameter), which runs one statement per call whatever the text holds.
+        """
+        sql = _select_all(model_sql)
+        check_model_query(sql, self.capabilities.dialect, f"source `{self.name}`")
+        return sql
 
     def _batches(
         self,
@@ -187,9 +199,9 @@ def _select_all(model_sql: str) -> str:
     return f"SELECT * FROM {body}"
 
 
-def _text(sql: str) -> sa.TextClause:
-    # a colon in user SQL ('10:30', ::casts) must not become a bind parameter
-    return sa.text(sql.replace(":", "\\:"))
+def _text(sql: str, ours: str = "") -> sa.TextClause:
+    # a colon in user SQL ('10:30', ::casts) must not become a bind parameter; ``ours`` may bind
+    return sa.text(sql.replace(":", "\\:") + ours)
 
 
 def open_sql_source(name: str, config: SQLSourceConfig, root: Path) -> SQLSource:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from syncline.server.auth.deps import CurrentUser, DbSession
 from syncline.server.checks import browse_columns, browse_schemas, browse_tables, test_connection
-from syncline.server.errors import ConflictError, NotFoundError
+from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
 from syncline.server.project.connections import get_connection, save_connection, view
 from syncline.server.project.definitions import (
     check_name,
@@ -209,9 +209,38 @@ def columns(
     user: CurrentUser,
     session: DbSession,
     table: Annotated[str | None, Query(description="schema.table")] = None,
-    query: Annotated[str | None, Query(description="a SELECT")] = None,
+    query: Annotated[
+        str | None, Query(description="refused: send a query with POST", deprecated=True)
+    ] = None,
 ) -> dict[str, Any]:
-    """The columns (name, type) of a table or a query of a source."""
+    """The columns (name, type) of a table of a source; a query is sent with POST.
+
+    A GET never runs a model query: an address can be followed by anyone's browser or
+    proxy logs, and SQL in it reads as if it were harmless.
+    """
+    if query is not None:
+        raise BadRequestError(f"a query is not run from a GET; send it as JSON to "
+                              f"POST /api/sources/{name}/columns: {{\"query\": \"SELECT …\"}}")
     config = connection_config(box_of(request), saved(session, "source", name))
-    found = browse_columns(name, config, project_root(request), table=table, query=query)
+    found = browse_columns(name, config, project_root(request), table=table, query=None)
+    return {"ok": True, "columns": found}
+
+
+class ColumnsBody(BaseModel):
+    """A table or a query (one SELECT) whose columns to describe."""
+
+    model_config = ConfigDict(extra="forbid")
+    table: str | None = Field(default=None, description="schema.table")
+    query: str | None = Field(default=None, description="one SELECT (or WITH … SELECT)")
+
+
+@router.post("/sources/{name}/columns")
+def query_columns(
+    request: Request, name: str, body: ColumnsBody, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """The columns (name, type) of a table or a query of a source (the query must be one
+    read-only SELECT; it runs on a read-only connection)."""
+    config = connection_config(box_of(request), saved(session, "source", name))
+    found = browse_columns(name, config, project_root(request), table=body.table,
+                           query=body.query)
     return {"ok": True, "columns": found}

@@ -88,8 +88,20 @@ def sync_page(request: Request, name: str, session: DbSession) -> Response:
 
 
 @router.get("/syncs/{name}/preview")
+def preview_page(request: Request, name: str, session: DbSession) -> Response:
+    """The wizard's confirm step, before the model is read: a GET runs no query, so the
+    records are one POST (with the CSRF token) away."""
+    found = signed_in_sync(request, session, name)
+    if isinstance(found, Response):
+        return found
+    user, row = found
+    return page(request, user, "preview.html", section="syncs", sync=row,
+                config=json.loads(row.body), plan=None, records=[], error=None, asked=False)
+
+
+@router.post("/syncs/{name}/preview")
 def preview(request: Request, name: str, session: DbSession) -> Response:
-    """The wizard's confirm step: what the first run would send, before anything is sent."""
+    """What the first run would send, before anything is sent (reads the model)."""
     found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
@@ -107,7 +119,7 @@ def preview(request: Request, name: str, session: DbSession) -> Response:
     records = [orjson.dumps(r, option=orjson.OPT_INDENT_2, default=str).decode()
                for r in (plan or {}).get("preview", [])]
     return page(request, user, "preview.html", section="syncs", sync=row,
-                config=json.loads(row.body), plan=plan, records=records, error=error)
+                config=json.loads(row.body), plan=plan, records=records, error=error, asked=True)
 
 
 @router.post("/syncs/{name}/run")
