@@ -82,6 +82,7 @@ def split_config(model: BaseModel) -> tuple[str, dict[str, Any], dict[str, str]]
     """``(type, settings, secrets)``: secret fields are those the model types ``SecretStr``."""
     settings: dict[str, Any] = {}
     secrets: dict[str, str] = {}
+    plain = model.model_dump(mode="json", by_alias=True)  # nested models (a files source's tables)
     for name in type(model).model_fields:
         value = getattr(model, name)
         if name == "type":
@@ -89,7 +90,7 @@ def split_config(model: BaseModel) -> tuple[str, dict[str, Any], dict[str, str]]
         if isinstance(value, SecretStr):
             secrets[name] = value.get_secret_value()
         elif value is not None:
-            settings[name] = value
+            settings[name] = plain.get(name, value)
     return str(model.model_dump()["type"]), settings, secrets
 
 
