@@ -30,7 +30,8 @@ ProjectOpt = Annotated[
                                          "users and definitions; default: here)."),
 ]
 
-def _root(project: Path | None) -> Path:
+def project_root(project: Path | None) -> Path:
+    """The project folder (default: here), which must exist."""
     root = (project or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"project folder {root} does not exist; pass --project DIR")
@@ -69,7 +70,7 @@ def serve_command(
     from syncline.server.settings import ServerSettings
     from syncline.store import StateStore
 
-    root = _root(project)
+    root = project_root(project)
     url, engine, sessions = open_server_store(root)
     settings = ServerSettings.from_env(sessions, host=host, port=port, https_only=https_only)
     store = StateStore(url)
@@ -80,31 +81,6 @@ def serve_command(
     finally:
         store.close()
         engine.dispose()
-
-
-@handles_errors
-def user_add(
-    name: Annotated[str, typer.Argument(help="User name to sign in with.")],
-    project: ProjectOpt = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-) -> None:
-    """Add a dashboard user (the password is prompted, or read with --password-stdin)."""
-    from syncline.server.auth.security import create_user
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    _, engine, sessions = open_server_store(_root(project))
-    try:
-        with sessions() as session:
-            create_user(session, name, password)
-            session.commit()
-    finally:
-        engine.dispose()
-    console.print(f"User [bold]{name}[/bold] added; sign in on the dashboard.")
 
 
 @handles_errors
@@ -147,7 +123,7 @@ def export_command(
     from syncline.server.project.secrets import SecretBox
 
     box = SecretBox.from_env()
-    _, engine, sessions = open_server_store(_root(project))
+    _, engine, sessions = open_server_store(project_root(project))
     try:
         with sessions() as session:
             data, env = export_project(session, box)
@@ -179,6 +155,6 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
     app.command("apply")(apply_command)
     app.command("export")(export_command)
-    users = typer.Typer(help="Dashboard users.", no_args_is_help=True)
-    users.command("add")(user_add)
-    app.add_typer(users, name="user")
+    from syncline.cli.users import register_users
+
+    register_users(app)

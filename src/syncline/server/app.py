@@ -29,6 +29,7 @@ from syncline.server.api import connections as api_connections
 from syncline.server.api import runs as api_runs
 from syncline.server.api import syncs as api_syncs
 from syncline.server.api import tokens as api_tokens
+from syncline.server.audit import AuditLog
 from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
 from syncline.server.pages import connections as pages_connections
@@ -121,6 +122,7 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
         same_site="lax",
         https_only=settings.https_only,
     )
+    app.add_middleware(AuditLog, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api_tokens.router)

@@ -35,6 +35,9 @@ class ServerSettings:
     https_only: bool = False
     """Mark the session cookie ``Secure`` (set it when served over HTTPS)."""
     session_max_age_s: int = 14 * 24 * 3600
+    """A sign-in ends after this long, however active (the cookie's lifetime too)."""
+    session_idle_s: int = 12 * 3600
+    """A sign-in unused for this long ends (checked on the server, not by the cookie)."""
     title: str = "Syncline"
 
     @classmethod

@@ -26,7 +26,7 @@ __all__ = ["Lease", "StateStore"]
 
 _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0006"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syncline.server.auth.deps import CurrentUser, DbSession
+from syncline.server.auth.deps import AdminUser, CurrentUser, DbSession, EditorUser
 from syncline.server.checks import browse_columns, browse_schemas, browse_tables, test_connection
 from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
 from syncline.server.project.connections import get_connection, save_connection, view
@@ -109,7 +109,7 @@ def list_connections(
 
 @router.post("/connections", status_code=status.HTTP_201_CREATED)
 def create_connection(
-    request: Request, body: ConnectionIn, user: CurrentUser, session: DbSession
+    request: Request, body: ConnectionIn, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
     """Save a new source or destination (409 if the name is taken)."""
     check_name(body.name)
@@ -133,7 +133,7 @@ def get_one(
 
 @router.put("/connections/{kind}/{name}")
 def update_connection(
-    request: Request, kind: Kind, name: str, body: ConnectionUpdate, user: CurrentUser,
+    request: Request, kind: Kind, name: str, body: ConnectionUpdate, user: AdminUser,
     session: DbSession,
 ) -> dict[str, Any]:
     """Change a connection; secrets left out keep their saved values."""
@@ -145,7 +145,7 @@ def update_connection(
 
 @router.delete("/connections/{kind}/{name}")
 def delete_connection(
-    kind: Kind, name: str, user: CurrentUser, session: DbSession
+    kind: Kind, name: str, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
     """Delete a connection no sync uses (409 names the syncs that do)."""
     remove_connection(session, kind, name)
@@ -177,7 +177,7 @@ def remove_connection(session: Session, kind: Kind, name: str) -> None:
 
 @router.post("/connections/{kind}/{name}/test")
 def test_saved(
-    request: Request, kind: Kind, name: str, user: CurrentUser, session: DbSession
+    request: Request, kind: Kind, name: str, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
     """Test a saved connection: ``ok`` false with the reason when it does not work."""
     config = connection_config(box_of(request), saved(session, kind, name))
@@ -236,7 +236,7 @@ class ColumnsBody(BaseModel):
 
 @router.post("/sources/{name}/columns")
 def query_columns(
-    request: Request, name: str, body: ColumnsBody, user: CurrentUser, session: DbSession
+    request: Request, name: str, body: ColumnsBody, user: EditorUser, session: DbSession
 ) -> dict[str, Any]:
     """The columns (name, type) of a table or a query of a source (the query must be one
     read-only SELECT; it runs on a read-only connection)."""

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from syncline.errors import ConfigError, RunLockedError, SynclineError
 from syncline.server.api.syncs import jobs_of, saved_sync
-from syncline.server.auth.deps import CurrentUser, DbSession
+from syncline.server.auth.deps import CurrentUser, DbSession, EditorUser
 from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
 from syncline.server.jobs import RunManager
 
@@ -82,7 +82,7 @@ def rejections_csv(rows: list[dict[str, Any]]) -> str:
 
 @router.post("/syncs/{name}/runs", status_code=status.HTTP_202_ACCEPTED)
 def trigger(
-    request: Request, name: str, user: CurrentUser, session: DbSession,
+    request: Request, name: str, user: EditorUser, session: DbSession,
     body: RunIn | None = None,
 ) -> dict[str, Any]:
     """Start a run in the background; poll ``GET /api/runs/{run_id}``."""
@@ -130,7 +130,7 @@ def get_rejections(
 
 
 @router.post("/runs/{run_id}/cancel")
-def cancel(request: Request, run_id: int, user: CurrentUser) -> dict[str, Any]:
+def cancel(request: Request, run_id: int, user: EditorUser) -> dict[str, Any]:
     """Ask a running run to stop (it ends as ``cancelled`` after its batch in flight)."""
     jobs = jobs_of(request)
     run_view(jobs, run_id)

@@ -12,9 +12,12 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from syncline.server.api.tokens import token_view
-from syncline.server.auth.deps import SESSION_USER_KEY, DbSession, signed_in_user, verify_csrf
+from syncline.server.auth.deps import SESSION_KEY, DbSession, signed_in_user, verify_csrf
 from syncline.server.auth.security import CSRF_FIELD, authenticate, create_token, csrf_token
+from syncline.server.auth.sessions import end_session, start_session
 from syncline.server.auth.throttle import SignInThrottle
+from syncline.server.errors import ForbiddenError
+from syncline.server.project.audit import entries
 from syncline.server.project.models import User
 
 __all__ = ["render", "router", "templates"]
@@ -84,14 +87,25 @@ def sign_in(
             error="Wrong user name or password.",
         )
     throttle.succeeded(username)
-    session.commit()  # a rehashed password
+    old = request.session.get(SESSION_KEY)
+    if isinstance(old, str):
+        end_session(session, old)
+    session_id = start_session(session, user)
+    session.commit()  # the session row, and a rehashed password
     request.session.clear()  # a new session (and CSRF token) at each sign-in
-    request.session[SESSION_USER_KEY] = user.id
+    request.session[SESSION_KEY] = session_id
+    request.state.actor = f"user {user.username}"
     return RedirectResponse(_safe_next(next_), status_code=303)
 
 
 @router.post("/sign-out")
-def sign_out(request: Request) -> Response:
+def sign_out(request: Request, session: DbSession) -> Response:
+    """End the session on the server too: a copy of the cookie no longer signs anyone in."""
+    session_id = request.session.get(SESSION_KEY)
+    if isinstance(session_id, str):
+        signed_in_user(request, session)  # who signs out, for the audit log
+        end_session(session, session_id)
+        session.commit()
     request.session.clear()
     return RedirectResponse("/sign-in", status_code=303)
 
@@ -103,6 +117,17 @@ def home(request: Request, session: DbSession) -> Response:
         return user
     tokens = [token_view(row) for row in user.tokens]
     return render(request, "home.html", user=user, tokens=tokens)
+
+
+@router.get("/audit")
+def audit_page(request: Request, session: DbSession) -> Response:
+    """Who created, changed, ran or deleted what (admins only, as ``GET /api/audit``)."""
+    user = _require_user(request, session)
+    if isinstance(user, Response):
+        return user
+    if user.role != "admin":
+        raise ForbiddenError(f"the audit log is for admins; `{user.username}` is a `{user.role}`")
+    return render(request, "audit.html", user=user, section="audit", entries=entries(session))
 
 
 @router.post("/tokens")
