@@ -17,8 +17,18 @@ from sqlalchemy.orm import Session
 
 from syncline.server.auth.deps import AdminUser, CurrentUser, DbSession, EditorUser
 from syncline.server.checks import browse_columns, browse_schemas, browse_tables, test_connection
-from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
-from syncline.server.project.connections import get_connection, save_connection, view
+from syncline.server.errors import (
+    BadRequestError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from syncline.server.project.connections import (
+    get_connection,
+    save_connection,
+    secrets_of,
+    view,
+)
 from syncline.server.project.definitions import (
     check_name,
     connection_config,
@@ -78,6 +88,30 @@ def saved(session: Session, kind: Kind, name: str) -> Connection:
     return row
 
 
+ROUTING = ("endpoint", "region", "account_id", "host", "port", "user", "base_url")
+"""Settings that say where a connection's secrets are sent: change one, re-enter the secrets."""
+
+
+def _secrets_stay_home(
+    config: dict[str, Any], saved_config: dict[str, Any], saved_secrets: dict[str, str]
+) -> None:
+    """A saved secret never follows a changed destination (as GitHub and Census ask again).
+
+    Otherwise whoever may edit a connection could point its endpoint or host at a server of
+    theirs, press Test, and receive the saved passcode or password.
+    """
+    moved = [k for k in ROUTING if k in config and config[k] != saved_config.get(k)]
+    kept = [k for k in saved_secrets if k not in config]
+    if moved and kept:
+        changed = ", ".join(f"`{k}`" for k in moved)
+        raise InvalidInputError([
+            {"field": f"body.config.{k}",
+             "reason": f"enter `{k}` again: {changed} changed, and a saved secret is never sent "
+                       "to a new destination"}
+            for k in kept
+        ])
+
+
 def store_connection(
     session: Session, box: SecretBox, kind: Kind, name: str, config: dict[str, Any]
 ) -> Connection:
@@ -85,10 +119,13 @@ def store_connection(
     existing = get_connection(session, kind, name)
     merged = dict(config)
     if existing is not None:
-        for key, value in connection_config(box, existing).items():
+        saved_config = connection_config(box, existing)
+        for key, value in saved_config.items():
             merged.setdefault(key, value)
         if config.get("type", existing.type) != existing.type:
             merged = dict(config)
+        else:
+            _secrets_stay_home(config, saved_config, secrets_of(box, existing))
     model = validate_connection(kind, merged)
     type_, settings, secrets = split_config(model)
     return save_connection(session, box, kind=kind, name=name, type=type_,
