@@ -75,7 +75,15 @@ def _split(name: str) -> list[str]:
         parsed = sqlglot.parse_one(name, into=exp.Table, dialect="duckdb")
         parts = [p.name for p in parsed.parts]
     except sqlglot.errors.SqlglotError:
+        if any(c in name for c in "\"`;'"):
+            raise ModelError(f"model table `{name}` is not a table name: a quote is not closed "
+                             "or it holds SQL; write `schema.table`, quoting names with spaces "
+                             "or dots, e.g. `\"My Schema\".\"My Table\"` (a query goes in "
+                             "`query:`)") from None
         parts = name.split(".")
+    if len(parts) > 3:
+        raise ModelError(f"model table `{name}` has {len(parts)} parts; write `schema.table` or "
+                         "`catalog.schema.table`, quoting names that contain dots")
     if not parts or any(not p for p in parts):
         raise ModelError(f"model table `{name}` is not `schema.table`; quote names with "
                          "spaces or dots, e.g. `\"My Schema\".\"My Table\"`.")

@@ -68,15 +68,27 @@ def rejection_rows(
     ]
 
 
+def spreadsheet_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text, never runs: one starting with ``=``, ``+``, ``-``,
+    ``@`` (or a tab or carriage return) gets a leading ``'`` (OWASP, "CSV Injection").
+
+    The records come from the source, so a value such as ``=HYPERLINK(...)`` is data someone
+    else wrote; opened in Excel or Sheets it would otherwise be a formula.
+    """
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def rejections_csv(rows: list[dict[str, Any]]) -> str:
-    """Rejected records as CSV (the record itself as JSON in the last column)."""
+    """Rejected records as CSV (the record itself as JSON in the last column), every cell
+    safe to open in a spreadsheet (``spreadsheet_safe``)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["sync_key", "code", "column", "reason", "record"])
     for row in rows:
         record = "" if row["record"] is None else orjson.dumps(row["record"], default=str).decode()
-        writer.writerow([row["sync_key"], row["code"], row["column"] or "", row["message"],
-                         record])
+        cells = [row["sync_key"], row["code"], row["column"] or "", row["message"], record]
+        writer.writerow([spreadsheet_safe(c) for c in cells])
     return out.getvalue()
 
 
