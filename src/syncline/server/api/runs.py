@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, status
+from fastapi import Path as FastApiPath
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -103,6 +104,10 @@ def trigger(
     return {"ok": True, "run_id": run_id, "url": f"/api/runs/{run_id}"}
 
 
+RunId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1, description="a run id")]
+"""A run id as the store can hold it (a bigger one is a 422, not a database overflow)."""
+
+
 @router.get("/runs")
 def list_runs(
     request: Request,
@@ -117,7 +122,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}")
-def get_run(request: Request, run_id: int, user: CurrentUser) -> dict[str, Any]:
+def get_run(request: Request, run_id: RunId, user: CurrentUser) -> dict[str, Any]:
     """One run: status, counts and, while it runs, progress."""
     return {"ok": True, "run": run_view(jobs_of(request), run_id)}
 
@@ -125,7 +130,7 @@ def get_run(request: Request, run_id: int, user: CurrentUser) -> dict[str, Any]:
 @router.get("/runs/{run_id}/rejections")
 def get_rejections(
     request: Request,
-    run_id: int,
+    run_id: RunId,
     user: CurrentUser,
     code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
@@ -142,7 +147,7 @@ def get_rejections(
 
 
 @router.post("/runs/{run_id}/cancel")
-def cancel(request: Request, run_id: int, user: EditorUser) -> dict[str, Any]:
+def cancel(request: Request, run_id: RunId, user: EditorUser) -> dict[str, Any]:
     """Ask a running run to stop (it ends as ``cancelled`` after its batch in flight)."""
     jobs = jobs_of(request)
     run_view(jobs, run_id)

@@ -4,9 +4,9 @@ a plan with a preview of the first records as CleverTap would receive them."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
@@ -181,12 +181,11 @@ def resume(request: Request, name: str, user: EditorUser, session: DbSession) ->
 
 @router.post("/syncs/{name}/plan")
 def plan(
-    request: Request, name: str, user: EditorUser, session: DbSession, preview: int = 5
+    request: Request, name: str, user: EditorUser, session: DbSession,
+    preview: Annotated[int, Query(ge=0, le=100)] = 5,
 ) -> dict[str, Any]:
     """Dry run: counts of what a run would send and the first records, as CleverTap gets them."""
     saved_sync(session, name)
-    if not 0 <= preview <= 100:
-        raise InvalidInputError([{"field": "query.preview", "reason": "between 0 and 100"}])
     return {"ok": True, "plan": plan_of(jobs_of(request), name, preview)}
 
 

@@ -6,9 +6,10 @@ Answers are JSON objects with ``"ok": true``; errors use ``syncline.server.error
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel, ConfigDict, Field
 
 from syncline import __version__
@@ -85,13 +86,18 @@ def add_token(
 
 
 @router.get("/audit")
-def audit_log(user: AdminUser, session: DbSession, limit: int = 200) -> dict[str, Any]:
+def audit_log(
+    user: AdminUser, session: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> dict[str, Any]:
     """Who created, changed, ran or deleted what, newest first (admins only)."""
-    return {"ok": True, "entries": entries(session, max(1, min(limit, 1000)))}
+    return {"ok": True, "entries": entries(session, limit)}
 
 
 @router.delete("/tokens/{token_id}")
-def delete_token(token_id: int, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def delete_token(
+    token_id: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], user: CurrentUser,
+    session: DbSession,
+) -> dict[str, Any]:
     """Revoke one of the caller's tokens."""
     if not revoke_token(session, user, token_id):
         raise NotFoundError(f"you have no API token with id {token_id}; GET /api/tokens lists them")
