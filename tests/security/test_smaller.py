@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -112,3 +113,16 @@ def test_a_malformed_table_name_is_a_clear_error(app: Served) -> None:
             "source": "wh", "destination": "ct", "object": "profile", "sync_key": "id",
             "model": {"table": 'main.orders"; DROP TABLE x'}}})
         assert made.status_code == 422 and "is not a table name" in made.text
+
+
+def test_behind_a_proxy_each_client_keeps_its_address(tmp_path: Path) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from syncline.server.app import uvicorn_config
+    from syncline.server.settings import ServerSettings
+
+    settings = ServerSettings(secret_key="k" * 32, session_factory=sessionmaker())
+    plain = uvicorn_config(settings)
+    assert plain.proxy_headers is False  # nobody may claim an address by sending a header
+    proxied = uvicorn_config(replace(settings, forwarded_allow_ips="127.0.0.1"))
+    assert proxied.proxy_headers is True and proxied.forwarded_allow_ips == "127.0.0.1"

@@ -62,6 +62,10 @@ def serve_command(
     https_only: Annotated[
         bool, typer.Option("--https-only", help="Secure cookies (behind a TLS proxy).")
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None, typer.Option(help="Trust X-Forwarded-For from these proxies (e.g. "
+                                      "127.0.0.1), so each client keeps its own address.")
+    ] = None,
 ) -> None:
     """Serve the dashboard and the REST API, and run scheduled syncs."""
     from syncline.server.app import serve
@@ -72,7 +76,8 @@ def serve_command(
 
     root = project_root(project)
     url, engine, sessions = open_server_store(root)
-    settings = ServerSettings.from_env(sessions, host=host, port=port, https_only=https_only)
+    settings = ServerSettings.from_env(sessions, host=host, port=port, https_only=https_only,
+                                       forwarded_allow_ips=forwarded_allow_ips)
     store = StateStore(url)
     jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key))
     console.print(f"Syncline on http://{host}:{port} (project {root}); Ctrl+C stops it.")

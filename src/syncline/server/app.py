@@ -166,7 +166,10 @@ def uvicorn_config(settings: ServerSettings, jobs: RunManager | None = None) -> 
         host=settings.host,
         port=settings.port,
         log_level="info",
-        proxy_headers=False,
+        # the client's address (sign-in throttling, the audit log) comes from X-Forwarded-For
+        # only when the operator names the proxies to trust
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

@@ -36,6 +36,9 @@ class ServerSettings:
     """Mark the session cookie ``Secure`` (set it when served over HTTPS)."""
     session_max_age_s: int = 14 * 24 * 3600
     """A sign-in ends after this long, however active (the cookie's lifetime too)."""
+    forwarded_allow_ips: str | None = None
+    """Proxies whose ``X-Forwarded-For`` gives the client's address (e.g. ``127.0.0.1``);
+    None: the connection's own address (behind a proxy, every client shares the proxy's)."""
     session_idle_s: int = 12 * 3600
     """A sign-in unused for this long ends (checked on the server, not by the cookie)."""
     title: str = "Syncline"
