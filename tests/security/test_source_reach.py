@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from syncline.server.project.connections import save_connection
+
 from ..server.served import Served
 
 READS = [
@@ -43,8 +45,15 @@ def test_a_files_source_reads_its_files_and_nothing_else(app: Served) -> None:
         assert other.status_code == 400 and "disabled by configuration" in other.text
 
 
-def _source(api: Any, name: str, config: dict[str, Any]) -> Any:
-    api.post("/api/connections", json={"kind": "source", "name": name, "config": config})
+def _source(app: Served, api: Any, name: str, config: dict[str, Any], why: str) -> Any:
+    """Refused on save; one saved anyway (before the fence, or by `syncline apply`) is
+    refused when used: its test's answer."""
+    made = api.post("/api/connections", json={"kind": "source", "name": name, "config": config})
+    assert made.status_code == 422 and why in made.text, made.text
+    with app.jobs.sessions() as db:
+        save_connection(db, app.jobs.box, kind="source", name=name, type=config["type"],
+                        settings={k: v for k, v in config.items() if k != "type"}, secrets={})
+        db.commit()
     return api.post(f"/api/connections/source/{name}/test").json()
 
 
@@ -67,7 +76,7 @@ def test_source_paths_stay_in_the_project_and_off_syncline_files(
     if config.get("path") == "STATE":
         config = {**config, "path": str(state)}
     with app.api() as api:
-        tested = _source(api, "sneaky", config)
+        tested = _source(app, api, "sneaky", config, why)
         assert tested["ok"] is False and why in tested["error"], tested
         assert "leaked" not in str(tested)
         browsed = api.get("/api/sources/sneaky/schemas")

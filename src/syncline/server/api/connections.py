@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syncline.errors import ConfigError
 from syncline.server.auth.deps import AdminUser, CurrentUser, DbSession, EditorUser
 from syncline.server.checks import browse_columns, browse_schemas, browse_tables, test_connection
 from syncline.server.errors import (
@@ -39,6 +40,7 @@ from syncline.server.project.definitions import (
 )
 from syncline.server.project.models import Connection
 from syncline.server.project.secrets import SecretBox
+from syncline.server.settings import source_fence
 
 __all__ = ["remove_connection", "router", "syncs_using"]
 
@@ -113,9 +115,15 @@ def _secrets_stay_home(
 
 
 def store_connection(
-    session: Session, box: SecretBox, kind: Kind, name: str, config: dict[str, Any]
+    session: Session, box: SecretBox, kind: Kind, name: str, config: dict[str, Any],
+    root: Path | None = None,
 ) -> Connection:
-    """Validate ``config`` (saved secrets filling omitted ones) and save it; the caller commits."""
+    """Validate ``config`` (saved secrets filling omitted ones) and save it; the caller commits.
+
+    With the project ``root``, a source's paths must be inside the fence
+    (``syncline.server.settings.source_fence``): a 422 on save rather than a refusal at its
+    first use.
+    """
     existing = get_connection(session, kind, name)
     merged = dict(config)
     if existing is not None:
@@ -127,6 +135,11 @@ def store_connection(
         else:
             _secrets_stay_home(config, saved_config, secrets_of(box, existing))
     model = validate_connection(kind, merged)
+    if kind == "source" and root is not None:
+        try:
+            source_fence(root).check(name, model)
+        except ConfigError as exc:
+            raise InvalidInputError([{"field": "body.config.path", "reason": str(exc)}]) from None
     type_, settings, secrets = split_config(model)
     return save_connection(session, box, kind=kind, name=name, type=type_,
                            settings=settings, secrets=secrets)
@@ -155,7 +168,8 @@ def create_connection(
             f"a {body.kind} `{body.name}` already exists; PUT /api/connections/{body.kind}/"
             f"{body.name} changes it"
         )
-    row = store_connection(session, box_of(request), body.kind, body.name, body.config)
+    row = store_connection(session, box_of(request), body.kind, body.name, body.config,
+                           project_root(request))
     session.commit()
     return {"ok": True, "connection": view(box_of(request), row)}
 
@@ -175,7 +189,8 @@ def update_connection(
 ) -> dict[str, Any]:
     """Change a connection; secrets left out keep their saved values."""
     saved(session, kind, name)
-    row = store_connection(session, box_of(request), kind, name, body.config)
+    row = store_connection(session, box_of(request), kind, name, body.config,
+                           project_root(request))
     session.commit()
     return {"ok": True, "connection": view(box_of(request), row)}
 

@@ -115,7 +115,8 @@ async def save(
         if not editing and get_connection(session, ck, name.strip()) is not None:
             raise InvalidInputError([{"field": "name", "reason": f"a {ck} `{name}` exists; "
                                       "pick another name or edit it from the list"}])
-        row = store_connection(session, box(request), ck, name.strip(), _config_of(ck, form))
+        row = store_connection(session, box(request), ck, name.strip(), _config_of(ck, form),
+                               project_root(request))
         session.commit()
     except InvalidInputError as exc:
         return page(request, user, "connection_form.html", status_code=422,
