@@ -115,3 +115,21 @@ def test_token_create_and_revoke_from_the_cli(app: Served, tmp_path: Path) -> No
         assert airflow.get("/api/me").json()["user"]["role"] == "editor"
         assert cli("token", "revoke", "airflow").returncode == 0
         assert airflow.get("/api/me").status_code == 401
+
+
+def test_admins_manage_users_through_the_api(app: Served) -> None:
+    with app.api() as admin:
+        made = admin.post("/api/users", json={"username": "val", "password": "a long enough one"})
+        assert made.status_code == 201 and made.json()["user"]["role"] == "viewer"
+        assert "password" not in str(admin.get("/api/users").json())
+    with app.jobs.sessions() as db:
+        _, token = create_token(db, get_user(db, "val"), "val-token")
+        db.commit()
+    with _client(app, token) as val:
+        assert val.get("/api/users").status_code == 403
+        assert val.put("/api/users/val", json={"role": "admin"}).status_code == 403
+        with app.api() as admin:
+            assert admin.put("/api/users/val", json={"role": "editor"}).status_code == 200
+            assert val.get("/api/me").json()["user"]["role"] == "editor"
+            assert admin.delete("/api/users/val").status_code == 200
+        assert val.get("/api/me").status_code == 401  # the user's tokens went with them

@@ -29,6 +29,7 @@ from syncline.server.api import connections as api_connections
 from syncline.server.api import runs as api_runs
 from syncline.server.api import syncs as api_syncs
 from syncline.server.api import tokens as api_tokens
+from syncline.server.api import users as api_users
 from syncline.server.audit import AuditLog
 from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
@@ -126,6 +127,7 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api_tokens.router)
+    app.include_router(api_users.router)
     app.include_router(api_connections.router)
     app.include_router(api_syncs.router)
     app.include_router(api_runs.router)
