@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from syncline.server.security import create_token, create_user
+from syncline.server.auth.security import create_token, create_user
 from syncline.store import StateStore
 from syncline_sandbox.accounts import Account
 from syncline_sandbox.testing import SandboxServer

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncline.server.app import create_app
-from syncline.server.models import User
-from syncline.server.security import create_user
+from syncline.server.auth.security import create_user
+from syncline.server.project.models import User
 from syncline.server.settings import ServerSettings
 from syncline.store import StateStore
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import sessionmaker
 
 from syncline.scheduler import ManualClock
 from syncline.server.app import uvicorn_config
+from syncline.server.auth.security import create_token, create_user
 from syncline.server.jobs import RunManager
-from syncline.server.secrets import SecretBox
-from syncline.server.security import create_token, create_user
+from syncline.server.project.secrets import SecretBox
 from syncline.server.settings import ServerSettings
 from syncline_sandbox.accounts import Account
 from syncline_sandbox.testing import SandboxServer

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from syncline.server.models import Connection, User
+from syncline.server.project.models import Connection, User
 
 from .test_app import api_token
 
@@ -65,12 +65,17 @@ async def test_a_taken_name_is_a_conflict_and_update_keeps_the_secret(
     await create_destination(client, auth)
     again = await create_destination(client, auth)
     assert again.status_code == 409
-    config = {"type": "clevertap", "account_id": "ACC-2", "region": "us1"}
-    updated = await client.put("/api/connections/destination/ct", json={"config": config},
+    current = (await client.get("/api/connections/destination/ct", headers=auth)).json()
+    same_place = {"type": "clevertap", **current["connection"]["settings"]}
+    updated = await client.put("/api/connections/destination/ct", json={"config": same_place},
                                headers=auth)
     assert updated.status_code == 200, updated.text
-    assert updated.json()["connection"]["settings"]["region"] == "us1"
     assert updated.json()["connection"]["secrets"] == {"passcode": "••••••••"}
+    # a new account or region is a new destination: the passcode must be entered again
+    config = {"type": "clevertap", "account_id": "ACC-2", "region": "us1"}
+    moved = await client.put("/api/connections/destination/ct", json={"config": config},
+                             headers=auth)
+    assert moved.status_code == 422 and "enter `passcode` again" in moved.text
 
 
 async def test_connections_need_a_token(client: httpx.AsyncClient) -> None:

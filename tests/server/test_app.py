@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syncline.errors import ConfigError
 from syncline.server.app import SESSION_COOKIE, create_app
-from syncline.server.models import User
-from syncline.server.security import create_token
+from syncline.server.auth.security import create_token
+from syncline.server.project.models import User
 from syncline.server.settings import ServerSettings
 
 from .conftest import PASSWORD, USERNAME

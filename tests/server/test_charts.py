@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from syncline.server.charts import runs_chart
+from syncline.server.pages.charts import runs_chart
 
 
 def test_no_runs_no_chart() -> None:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from syncline.cli.serve import register
 from syncline.config import load
-from syncline.server.security import authenticate
+from syncline.server.auth.security import authenticate
 
 SECRET = "cli-secret-key-0123456789abcdef"
 YML = """\

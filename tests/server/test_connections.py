@@ -7,8 +7,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncline.errors import ConfigError
-from syncline.server.connections import get_connection, save_connection, secrets_of, view
-from syncline.server.secrets import SecretBox
+from syncline.server.project.connections import get_connection, save_connection, secrets_of, view
+from syncline.server.project.secrets import SecretBox
 
 from .conftest import SECRET
 

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syncline.config.models import Project
 from syncline.errors import ConfigError
-from syncline.server.definitions import apply_project, export_project, stored_project
-from syncline.server.models import Connection, SyncDefinition
-from syncline.server.secrets import SecretBox
+from syncline.server.project.definitions import apply_project, export_project, stored_project
+from syncline.server.project.models import Connection, SyncDefinition
+from syncline.server.project.secrets import SecretBox
 
 from .conftest import SECRET
 

@@ -31,6 +31,32 @@ def csrf(text: str) -> str:
     return match.group(1)
 
 
+def step(client: httpx.Client, path: str, answers: dict[str, Any]) -> httpx.Response:
+    """A wizard step: a POST with the session's CSRF token (a GET never opens the source)."""
+    return client.post(path, data={**answers, "csrf_token": csrf(client.get(path).text)})
+
+
+def previewed(client: httpx.Client, name: str) -> httpx.Response:
+    """The preview's records, asked for with a POST (its GET reads nothing)."""
+    page = client.get(f"/syncs/{name}/preview")
+    return client.post(f"/syncs/{name}/preview", data={"csrf_token": csrf(page.text)})
+
+
+def prefilled_answers(text: str) -> dict[str, Any]:
+    """What the wizard's form would send: its hidden answers and each select's chosen option."""
+    answers: dict[str, Any] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', text):
+        if name != "csrf_token":
+            value = html.unescape(value)
+            answers[name] = [*answers[name], value] if name == "col" and name in answers else (
+                [value] if name == "col" else value)
+    for name, body in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', text, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', body)
+        if chosen:
+            answers[name] = html.unescape(chosen.group(1))
+    return answers
+
+
 def beside(text: str, answer: str) -> str:
     """The problem shown next to the field ``answer``."""
     match = re.search(rf'<span class="field-error" id="error-{answer}">([^<]*)</span>', text)
@@ -61,16 +87,18 @@ def test_the_edit_shows_the_saved_values_at_each_step(
     assert first.status_code == 200 and "Edit sync users" in first.text
     assert '<option value="wh" selected>' in first.text
     assert '<option value="main.users" selected>' in first.text
-    links = {m.group(2): html.unescape(m.group(1))
-             for m in re.finditer(r'<a href="(/syncs/users/edit\?[^"]+)">([^<]+)</a>', first.text)}
-    key = client.get(links["Sync key"])
+    buttons = dict(re.findall(r'form="wizard" name="step" value="(\w+)" class="link">([^<]+)<',
+                              first.text))
+    assert list(buttons.values()) == ["Destination", "Sync key", "Mappings", "Confirm"]
+    saved = prefilled_answers(first.text)
+    key = step(client, "/syncs/users/edit", {**saved, "step": "key"})
     assert '<option value="user_id" selected>' in key.text
-    mappings = client.get(links["Mappings"])
+    mappings = step(client, "/syncs/users/edit", {**saved, "step": "mappings"})
     assert 'id="mode-columns" checked' in mappings.text
     assert 'value="email" checked' in mappings.text and 'value="age" checked' in mappings.text
     assert 'value="phone" checked' not in mappings.text
     assert 'name="to_age" value="Age"' in mappings.text
-    confirm = client.get(links["Confirm"])
+    confirm = step(client, "/syncs/users/edit", {**saved, "step": "confirm"})
     assert confirm.status_code == 200 and 'value="0 6 * * *"' in confirm.text
     assert "No change from the saved definition" in confirm.text
     assert 'id="snapshot-warning"' not in confirm.text
@@ -80,13 +108,13 @@ def test_a_valid_edit_is_saved_as_the_api_sees_it(
     web: tuple[Served, httpx.Client, httpx.Client],
 ) -> None:
     app, client, api = web
-    confirm = client.get("/syncs/users/edit", params={**EDIT, "step": "confirm"})
+    confirm = step(client, "/syncs/users/edit", {**EDIT, "step": "confirm"})
     assert confirm.status_code == 200
     assert "0 7 * * *" in confirm.text and 'id="changes"' in confirm.text
     assert 'id="snapshot-warning"' not in confirm.text  # never ran: nothing to resend
     saved = client.post("/syncs/users/edit", data={**EDIT, "csrf_token": csrf(confirm.text)})
     assert saved.status_code == 200 and str(saved.url).endswith("/syncs/users/preview")
-    assert f'id="planned-new">{USERS}<' in saved.text
+    assert f'id="planned-new">{USERS}<' in previewed(client, "users").text
     config = api.get("/api/syncs/users").json()["sync"]["config"]
     assert config["schedule"] == "0 7 * * *"
     assert config["mappings"]["columns"] == [
@@ -128,11 +156,11 @@ def test_a_new_sync_key_is_warned_about_and_must_be_acknowledged(
     token = csrf(client.get("/syncs/users").text)
     ran = client.post("/syncs/users/run", data={"csrf_token": token})
     app.wait_run(api, int(str(ran.url).rsplit("/", 1)[1]))
-    same_key = client.get("/syncs/users/edit", params={**EDIT, "step": "confirm"})
+    same_key = step(client, "/syncs/users/edit", {**EDIT, "step": "confirm"})
     warning = html.unescape(same_key.text)
     assert "Every profile is sent again on the next run: the fields sent changed" in warning
     new_key = {**EDIT, "sync_key": "email"}
-    confirm = client.get("/syncs/users/edit", params={**new_key, "step": "confirm"})
+    confirm = step(client, "/syncs/users/edit", {**new_key, "step": "confirm"})
     text = html.unescape(confirm.text)
     assert 'id="snapshot-warning"' in text
     assert "The next run treats every row as new" in text and "keyed by sync key `user_id`" in text
@@ -143,7 +171,8 @@ def test_a_new_sync_key_is_warned_about_and_must_be_acknowledged(
     saved = client.post("/syncs/users/edit", data={**new_key, "acknowledge": "yes",
                                                    "csrf_token": csrf(confirm.text)})
     assert str(saved.url).endswith("/syncs/users/preview")
-    assert f'id="planned-new">{USERS}<' in saved.text  # as warned: every row is new again
+    # as warned: every row is new again
+    assert f'id="planned-new">{USERS}<' in previewed(client, "users").text
     assert api.get("/api/syncs/users").json()["sync"]["config"]["sync_key"] == "email"
 
 

@@ -34,6 +34,17 @@ def csrf(html: str) -> str:
     return match.group(1)
 
 
+def step(client: httpx.Client, answers: dict[str, str], path: str = "/syncs/new") -> httpx.Response:
+    """A wizard step: a POST with the session's CSRF token (a GET never opens the source)."""
+    return client.post(path, data={**answers, "csrf_token": csrf(client.get(path).text)})
+
+
+def previewed(client: httpx.Client, name: str) -> httpx.Response:
+    """The preview's records, asked for with a POST (its GET reads nothing)."""
+    page = client.get(f"/syncs/{name}/preview")
+    return client.post(f"/syncs/{name}/preview", data={"csrf_token": csrf(page.text)})
+
+
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[tuple[Served, httpx.Client]]:
     with served(tmp_path) as app:
@@ -51,27 +62,28 @@ def test_each_wizard_step_is_checked_against_the_source(
     web: tuple[Served, httpx.Client],
 ) -> None:
     _, client = web
-    first = client.get("/syncs/new", params={"source": "wh", "step": "model"})
+    first = step(client, {"source": "wh", "step": "model"})
     assert "main.users" in first.text and "main.orders" in first.text
-    gone = client.get("/syncs/new", params={**WIZARD, "table": "main.nope", "step": "key"})
+    gone = step(client, {**WIZARD, "table": "main.nope", "step": "key"})
     assert gone.status_code == 422 and "cannot be read" in gone.text
-    dup = client.get("/syncs/new", params={**WIZARD, "table": "main.orders", "step": "mappings"})
+    dup = step(client, {**WIZARD, "table": "main.orders", "step": "mappings"})
     assert dup.status_code == 422 and "not unique" in dup.text
-    event = client.get("/syncs/new", params={**WIZARD, "object": "event", "step": "mappings"})
+    event = step(client, {**WIZARD, "object": "event", "step": "mappings"})
     assert "identity" in event.text and "event name" in event.text
-    none = client.get("/syncs/new", params={**WIZARD, "mode": "columns", "step": "confirm"})
+    none = step(client, {**WIZARD, "mode": "columns", "step": "confirm"})
     assert none.status_code == 422 and "Tick at least one column" in none.text
-    mapping = client.get("/syncs/new", params={**WIZARD, "step": "mappings"})
+    mapping = step(client, {**WIZARD, "step": "mappings"})
     assert 'name="to_email" value="Email"' in mapping.text  # a standard field, matched
-    confirm = client.get("/syncs/new", params={**WIZARD, "step": "confirm"})
+    confirm = step(client, {**WIZARD, "step": "confirm"})
     assert confirm.status_code == 200
     created = client.post("/syncs/new", data={**WIZARD, "name": "users",
                                               "csrf_token": csrf(confirm.text)})
     assert created.status_code == 200 and str(created.url).endswith("/syncs/users/preview")
-    assert '"identity": "u001"' in html.unescape(created.text)
+    preview = previewed(client, "users").text
+    assert '"identity": "u001"' in html.unescape(preview)
     # every planned row is checked before anything is sent: u007's phone would be refused
-    assert 'id="would-reject">1<' in created.text and 'id="would-drop">0<' in created.text
-    assert "<td>516</td><td>phone</td>" in created.text and BAD_PHONE_USER in created.text
+    assert 'id="would-reject">1<' in preview and 'id="would-drop">0<' in preview
+    assert "<td>516</td><td>phone</td>" in preview and BAD_PHONE_USER in preview
     taken = client.post("/syncs/new", data={**WIZARD, "name": "users",
                                             "csrf_token": csrf(confirm.text)})
     assert taken.status_code == 422 and "already exists" in taken.text
@@ -120,7 +132,7 @@ def test_the_run_page_shows_what_a_run_did_with_earlier_in_doubt_keys(
 
 def test_run_page_counts_filter_csv_and_sync_page(web: tuple[Served, httpx.Client]) -> None:
     app, client = web
-    confirm = client.get("/syncs/new", params={**WIZARD, "step": "confirm"})
+    confirm = step(client, {**WIZARD, "step": "confirm"})
     client.post("/syncs/new", data={**WIZARD, "name": "users", "csrf_token": csrf(confirm.text)})
     sync_page = client.get("/syncs/users")
     ran = client.post("/syncs/users/run", data={"csrf_token": csrf(sync_page.text)})

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from syncline.errors import ConfigError
-from syncline.server.secrets import KEY_ENV, SecretBox, derive_key, mask, secret_key_from_env
+from syncline.server.project.secrets import (
+    KEY_ENV,
+    SecretBox,
+    derive_key,
+    mask,
+    secret_key_from_env,
+)
 
 KEY = "k" * 20
 

@@ -11,9 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncline.errors import ConfigError
-from syncline.server.errors import CsrfError
-from syncline.server.models import ApiToken, User
-from syncline.server.security import (
+from syncline.server.auth.security import (
     authenticate,
     check_csrf,
     create_token,
@@ -24,6 +22,8 @@ from syncline.server.security import (
     user_for_token,
     verify_password,
 )
+from syncline.server.errors import CsrfError
+from syncline.server.project.models import ApiToken, User
 
 from .conftest import PASSWORD, USERNAME
 

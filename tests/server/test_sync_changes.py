@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from syncline.config.models import SyncConfig
-from syncline.server.sync_changes import changed_settings, snapshot_impact
+from syncline.server.project.sync_changes import changed_settings, snapshot_impact
 from syncline.sources.base import Column
 
 COLUMNS = [Column("order_id", "VARCHAR"), Column("user_id", "VARCHAR"),

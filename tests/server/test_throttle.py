@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from syncline.server.models import User
-from syncline.server.throttle import SignInThrottle
+from syncline.server.auth.throttle import SignInThrottle
+from syncline.server.project.models import User
 
 from .test_app import sign_in
 

@@ -106,7 +106,7 @@ def test_lease_refused_across_stores_and_taken_over_after_expiry(state_url: str)
 
 
 def test_migrations_create_the_server_tables_as_the_models_declare_them(state_url: str) -> None:
-    from syncline.server.models import metadata
+    from syncline.server.project.models import metadata
 
     store = StateStore(state_url)
     inspector = sa.inspect(store.engine)

@@ -419,10 +419,16 @@ def sandbox(
     ] = None,
     account: Annotated[
         list[str] | None,
-        typer.Option(help="ID:PASSCODE[:REGION]; repeat for more accounts or passcodes."),
+        typer.Option(
+            envvar="SYNCLINE_SANDBOX_ACCOUNTS",
+            help="ID:PASSCODE[:REGION]; repeat for more accounts or passcodes. On the command "
+                 "line a passcode shows in `ps`: prefer SYNCLINE_SANDBOX_ACCOUNTS (entries "
+                 "separated by spaces) or --accounts-file.",
+        ),
     ] = None,
     accounts_file: Annotated[
-        Path | None, typer.Option(help="YAML or JSON list of accounts.")
+        Path | None, typer.Option(envvar="SYNCLINE_SANDBOX_ACCOUNTS_FILE",
+                                  help="YAML or JSON list of accounts.")
     ] = None,
     faults: Annotated[
         str | None,

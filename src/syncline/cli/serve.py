@@ -30,7 +30,8 @@ ProjectOpt = Annotated[
                                          "users and definitions; default: here)."),
 ]
 
-def _root(project: Path | None) -> Path:
+def project_root(project: Path | None) -> Path:
+    """The project folder (default: here), which must exist."""
     root = (project or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"project folder {root} does not exist; pass --project DIR")
@@ -61,17 +62,22 @@ def serve_command(
     https_only: Annotated[
         bool, typer.Option("--https-only", help="Secure cookies (behind a TLS proxy).")
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None, typer.Option(help="Trust X-Forwarded-For from these proxies (e.g. "
+                                      "127.0.0.1), so each client keeps its own address.")
+    ] = None,
 ) -> None:
     """Serve the dashboard and the REST API, and run scheduled syncs."""
     from syncline.server.app import serve
     from syncline.server.jobs import RunManager
-    from syncline.server.secrets import SecretBox
+    from syncline.server.project.secrets import SecretBox
     from syncline.server.settings import ServerSettings
     from syncline.store import StateStore
 
-    root = _root(project)
+    root = project_root(project)
     url, engine, sessions = open_server_store(root)
-    settings = ServerSettings.from_env(sessions, host=host, port=port, https_only=https_only)
+    settings = ServerSettings.from_env(sessions, host=host, port=port, https_only=https_only,
+                                       forwarded_allow_ips=forwarded_allow_ips)
     store = StateStore(url)
     jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key))
     console.print(f"Syncline on http://{host}:{port} (project {root}); Ctrl+C stops it.")
@@ -83,36 +89,11 @@ def serve_command(
 
 
 @handles_errors
-def user_add(
-    name: Annotated[str, typer.Argument(help="User name to sign in with.")],
-    project: ProjectOpt = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-) -> None:
-    """Add a dashboard user (the password is prompted, or read with --password-stdin)."""
-    from syncline.server.security import create_user
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    _, engine, sessions = open_server_store(_root(project))
-    try:
-        with sessions() as session:
-            create_user(session, name, password)
-            session.commit()
-    finally:
-        engine.dispose()
-    console.print(f"User [bold]{name}[/bold] added; sign in on the dashboard.")
-
-
-@handles_errors
 def apply_command(project: ProjectOpt = None) -> None:
     """Copy syncline.yml's sources, destinations and syncs into the state store (the server's)."""
     from syncline.config.load import load_project
-    from syncline.server.definitions import apply_project
-    from syncline.server.secrets import SecretBox
+    from syncline.server.project.definitions import apply_project
+    from syncline.server.project.secrets import SecretBox
 
     loaded = load_project(project)
     box = SecretBox.from_env()
@@ -143,11 +124,11 @@ def export_command(
     """Write the state store's definitions as syncline.yml; secrets become ${ENV} references."""
     import yaml
 
-    from syncline.server.definitions import export_project
-    from syncline.server.secrets import SecretBox
+    from syncline.server.project.definitions import export_project
+    from syncline.server.project.secrets import SecretBox
 
     box = SecretBox.from_env()
-    _, engine, sessions = open_server_store(_root(project))
+    _, engine, sessions = open_server_store(project_root(project))
     try:
         with sessions() as session:
             data, env = export_project(session, box)
@@ -179,6 +160,6 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
     app.command("apply")(apply_command)
     app.command("export")(export_command)
-    users = typer.Typer(help="Dashboard users.", no_args_is_help=True)
-    users.command("add")(user_add)
-    app.add_typer(users, name="user")
+    from syncline.cli.users import register_users
+
+    register_users(app)

@@ -60,7 +60,8 @@ def state_url(root: Path, env: Mapping[str, str] | None = None) -> str:
     if url:
         return url
     folder = root.resolve() / ".syncline"
-    folder.mkdir(parents=True, exist_ok=True)  # sqlite creates the file, not its folder
+    # sqlite creates the file, not its folder; only its owner may look in (0700)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'state.db'}"
 
 
@@ -113,7 +114,16 @@ def load_project(
     """Read, interpolate and validate ``syncline.yml``; every error is a ``ConfigError``."""
     path = find_project(project_dir)
     environ = os.environ if env is None else env
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: {len(raw)} bytes; a {FILENAME} larger than "
+                          f"{MAX_YAML_BYTES // 1_000_000} MB is refused (is it the right file?)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not valid UTF-8 (byte {exc.start}: "
+                          f"{raw[exc.start:exc.start + 1]!r}); save the file as UTF-8") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -121,7 +131,7 @@ def load_project(
         where = f"{FILENAME}:{mark.line + 1}" if mark is not None else FILENAME
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {reason}") from exc
-    data = _to_python(node, environ, ()) if node is not None else {}
+    data = _to_python(node, environ, (), _Budget()) if node is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{FILENAME}:1: expected a mapping of sections")
     try:
@@ -147,16 +157,52 @@ def register_project_secrets(value: object) -> None:
             register_project_secrets(item)
 
 
-def _to_python(node: yaml.Node, env: Mapping[str, str], keys: tuple[str, ...]) -> Any:
-    """Build plain Python from the node tree, interpolating strings as we go."""
+MAX_YAML_BYTES = 5_000_000
+"""A ``syncline.yml`` is a few KB; a bigger file is a mistake or an attack."""
+MAX_YAML_NODES = 200_000
+"""Values built from the YAML, aliases expanded: far above any real project, far below what
+an alias bomb ("billion laughs": nested ``*aliases``) expands to."""
+
+
+class _Budget:
+    """How many values ``_to_python`` may still build (aliases count every time they expand)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_YAML_NODES
+
+    def spend(self, node: yaml.Node) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise ConfigError(
+                f"{FILENAME}:{node.start_mark.line + 1}: the YAML expands to more than "
+                f"{MAX_YAML_NODES} values (aliases nested in aliases?); write it out plainly")
+
+
+def _to_python(node: yaml.Node, env: Mapping[str, str], keys: tuple[str, ...],
+               budget: _Budget, inside: frozenset[int] = frozenset()) -> Any:
+    """Build plain Python from the node tree, interpolating strings as we go.
+
+    Aliases are shared nodes: one inside itself (``a: &a [*a]``) is refused, and every
+    expansion counts against ``budget``, so neither recursion nor an alias bomb runs away.
+    """
+    budget.spend(node)
+    if id(node) in inside:
+        raise ConfigError(f"{FILENAME}:{node.start_mark.line + 1}: a YAML alias refers to a "
+                          f"value that contains it (a recursive alias); remove the loop")
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        inside = inside | {id(node)}
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(f"{FILENAME}:{key_node.start_mark.line + 1}: a key must be "
+                                  "a plain value, not a list or mapping")
             key = yaml.safe_load(yaml.serialize(key_node))
-            out[key] = _to_python(value_node, env, (*keys, str(key)))
+            out[key] = _to_python(value_node, env, (*keys, str(key)), budget, inside)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, env, (*keys, f"[{i}]")) for i, v in enumerate(node.value)]
+        return [_to_python(v, env, (*keys, f"[{i}]"), budget, inside)
+                for i, v in enumerate(node.value)]
     value = yaml.safe_load(yaml.serialize(node))
     if isinstance(value, str) and "${" in value:
         return _interpolate(value, env, node.start_mark.line + 1, keys)

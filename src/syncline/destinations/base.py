@@ -123,7 +123,8 @@ class DestinationClient(Protocol):
     capabilities: DestinationCapabilities
     budget_key: str
     """The account whose uploads count against ``capabilities.max_in_flight``: every run with
-    the same key shares that many uploads in flight (through the state store)."""
+    the same key shares that many uploads in flight (through the state store). Optional for a
+    plugin: without it (or when empty) each run keeps its own ``in_flight`` limit only."""
 
     def check(self) -> None:
         """Test the connection; raise a ``DestinationError`` whose message says what to fix."""

@@ -24,15 +24,16 @@ from syncline.engine.diff.store import DiffStore, DuckDBStore, map_store_error, 
 from syncline.engine.snapshot import Snapshot
 from syncline.errors import ConfigError
 from syncline.sources.base import Source
+from syncline.sources.duckdb import MEMORY_LIMIT
 
-__all__ = ["HASH", "KEY", "Plan", "PlanCounts", "Planner"]
+__all__ = ["HASH", "KEY", "MEMORY_LIMIT", "Plan", "PlanCounts", "Planner"]
 
-# DuckDB's buffer pool (diff joins, GROUP BY, sorts) spills to disk beyond this, so memory stays
+# DuckDB's buffer pool (diff joins, GROUP BY, sorts) spills to disk beyond MEMORY_LIMIT (defined
+# beside the DuckDB source, whose locked connection gets it when it opens), so memory stays
 # flat on any model size. The process holds more: ~170 MB for Python, its imports and the open
 # database, plus DuckDB's own unpooled allocations (tens of MB). 500MB put a 10M-row plan at
 # 727 MB; 200MB keeps it near 430 MB (the diff joins narrow rows, so spilling stays cheap) and
 # still leaves a 10M-key snapshot's index room to be updated.
-MEMORY_LIMIT = "200MB"
 # `history: skip` marks existing keys as seen in transactions of this many keys
 HISTORY_CHUNK = 100_000
 

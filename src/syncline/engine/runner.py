@@ -407,12 +407,16 @@ class Runner:
         self.progress.start(run.name, summary.new + summary.changed)
         retry_ambiguous = sync.object == "profile" or sync.in_doubt == "resend"
         run.lease = lease
-        # one budget of uploads in flight per destination account, shared with every run
-        slots = UploadSlots(self.store, run.client.budget_key, holder=_holder(),
-                            capacity=run.client.capabilities.max_in_flight,
-                            ttl_s=self.slot_ttl_s)
-        slots.keep_alive()
-        run.stack.callback(slots.release)
+        # one budget of uploads in flight per destination account, shared with every run; a
+        # destination (a plugin) that names no account has no limit shared across runs
+        budget_key = getattr(run.client, "budget_key", None)
+        slots: UploadSlots | None = None
+        if budget_key:
+            slots = UploadSlots(self.store, budget_key, holder=_holder(),
+                                capacity=run.client.capabilities.max_in_flight,
+                                ttl_s=self.slot_ttl_s)
+            slots.keep_alive()
+            run.stack.callback(slots.release)
         delivery = Delivery(run.client, in_flight=sync.in_flight, retry=self.retry,
                             retry_ambiguous=retry_ambiguous, cancel=self.cancel,
                             budget=slots, halt=lease.lost.is_set)

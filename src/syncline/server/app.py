@@ -25,24 +25,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncline import __version__
 from syncline.errors import RunLockedError, SynclineError
-from syncline.server import (
-    api,
-    api_connections,
-    api_dbt,
-    api_runs,
-    api_syncs,
-    metrics,
-    pages_connections,
-    pages_runs,
-    pages_syncs,
-    web,
-    wizard,
-    wizard_edit,
-)
+from syncline.server import metrics
+from syncline.server.api import connections as api_connections
+from syncline.server.api import dbt as api_dbt
+from syncline.server.api import runs as api_runs
+from syncline.server.api import syncs as api_syncs
+from syncline.server.api import tokens as api_tokens
+from syncline.server.api import users as api_users
+from syncline.server.audit import AuditLog
+from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
-from syncline.server.secrets import SecretBox, derive_key
+from syncline.server.pages import connections as pages_connections
+from syncline.server.pages import home
+from syncline.server.pages import runs as pages_runs
+from syncline.server.pages import syncs as pages_syncs
+from syncline.server.project.secrets import SecretBox, derive_key
 from syncline.server.settings import ServerSettings
-from syncline.server.throttle import SignInThrottle
+from syncline.server.wizard import edit as wizard_edit
+from syncline.server.wizard import steps as wizard
 
 if TYPE_CHECKING:
     import uvicorn
@@ -125,15 +125,17 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
         same_site="lax",
         https_only=settings.https_only,
     )
+    app.add_middleware(AuditLog, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    app.include_router(api.router)
+    app.include_router(api_tokens.router)
+    app.include_router(api_users.router)
     app.include_router(api_connections.router)
     app.include_router(api_dbt.router)
     app.include_router(api_syncs.router)
     app.include_router(api_runs.router)
     app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)
-    app.include_router(web.router)
+    app.include_router(home.router)
     app.include_router(pages_connections.router)
     app.include_router(wizard.router)  # /syncs/new before /syncs/{name}
     app.include_router(wizard_edit.router)  # /syncs/{name}/edit before /syncs/{name}/{action}
@@ -179,7 +181,10 @@ def uvicorn_config(settings: ServerSettings, jobs: RunManager | None = None) -> 
         host=settings.host,
         port=settings.port,
         log_level="info",
-        proxy_headers=False,
+        # the client's address (sign-in throttling, the audit log) comes from X-Forwarded-For
+        # only when the operator names the proxies to trust
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         **own_logging,  # type: ignore[arg-type]
     )
 
@@ -213,7 +218,7 @@ def error_response(
         if status == 401:
             headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
         return JSONResponse(body, status_code=status, headers=headers)
-    return web.render(
+    return home.render(
         request, "error.html", status_code=status, error_title=body["title"], message=message
     )
 

@@ -16,8 +16,9 @@ from pydantic import ValidationError
 
 from syncline.config.models import ModelConfig, SyncConfig
 from syncline.errors import SynclineError
-from syncline.server.definitions import field_errors, validate_connection
 from syncline.server.errors import BadRequestError, FieldError, InvalidInputError
+from syncline.server.project.definitions import field_errors, validate_connection
+from syncline.server.settings import source_fence
 
 __all__ = [
     "browse_columns",
@@ -36,6 +37,7 @@ def opened_source(name: str, config: dict[str, Any], root: Path) -> Iterator[Any
 
     model = validate_connection("source", config)
     try:
+        source_fence(root).check(name, model)  # inside the project, never Syncline's own files
         source = open_source(name, model, root)
     except SynclineError as exc:
         raise BadRequestError(f"source `{name}`: {exc}") from exc

@@ -27,8 +27,9 @@ from syncline.config.models import Project
 from syncline.engine.summary import RunSummary
 from syncline.errors import RunLockedError, SynclineError
 from syncline.scheduler import Clock, Scheduler, schedules_of
-from syncline.server.definitions import list_syncs, stored_project
-from syncline.server.secrets import SecretBox
+from syncline.server.project.definitions import list_syncs, stored_project
+from syncline.server.project.secrets import SecretBox
+from syncline.server.settings import source_fence
 from syncline.store import StateStore
 
 __all__ = ["LiveRun", "RunManager"]
@@ -170,7 +171,10 @@ class RunManager:
                                project=self.project())
         runner = Runner(loaded, _ReportingStore(self.store, live), progress=_Progress(live),
                         cancel=live.cancel)
-        runner.sync(sync)  # the ConfigError for an unknown sync, here and now
+        definition = runner.sync(sync)  # the ConfigError for an unknown sync, here and now
+        source = loaded.project.sources.get(definition.source)
+        if source is not None:  # a source saved before the fence, or by `syncline apply`
+            source_fence(self.root).check(definition.source, source)
 
         def work() -> None:
             try:

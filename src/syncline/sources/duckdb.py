@@ -1,10 +1,17 @@
-"""A DuckDB database file as a source, always opened read-only.
+"""A DuckDB database file as a source, always opened read-only and locked down.
 
 DuckDB lets one process open a file for writing, or many processes open it read-only, never
 both. Syncline only reads the user's file (the diff keeps its snapshot in Syncline's own DuckDB
 file, see engine/diff/store.py), so any number of syncs, from any number of processes, read one
 warehouse side by side. A writer of the user's own (a load, a dbt run) still locks readers out:
 opening then waits for it, a bounded time (`LOCK_WAIT_S`).
+
+DuckDB can read any file and the environment's neighbourhood (``read_text``, ``read_csv``,
+``glob``, extensions), and a model runs with the server's rights. So the connection that runs
+models is locked down from the start: external access off (no file, URL or extension outside the
+database file itself), extensions neither installed nor auto-loaded, and the configuration
+locked so no statement can turn any of it back on. Each statement run is checked by DuckDB's own
+parser to be exactly one SELECT (``check_duckdb_select``).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -20,8 +27,22 @@ import pyarrow as pa
 from syncline.config.models import DuckDBSourceConfig
 from syncline.errors import ModelError, SourceError
 from syncline.sources.base import Column, SourceCapabilities
+from syncline.sources.model_query import check_duckdb_select
 
-__all__ = ["LOCK_WAIT_S", "DuckDBSource", "open_duckdb_source", "wait_for_lock"]
+__all__ = ["LOCKED_DOWN", "LOCK_WAIT_S", "MEMORY_LIMIT", "DuckDBSource", "open_duckdb_source",
+           "wait_for_lock"]
+
+MEMORY_LIMIT = "200MB"
+"""DuckDB's buffer pool for the diff (``engine.planner`` says why 200MB); spills beyond it."""
+
+LOCKED_DOWN: dict[str, str | bool] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+"""DuckDB settings of a connection that runs models (DuckDB docs, "Securing DuckDB")."""
 
 LOCK_WAIT_S = 60.0
 """How long opening a DuckDB file waits for another process's write lock to go."""
@@ -66,8 +87,9 @@ class DuckDBSource:
                 raise SourceError(f"source `{self.name}`: the DuckDB file {self.path} does not "
                                   "exist; fix `path:` in syncline.yml (relative to the project).")
             try:
+                config: dict[str, Any] = {**LOCKED_DOWN, "memory_limit": MEMORY_LIMIT}
                 self._conn = wait_for_lock(
-                    lambda: duckdb.connect(str(self.path), read_only=True))
+                    lambda: duckdb.connect(str(self.path), read_only=True, config=config))
             except duckdb.Error as exc:
                 raise SourceError(f"source `{self.name}`: cannot open {self.path} ({exc}); "
                                   "check the file is a DuckDB database and that no other "
@@ -96,7 +118,8 @@ class DuckDBSource:
     def columns(self, model_sql: str) -> list[Column]:
         """Columns of a model, from running it with LIMIT 0."""
         try:
-            cur = self.connection.cursor().execute(f"SELECT * FROM {model_sql} LIMIT 0")
+            sql = self._select(f"SELECT * FROM {model_sql} LIMIT 0")
+            cur = self.connection.cursor().execute(sql)
         except duckdb.Error as exc:
             raise ModelError(f"source `{self.name}`: the model {model_sql} does not run: {exc}. "
                              "Fix the table name or query in the sync's `model:`.") from exc
@@ -106,11 +129,14 @@ class DuckDBSource:
         """Arrow batches straight from DuckDB's streaming reader."""
         try:
             reader = self.connection.cursor().sql(
-                f"SELECT * FROM {model_sql}").to_arrow_reader(batch_rows)
+                self._select(f"SELECT * FROM {model_sql}")).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
             raise ModelError(f"source `{self.name}`: the model {model_sql} does not run: {exc}. "
                              "Fix the table name or query in the sync's `model:`.") from exc
         yield from reader
+
+    def _select(self, sql: str) -> str:
+        return check_duckdb_select(self.connection, sql, f"source `{self.name}`")
 
     def close(self) -> None:
         """Close the connection (idempotent)."""

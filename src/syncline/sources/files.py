@@ -3,6 +3,10 @@
 Each configured table is a DuckDB view over its files (a path, a glob or a list of them), so a
 model is plain DuckDB SQL over those views and streams as Arrow without loading whole files.
 ``DuckDBViews`` is shared with the Google Sheets source, which registers an Arrow table instead.
+
+Before the first model runs, the in-memory DuckDB is locked down (``sources.duckdb.LOCKED_DOWN``):
+external access off except for exactly the files the views read (``allowed_paths``), and the
+configuration locked, so a model can read its source's files and nothing else on the machine.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from sqlglot import exp
 from syncline.config.sources import FilesSourceConfig, FileTableConfig
 from syncline.errors import ConfigError, ModelError, SourceError
 from syncline.sources.base import Column, SourceCapabilities
+from syncline.sources.duckdb import LOCKED_DOWN
+from syncline.sources.model_query import check_duckdb_select
 
 __all__ = ["DuckDBViews", "FilesSource", "open_files_source", "quote_ident"]
 
@@ -45,6 +51,8 @@ class DuckDBViews:
         self.capabilities = SourceCapabilities(dialect="duckdb", writable=False)
         self._con = duckdb.connect(":memory:")
         self._tables: list[str] = []
+        self._allowed_paths: list[str] = []
+        self._locked = False
 
     def schemas(self) -> list[str]:
         """Always ``main``: the views live there."""
@@ -58,14 +66,16 @@ class DuckDBViews:
 
     def columns(self, model_sql: str) -> list[Column]:
         """Columns of a model with DuckDB's type names (DuckDB describes it without reading)."""
-        rows = self._run(lambda c: c.execute(f"DESCRIBE {_body(model_sql)}").fetchall())
+        sql = self._select(model_sql)
+        rows = self._run(lambda c: c.execute(f"DESCRIBE {sql}").fetchall())
         return [Column(str(r[0]), str(r[1])) for r in rows]
 
     def stream(self, model_sql: str, batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
         """Stream a model in batches of ``batch_rows`` through DuckDB's Arrow reader."""
+        sql = self._select(model_sql)
         cursor = self._con.cursor()
         try:
-            reader = self._run(lambda _: _reader(cursor, _body(model_sql), batch_rows))
+            reader = self._run(lambda _: _reader(cursor, sql, batch_rows))
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -81,6 +91,18 @@ class DuckDBViews:
     def close(self) -> None:
         """Close the in-memory database."""
         self._con.close()
+
+    def _select(self, model_sql: str) -> str:
+        """The SELECT over the model, once the connection is locked down; one SELECT only."""
+        if not self._locked:
+            paths = ", ".join(exp.Literal.string(p).sql("duckdb") for p in self._allowed_paths)
+            self._con.execute(f"SET allowed_paths = [{paths}]")
+            for setting, value in LOCKED_DOWN.items():
+                self._con.execute(f"SET {setting} = {str(value).lower()}")
+            self._locked = True
+        body = _body(model_sql)
+        sql = body if body.upper().startswith(("SELECT", "WITH")) else f"SELECT * FROM {body}"
+        return check_duckdb_select(self._con, sql, f"source `{self.name}`")
 
     def _run(self, fn: _Fn) -> Any:
         try:
@@ -159,6 +181,7 @@ class FilesSource(DuckDBViews):
         except duckdb.Error as exc:
             raise self._error(exc, table) from exc
         self._tables.append(table)
+        self._allowed_paths.extend(files)
 
 
 def open_files_source(name: str, config: FilesSourceConfig, root: Path) -> FilesSource:

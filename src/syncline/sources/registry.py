@@ -13,6 +13,7 @@ from sqlglot import exp
 from syncline.config.models import ModelConfig
 from syncline.errors import ConfigError, ModelError
 from syncline.sources.base import Source
+from syncline.sources.model_query import check_model_query
 
 __all__ = ["model_sql", "open_source"]
 
@@ -67,6 +68,7 @@ def model_sql(model: ModelConfig, source: Source | None = None) -> str:
     """
     dialect = source.capabilities.dialect if source is not None else "duckdb"
     if model.query is not None:
+        check_model_query(model.query, dialect)  # one read-only SELECT, or a ModelError
         return f"({model.query.strip().rstrip(';')}) AS syncline_model"
     if model.table is None:  # a dbt model: `config.dbt.resolve_model` gives its table first
         raise ModelError(f"dbt model `{model.dbt}` was not resolved to its table")
@@ -82,8 +84,16 @@ def _split(name: str) -> list[str]:
     try:
         parsed = sqlglot.parse_one(name, into=exp.Table, dialect="duckdb")
         parts = [p.name for p in parsed.parts]
-    except sqlglot.errors.ParseError:
+    except sqlglot.errors.SqlglotError:
+        if any(c in name for c in "\"`;'"):
+            raise ModelError(f"model table `{name}` is not a table name: a quote is not closed "
+                             "or it holds SQL; write `schema.table`, quoting names with spaces "
+                             "or dots, e.g. `\"My Schema\".\"My Table\"` (a query goes in "
+                             "`query:`)") from None
         parts = name.split(".")
+    if len(parts) > 3:
+        raise ModelError(f"model table `{name}` has {len(parts)} parts; write `schema.table` or "
+                         "`catalog.schema.table`, quoting names that contain dots")
     if not parts or any(not p for p in parts):
         raise ModelError(f"model table `{name}` is not `schema.table`; quote names with "
                          "spaces or dots, e.g. `\"My Schema\".\"My Table\"`.")

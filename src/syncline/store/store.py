@@ -31,7 +31,7 @@ _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 STOPPED = "the process running it stopped"
 """The error of a run found running after its process died (killed, crashed, power lost)."""
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0006"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 
@@ -134,11 +134,24 @@ class Lease:
             conn.execute(sa.delete(t.leases).where(self._mine()))
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Create a SQLite state store's file readable by its owner only (0600), before SQLite
+    does with the umask's bits: it holds password hashes, sealed secrets and every rejected
+    record. SQLite gives its -wal and -shm files the same permissions."""
+    parsed = sa.engine.make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class StateStore:
     """Records of runs and the per-sync lock; opens (and migrates) the database at `url`."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        _private_sqlite_file(url)
         try:
             self.engine = sa.create_engine(url)
             self._migrate()

@@ -1,7 +1,7 @@
 """The server's tables: dashboard users, API tokens, connections and sync definitions.
 
-Written out here rather than imported from ``syncline.server.models`` so a later change to the
-models cannot silently rewrite history; a test compares the two.
+Written out here rather than imported from ``syncline.server.project.models`` so a later
+change to the models cannot silently rewrite history; a test compares the two.
 """
 
 from __future__ import annotations

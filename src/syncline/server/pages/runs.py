@@ -9,11 +9,11 @@ import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from syncline.server.api_runs import rejection_rows, rejections_csv, run_view
-from syncline.server.auth import DbSession
-from syncline.server.dashboard import jobs, new_router, page, require_user
+from syncline.server.api.runs import RunId, rejection_rows, rejections_csv, run_view
+from syncline.server.auth.deps import DbSession
 from syncline.server.errors import UnavailableError
 from syncline.server.jobs import RunManager
+from syncline.server.pages.dashboard import jobs, new_router, page, require_user
 
 __all__ = ["router"]
 
@@ -30,7 +30,7 @@ def _manager(request: Request) -> RunManager:
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: int, session: DbSession, code: str = "") -> Response:
+def run_page(request: Request, run_id: RunId, session: DbSession, code: str = "") -> Response:
     user = require_user(request, session)
     if isinstance(user, Response):
         return user
@@ -50,7 +50,7 @@ def run_page(request: Request, run_id: int, session: DbSession, code: str = "") 
 
 
 @router.get("/runs/{run_id}/status.json")
-def run_status(request: Request, run_id: int, session: DbSession) -> Response:
+def run_status(request: Request, run_id: RunId, session: DbSession) -> Response:
     """What the run page polls (the API's run answer, for a signed-in session)."""
     user = require_user(request, session)
     if isinstance(user, Response):
@@ -61,7 +61,7 @@ def run_status(request: Request, run_id: int, session: DbSession) -> Response:
 
 @router.get("/runs/{run_id}/rejections.csv")
 def run_rejections_csv(
-    request: Request, run_id: int, session: DbSession, code: str = ""
+    request: Request, run_id: RunId, session: DbSession, code: str = ""
 ) -> Response:
     user = require_user(request, session)
     if isinstance(user, Response):
@@ -74,7 +74,7 @@ def run_rejections_csv(
 
 
 @router.post("/runs/{run_id}/cancel")
-def cancel_run(request: Request, run_id: int, session: DbSession) -> Response:
+def cancel_run(request: Request, run_id: RunId, session: DbSession) -> Response:
     """Ask the run to stop; the page then shows it ending as cancelled."""
     user = require_user(request, session)
     if isinstance(user, Response):

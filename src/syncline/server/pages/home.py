@@ -11,15 +11,18 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from syncline.server.api import token_view
-from syncline.server.auth import SESSION_USER_KEY, DbSession, signed_in_user, verify_csrf
-from syncline.server.models import User
-from syncline.server.security import CSRF_FIELD, authenticate, create_token, csrf_token
-from syncline.server.throttle import SignInThrottle
+from syncline.server.api.tokens import token_view
+from syncline.server.auth.deps import SESSION_KEY, DbSession, signed_in_user, verify_csrf
+from syncline.server.auth.security import CSRF_FIELD, authenticate, create_token, csrf_token
+from syncline.server.auth.sessions import end_session, start_session
+from syncline.server.auth.throttle import SignInThrottle
+from syncline.server.errors import ForbiddenError
+from syncline.server.project.audit import entries
+from syncline.server.project.models import User
 
 __all__ = ["render", "router", "templates"]
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
@@ -69,29 +72,41 @@ def sign_in(
     next_: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
     throttle: SignInThrottle = request.app.state.sign_in_throttle
-    wait_s = throttle.wait_s(username)
+    address = request.client.host if request.client is not None else ""
+    wait_s = throttle.wait_s(username, address)
     if wait_s > 0:
         minutes = max(1, round(wait_s / 60))
         return render(
             request, "sign_in.html", status_code=429, next=_safe_next(next_), username=username,
-            error=f"Too many failed sign-ins for this user; try again in {minutes} minute(s).",
+            error=f"Too many failed sign-ins from here; try again in {minutes} minute(s).",
         )
     user = authenticate(session, username, password)
     if user is None:
-        throttle.failed(username)
+        throttle.failed(username, address)
         return render(
             request, "sign_in.html", status_code=401, next=_safe_next(next_), username=username,
             error="Wrong user name or password.",
         )
-    throttle.succeeded(username)
-    session.commit()  # a rehashed password
+    throttle.succeeded(username, address)
+    old = request.session.get(SESSION_KEY)
+    if isinstance(old, str):
+        end_session(session, old)
+    session_id = start_session(session, user)
+    session.commit()  # the session row, and a rehashed password
     request.session.clear()  # a new session (and CSRF token) at each sign-in
-    request.session[SESSION_USER_KEY] = user.id
+    request.session[SESSION_KEY] = session_id
+    request.state.actor = f"user {user.username}"
     return RedirectResponse(_safe_next(next_), status_code=303)
 
 
 @router.post("/sign-out")
-def sign_out(request: Request) -> Response:
+def sign_out(request: Request, session: DbSession) -> Response:
+    """End the session on the server too: a copy of the cookie no longer signs anyone in."""
+    session_id = request.session.get(SESSION_KEY)
+    if isinstance(session_id, str):
+        signed_in_user(request, session)  # who signs out, for the audit log
+        end_session(session, session_id)
+        session.commit()
     request.session.clear()
     return RedirectResponse("/sign-in", status_code=303)
 
@@ -103,6 +118,17 @@ def home(request: Request, session: DbSession) -> Response:
         return user
     tokens = [token_view(row) for row in user.tokens]
     return render(request, "home.html", user=user, tokens=tokens)
+
+
+@router.get("/audit")
+def audit_page(request: Request, session: DbSession) -> Response:
+    """Who created, changed, ran or deleted what (admins only, as ``GET /api/audit``)."""
+    user = _require_user(request, session)
+    if isinstance(user, Response):
+        return user
+    if user.role != "admin":
+        raise ForbiddenError(f"the audit log is for admins; `{user.username}` is a `{user.role}`")
+    return render(request, "audit.html", user=user, section="audit", entries=entries(session))
 
 
 @router.post("/tokens")

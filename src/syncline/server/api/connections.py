@@ -15,10 +15,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syncline.server.auth import CurrentUser, DbSession
+from syncline.errors import ConfigError
+from syncline.server.auth.deps import AdminUser, CurrentUser, DbSession, EditorUser
 from syncline.server.checks import browse_columns, browse_schemas, browse_tables, test_connection
-from syncline.server.connections import get_connection, save_connection, view
-from syncline.server.definitions import (
+from syncline.server.errors import (
+    BadRequestError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from syncline.server.project.connections import (
+    get_connection,
+    save_connection,
+    secrets_of,
+    view,
+)
+from syncline.server.project.definitions import (
     check_name,
     connection_config,
     list_syncs,
@@ -26,9 +38,9 @@ from syncline.server.definitions import (
     sync_config,
     validate_connection,
 )
-from syncline.server.errors import ConflictError, NotFoundError
-from syncline.server.models import Connection
-from syncline.server.secrets import SecretBox
+from syncline.server.project.models import Connection
+from syncline.server.project.secrets import SecretBox
+from syncline.server.settings import source_fence
 
 __all__ = ["remove_connection", "router", "syncs_using"]
 
@@ -78,18 +90,56 @@ def saved(session: Session, kind: Kind, name: str) -> Connection:
     return row
 
 
+ROUTING = ("endpoint", "region", "account_id", "host", "port", "user", "base_url")
+"""Settings that say where a connection's secrets are sent: change one, re-enter the secrets."""
+
+
+def _secrets_stay_home(
+    config: dict[str, Any], saved_config: dict[str, Any], saved_secrets: dict[str, str]
+) -> None:
+    """A saved secret never follows a changed destination (as GitHub and Census ask again).
+
+    Otherwise whoever may edit a connection could point its endpoint or host at a server of
+    theirs, press Test, and receive the saved passcode or password.
+    """
+    moved = [k for k in ROUTING if k in config and config[k] != saved_config.get(k)]
+    kept = [k for k in saved_secrets if k not in config]
+    if moved and kept:
+        changed = ", ".join(f"`{k}`" for k in moved)
+        raise InvalidInputError([
+            {"field": f"body.config.{k}",
+             "reason": f"enter `{k}` again: {changed} changed, and a saved secret is never sent "
+                       "to a new destination"}
+            for k in kept
+        ])
+
+
 def store_connection(
-    session: Session, box: SecretBox, kind: Kind, name: str, config: dict[str, Any]
+    session: Session, box: SecretBox, kind: Kind, name: str, config: dict[str, Any],
+    root: Path | None = None,
 ) -> Connection:
-    """Validate ``config`` (saved secrets filling omitted ones) and save it; the caller commits."""
+    """Validate ``config`` (saved secrets filling omitted ones) and save it; the caller commits.
+
+    With the project ``root``, a source's paths must be inside the fence
+    (``syncline.server.settings.source_fence``): a 422 on save rather than a refusal at its
+    first use.
+    """
     existing = get_connection(session, kind, name)
     merged = dict(config)
     if existing is not None:
-        for key, value in connection_config(box, existing).items():
+        saved_config = connection_config(box, existing)
+        for key, value in saved_config.items():
             merged.setdefault(key, value)
         if config.get("type", existing.type) != existing.type:
             merged = dict(config)
+        else:
+            _secrets_stay_home(config, saved_config, secrets_of(box, existing))
     model = validate_connection(kind, merged)
+    if kind == "source" and root is not None:
+        try:
+            source_fence(root).check(name, model)
+        except ConfigError as exc:
+            raise InvalidInputError([{"field": "body.config.path", "reason": str(exc)}]) from None
     type_, settings, secrets = split_config(model)
     return save_connection(session, box, kind=kind, name=name, type=type_,
                            settings=settings, secrets=secrets)
@@ -109,7 +159,7 @@ def list_connections(
 
 @router.post("/connections", status_code=status.HTTP_201_CREATED)
 def create_connection(
-    request: Request, body: ConnectionIn, user: CurrentUser, session: DbSession
+    request: Request, body: ConnectionIn, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
     """Save a new source or destination (409 if the name is taken)."""
     check_name(body.name)
@@ -118,7 +168,8 @@ def create_connection(
             f"a {body.kind} `{body.name}` already exists; PUT /api/connections/{body.kind}/"
             f"{body.name} changes it"
         )
-    row = store_connection(session, box_of(request), body.kind, body.name, body.config)
+    row = store_connection(session, box_of(request), body.kind, body.name, body.config,
+                           project_root(request))
     session.commit()
     return {"ok": True, "connection": view(box_of(request), row)}
 
@@ -133,19 +184,20 @@ def get_one(
 
 @router.put("/connections/{kind}/{name}")
 def update_connection(
-    request: Request, kind: Kind, name: str, body: ConnectionUpdate, user: CurrentUser,
+    request: Request, kind: Kind, name: str, body: ConnectionUpdate, user: AdminUser,
     session: DbSession,
 ) -> dict[str, Any]:
     """Change a connection; secrets left out keep their saved values."""
     saved(session, kind, name)
-    row = store_connection(session, box_of(request), kind, name, body.config)
+    row = store_connection(session, box_of(request), kind, name, body.config,
+                           project_root(request))
     session.commit()
     return {"ok": True, "connection": view(box_of(request), row)}
 
 
 @router.delete("/connections/{kind}/{name}")
 def delete_connection(
-    kind: Kind, name: str, user: CurrentUser, session: DbSession
+    kind: Kind, name: str, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
     """Delete a connection no sync uses (409 names the syncs that do)."""
     remove_connection(session, kind, name)
@@ -177,7 +229,7 @@ def remove_connection(session: Session, kind: Kind, name: str) -> None:
 
 @router.post("/connections/{kind}/{name}/test")
 def test_saved(
-    request: Request, kind: Kind, name: str, user: CurrentUser, session: DbSession
+    request: Request, kind: Kind, name: str, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
     """Test a saved connection: ``ok`` false with the reason when it does not work."""
     config = connection_config(box_of(request), saved(session, kind, name))
@@ -209,9 +261,38 @@ def columns(
     user: CurrentUser,
     session: DbSession,
     table: Annotated[str | None, Query(description="schema.table")] = None,
-    query: Annotated[str | None, Query(description="a SELECT")] = None,
+    query: Annotated[
+        str | None, Query(description="refused: send a query with POST", deprecated=True)
+    ] = None,
 ) -> dict[str, Any]:
-    """The columns (name, type) of a table or a query of a source."""
+    """The columns (name, type) of a table of a source; a query is sent with POST.
+
+    A GET never runs a model query: an address can be followed by anyone's browser or
+    proxy logs, and SQL in it reads as if it were harmless.
+    """
+    if query is not None:
+        raise BadRequestError(f"a query is not run from a GET; send it as JSON to "
+                              f"POST /api/sources/{name}/columns: {{\"query\": \"SELECT …\"}}")
     config = connection_config(box_of(request), saved(session, "source", name))
-    found = browse_columns(name, config, project_root(request), table=table, query=query)
+    found = browse_columns(name, config, project_root(request), table=table, query=None)
+    return {"ok": True, "columns": found}
+
+
+class ColumnsBody(BaseModel):
+    """A table or a query (one SELECT) whose columns to describe."""
+
+    model_config = ConfigDict(extra="forbid")
+    table: str | None = Field(default=None, description="schema.table")
+    query: str | None = Field(default=None, description="one SELECT (or WITH … SELECT)")
+
+
+@router.post("/sources/{name}/columns")
+def query_columns(
+    request: Request, name: str, body: ColumnsBody, user: EditorUser, session: DbSession
+) -> dict[str, Any]:
+    """The columns (name, type) of a table or a query of a source (the query must be one
+    read-only SELECT; it runs on a read-only connection)."""
+    config = connection_config(box_of(request), saved(session, "source", name))
+    found = browse_columns(name, config, project_root(request), table=body.table,
+                           query=body.query)
     return {"ok": True, "columns": found}

@@ -3,8 +3,8 @@ checked against the source as creating is, then saved through the same validatio
 ``PUT /api/syncs/{name}`` and shown in the preview.
 
 The confirm step lists what changes and, when the sync has run, what its snapshot makes of the
-change (``sync_changes.py``): a change that resends what CleverTap has must be acknowledged
-before it is saved, since a scheduled run may start right after.
+change (``syncline.server.project.sync_changes``): a change that resends what CleverTap has
+must be acknowledged before it is saved, since a scheduled run may start right after.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from syncline.config.models import SyncConfig
-from syncline.server.api_syncs import check_schedule, parse_sync, validate_and_save
-from syncline.server.auth import DbSession
-from syncline.server.dashboard import jobs, new_router
-from syncline.server.definitions import sync_config
+from syncline.server.api.syncs import check_schedule, parse_sync, validate_and_save
+from syncline.server.auth.deps import DbSession
 from syncline.server.errors import ApiError, InvalidInputError
-from syncline.server.models import SyncDefinition
-from syncline.server.pages_syncs import recent_runs, signed_in_sync
-from syncline.server.sync_changes import changed_settings, snapshot_impact
-from syncline.server.wizard import first_failing, render
-from syncline.server.wizard_answers import STEPS, Wizard
+from syncline.server.pages.dashboard import jobs, new_router
+from syncline.server.pages.syncs import recent_runs, signed_in_sync
+from syncline.server.project.definitions import sync_config
+from syncline.server.project.models import SyncDefinition
+from syncline.server.project.sync_changes import changed_settings, snapshot_impact
+from syncline.server.wizard.answers import Wizard
+from syncline.server.wizard.steps import first_failing, render, wanted_step
 from syncline.sources.base import Column
 
 __all__ = ["prefilled", "router"]
@@ -76,30 +76,29 @@ def _columns(w: Wizard) -> list[Column] | None:
 
 @router.get("/syncs/{name}/edit")
 def edit(request: Request, name: str, session: DbSession) -> Response:
-    """A step of the edit; without answers in the address, the saved definition's first."""
+    """The saved definition's first step; a GET neither opens the source nor runs anything."""
     found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     user, row = found
-    base = json.loads(row.body)
-    if "step" in request.query_params:
-        w = Wizard.from_request(request.query_params, editing=name, base=base)
-    else:
-        w = prefilled(name, base)
-    wanted = w.state.get("step", "model")
-    step = first_failing(request, session, w, wanted if wanted in STEPS else "model")
-    extra = _review(request, w, row) if step == "confirm" else {}
-    return render(request, session, user, w, step, 200 if step == wanted else 422, **extra)
+    w = prefilled(name, json.loads(row.body))
+    return render(request, session, user, w, "model", touch_source=False)
 
 
 @router.post("/syncs/{name}/edit")
 async def save(request: Request, name: str, session: DbSession) -> Response:
-    """Check the edit against its source, save it as the API's PUT does, open the preview."""
+    """Show the step asked for, or check the edit against its source, save it as the API's
+    PUT does, and open the preview."""
     found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
     user, row = found
     w = Wizard.from_request(await request.form(), editing=name, base=json.loads(row.body))
+    wanted = wanted_step(w)
+    if wanted is not None:
+        step = first_failing(request, session, w, wanted)
+        extra = _review(request, w, row) if step == "confirm" else {}
+        return render(request, session, user, w, step, 200 if step == wanted else 422, **extra)
     step = first_failing(request, session, w, "confirm")
     if step != "confirm":
         return render(request, session, user, w, step, 422)

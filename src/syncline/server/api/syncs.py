@@ -4,26 +4,17 @@ a plan with a preview of the first records as CleverTap would receive them."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from syncline.config.models import SyncConfig
 from syncline.errors import RunLockedError, SynclineError
-from syncline.server.api_connections import box_of, project_root
-from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.api.connections import box_of, project_root
+from syncline.server.auth.deps import CurrentUser, DbSession, EditorUser
 from syncline.server.checks import check_sync
-from syncline.server.connections import get_connection
-from syncline.server.definitions import (
-    check_name,
-    connection_config,
-    field_errors,
-    get_sync,
-    list_syncs,
-    save_sync,
-)
 from syncline.server.errors import (
     BadRequestError,
     ConflictError,
@@ -32,7 +23,16 @@ from syncline.server.errors import (
     UnavailableError,
 )
 from syncline.server.jobs import RunManager
-from syncline.server.models import SyncDefinition
+from syncline.server.project.connections import get_connection
+from syncline.server.project.definitions import (
+    check_name,
+    connection_config,
+    field_errors,
+    get_sync,
+    list_syncs,
+    save_sync,
+)
+from syncline.server.project.models import SyncDefinition
 
 __all__ = ["check_schedule", "jobs_of", "parse_sync", "router", "sync_view", "validate_and_save"]
 
@@ -129,7 +129,7 @@ def list_all(user: CurrentUser, session: DbSession) -> dict[str, Any]:
 
 
 @router.post("/syncs", status_code=status.HTTP_201_CREATED)
-def create(request: Request, body: SyncIn, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def create(request: Request, body: SyncIn, user: EditorUser, session: DbSession) -> dict[str, Any]:
     """Create a sync (409 if the name is taken; 422 if it does not fit its source)."""
     check_name(body.name)
     if get_sync(session, body.name) is not None:
@@ -148,7 +148,7 @@ def get_one(name: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
 
 @router.put("/syncs/{name}")
 def update(
-    request: Request, name: str, body: SyncUpdate, user: CurrentUser, session: DbSession
+    request: Request, name: str, body: SyncUpdate, user: EditorUser, session: DbSession
 ) -> dict[str, Any]:
     """Replace a sync's definition (its runs and snapshot stay)."""
     saved_sync(session, name)
@@ -159,7 +159,7 @@ def update(
 
 
 @router.delete("/syncs/{name}")
-def delete(request: Request, name: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def delete(request: Request, name: str, user: EditorUser, session: DbSession) -> dict[str, Any]:
     """Delete a sync definition (its past runs stay in the state store)."""
     session.delete(saved_sync(session, name))
     session.commit()
@@ -168,25 +168,24 @@ def delete(request: Request, name: str, user: CurrentUser, session: DbSession) -
 
 
 @router.post("/syncs/{name}/pause")
-def pause(request: Request, name: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def pause(request: Request, name: str, user: EditorUser, session: DbSession) -> dict[str, Any]:
     """Stop the schedule from starting runs (manual runs still work)."""
     return _set_paused(request, session, name, paused=True)
 
 
 @router.post("/syncs/{name}/resume")
-def resume(request: Request, name: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def resume(request: Request, name: str, user: EditorUser, session: DbSession) -> dict[str, Any]:
     """Let the schedule start runs again, from its next due instant."""
     return _set_paused(request, session, name, paused=False)
 
 
 @router.post("/syncs/{name}/plan")
 def plan(
-    request: Request, name: str, user: CurrentUser, session: DbSession, preview: int = 5
+    request: Request, name: str, user: EditorUser, session: DbSession,
+    preview: Annotated[int, Query(ge=0, le=100)] = 5,
 ) -> dict[str, Any]:
     """Dry run: counts of what a run would send and the first records, as CleverTap gets them."""
     saved_sync(session, name)
-    if not 0 <= preview <= 100:
-        raise InvalidInputError([{"field": "query.preview", "reason": "between 0 and 100"}])
     return {"ok": True, "plan": plan_of(jobs_of(request), name, preview)}
 
 

@@ -16,20 +16,20 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from syncline.config.models import CLEVERTAP_REGIONS
-from syncline.server.api_connections import (
+from syncline.server.api.connections import (
     project_root,
     remove_connection,
     saved,
     store_connection,
     syncs_using,
 )
-from syncline.server.auth import DbSession
+from syncline.server.auth.deps import DbSession
 from syncline.server.checks import test_connection
-from syncline.server.connections import ConnectionKind, get_connection, view
-from syncline.server.dashboard import box, new_router, page, require_user
-from syncline.server.definitions import check_name, connection_config
 from syncline.server.errors import ConflictError, InvalidInputError, NotFoundError
-from syncline.server.models import Connection
+from syncline.server.pages.dashboard import box, new_router, page, require_user
+from syncline.server.project.connections import ConnectionKind, get_connection, view
+from syncline.server.project.definitions import check_name, connection_config
+from syncline.server.project.models import Connection
 
 __all__ = ["router"]
 
@@ -115,7 +115,8 @@ async def save(
         if not editing and get_connection(session, ck, name.strip()) is not None:
             raise InvalidInputError([{"field": "name", "reason": f"a {ck} `{name}` exists; "
                                       "pick another name or edit it from the list"}])
-        row = store_connection(session, box(request), ck, name.strip(), _config_of(ck, form))
+        row = store_connection(session, box(request), ck, name.strip(), _config_of(ck, form),
+                               project_root(request))
         session.commit()
     except InvalidInputError as exc:
         return page(request, user, "connection_form.html", status_code=422,

@@ -1,7 +1,7 @@
 """The wizard's answers: what each step asks, the sync definition they describe, and the
 problems found, each kept beside the answer it is about.
 
-The answers travel as query parameters (see ``wizard.py``); when a saved sync is edited,
+The answers travel as hidden form fields (see ``steps.py``); when a saved sync is edited,
 ``Wizard.base`` holds its definition, and what the wizard does not ask (batch size, history,
 types of mapped columns, constants...) is kept from it rather than reset to defaults.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from syncline.config.models import ModelConfig, SyncConfig
 from syncline.server.errors import FieldError
@@ -92,13 +91,6 @@ class Wizard:
             pairs += [("col", c) for c in self.cols]
             pairs += [(f"to_{c}", t) for c, t in self.targets.items() if t]
         return pairs
-
-    def link(self, step: str) -> str:
-        """A link opening ``step`` with every answer so far (the step bar's, when editing)."""
-        pairs = [(k, v) for k, v in self.state.items() if k != "step" and v]
-        pairs += [("col", c) for c in self.cols]
-        pairs += [(f"to_{c}", t) for c, t in self.targets.items() if t]
-        return f"{self.action}?{urlencode([*pairs, ('step', step)])}"
 
     def model(self) -> ModelConfig:
         """The model answered: a query when one is given (syncs made by the API), else a table."""

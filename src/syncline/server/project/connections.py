@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syncline.errors import ConfigError
-from syncline.server.models import Connection, utcnow
-from syncline.server.secrets import SecretBox, mask
+from syncline.server.project.models import Connection, utcnow
+from syncline.server.project.secrets import SecretBox, mask
 
 __all__ = ["ConnectionKind", "get_connection", "save_connection", "secrets_of", "view"]
 

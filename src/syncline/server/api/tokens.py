@@ -6,16 +6,18 @@ Answers are JSON objects with ``"ok": true``; errors use ``syncline.server.error
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel, ConfigDict, Field
 
 from syncline import __version__
-from syncline.server.auth import CurrentUser, DbSession
-from syncline.server.errors import NotFoundError
-from syncline.server.models import ApiToken
-from syncline.server.security import create_token, revoke_token
+from syncline.server.auth.deps import AdminUser, CurrentUser, DbSession, allows
+from syncline.server.auth.security import create_token, revoke_token, token_role
+from syncline.server.errors import ForbiddenError, NotFoundError
+from syncline.server.project.audit import entries
+from syncline.server.project.models import ApiToken
 
 __all__ = ["router"]
 
@@ -29,6 +31,8 @@ class TokenCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     """What the token is for, e.g. ``airflow``."""
+    role: Literal["viewer", "editor", "admin"] | None = None
+    """What it may do; never more than the caller (None: as much as the caller)."""
 
 
 def token_view(row: ApiToken) -> dict[str, Any]:
@@ -40,6 +44,7 @@ def token_view(row: ApiToken) -> dict[str, Any]:
         "created_at": _iso(row.created_at),
         "last_used_at": _iso(row.last_used_at),
         "revoked": row.revoked_at is not None,
+        "role": token_role(row),
     }
 
 
@@ -54,9 +59,10 @@ def health() -> dict[str, Any]:
 
 
 @router.get("/me")
-def me(user: CurrentUser) -> dict[str, Any]:
-    """Who the token belongs to."""
-    return {"ok": True, "user": {"id": user.id, "username": user.username}}
+def me(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Who the token belongs to, and the role it acts with."""
+    return {"ok": True, "user": {"id": user.id, "username": user.username,
+                                 "role": request.state.role}}
 
 
 @router.get("/tokens")
@@ -66,15 +72,32 @@ def list_tokens(user: CurrentUser) -> dict[str, Any]:
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED)
-def add_token(body: TokenCreate, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def add_token(
+    request: Request, body: TokenCreate, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
     """A new token for the caller; ``token`` in this answer is the only time it is shown."""
-    row, token = create_token(session, user, body.name)
+    caller: str = request.state.role
+    role = body.role or caller
+    if not allows(caller, role):
+        raise ForbiddenError(f"this token acts as `{caller}`; it cannot make a `{role}` token")
+    row, token = create_token(session, user, body.name, role)
     session.commit()
     return {"ok": True, "token": token, "details": token_view(row)}
 
 
+@router.get("/audit")
+def audit_log(
+    user: AdminUser, session: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> dict[str, Any]:
+    """Who created, changed, ran or deleted what, newest first (admins only)."""
+    return {"ok": True, "entries": entries(session, limit)}
+
+
 @router.delete("/tokens/{token_id}")
-def delete_token(token_id: int, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def delete_token(
+    token_id: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], user: CurrentUser,
+    session: DbSession,
+) -> dict[str, Any]:
     """Revoke one of the caller's tokens."""
     if not revoke_token(session, user, token_id):
         raise NotFoundError(f"you have no API token with id {token_id}; GET /api/tokens lists them")

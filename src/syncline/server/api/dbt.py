@@ -12,10 +12,10 @@ from fastapi import APIRouter, Request
 
 from syncline.config.dbt import DbtManifest, dbt_config_of
 from syncline.errors import SynclineError
-from syncline.server.api_connections import box_of, project_root, saved
-from syncline.server.auth import CurrentUser, DbSession
-from syncline.server.definitions import connection_config
+from syncline.server.api.connections import box_of, project_root, saved
+from syncline.server.auth.deps import CurrentUser, DbSession
 from syncline.server.errors import BadRequestError
+from syncline.server.project.definitions import connection_config
 
 __all__ = ["router"]
 

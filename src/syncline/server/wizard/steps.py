@@ -1,14 +1,16 @@
 """The "+ Create a new Sync" wizard: model → destination and object → sync key → field
 mappings → confirm, then the preview page (first records as CleverTap gets them) and the trigger.
 
-Every step is a GET form carrying the answers so far as query parameters, so Back, reload and
-bookmarks just work and nothing half-made is stored. Each request re-checks every earlier step
-against the source (table exists, sync key unique and non-null, mapped columns exist, an
-event's identity and name mapped) and reopens the first step that no longer holds, with each
-problem shown next to the field it is about.
+Every step is a form POSTed with the session's CSRF token, carrying the answers so far as
+hidden fields, so nothing half-made is stored. Steps are POSTs because they touch the source:
+a GET (a link from another site rides on the SameSite=Lax session cookie) must never run a
+model query, so ``GET /syncs/new`` only shows the first step, without opening the source. Each
+POST re-checks every earlier step against the source (table exists, sync key unique and
+non-null, mapped columns exist, an event's identity and name mapped) and reopens the first step
+that no longer holds, with each problem shown next to the field it is about.
 
-The same wizard edits a saved sync (``wizard_edit.py``); its answers, and what they keep of
-the saved definition, are in ``wizard_answers.py``.
+The same wizard edits a saved sync (``edit.py``); its answers, and what they keep of
+the saved definition, are in ``answers.py``.
 """
 
 from __future__ import annotations
@@ -21,21 +23,29 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from syncline.errors import SynclineError
-from syncline.server.api_connections import project_root
-from syncline.server.api_syncs import reload_schedules
-from syncline.server.auth import DbSession
+from syncline.server.api.connections import project_root
+from syncline.server.api.syncs import reload_schedules
+from syncline.server.auth.deps import DbSession
 from syncline.server.checks import check_sync, key_problems, opened_source
-from syncline.server.connections import get_connection
-from syncline.server.dashboard import box, new_router, page, require_user
-from syncline.server.definitions import check_name, connection_config, field_errors, get_sync
-from syncline.server.definitions import save_sync as store_sync
 from syncline.server.errors import ApiError, BadRequestError, InvalidInputError
-from syncline.server.models import Connection, User
-from syncline.server.wizard_answers import STEPS, Wizard
+from syncline.server.pages.dashboard import box, new_router, page, require_user
+from syncline.server.project.connections import get_connection
+from syncline.server.project.definitions import (
+    check_name,
+    connection_config,
+    field_errors,
+    get_sync,
+)
+from syncline.server.project.definitions import save_sync as store_sync
+from syncline.server.project.models import Connection, User
+from syncline.server.wizard.answers import STEPS, Wizard
 
-__all__ = ["STANDARD_FIELDS", "first_failing", "render", "router"]
+__all__ = ["SAVE", "STANDARD_FIELDS", "first_failing", "render", "router", "wanted_step"]
 
 router = new_router()
+
+SAVE = "save"
+"""The ``step`` the last step's button sends: save, rather than show a step."""
 
 STANDARD_FIELDS = {
     "name": "Name", "full_name": "Name", "email": "Email", "email_address": "Email",
@@ -133,15 +143,21 @@ def first_failing(request: Request, session: Session, w: Wizard, upto: str) -> s
 
 
 def render(request: Request, session: Session, user: User, w: Wizard, step: str,
-           status_code: int = 200, **extra: Any) -> Response:
-    """The wizard at ``step``; ``extra`` adds to the page (the edit's changes and notes)."""
+           status_code: int = 200, *, touch_source: bool = True, **extra: Any) -> Response:
+    """The wizard at ``step``; ``extra`` adds to the page (the edit's changes and notes).
+
+    ``touch_source=False`` (a GET) lists no tables: only the answer already given is shown.
+    """
     context: dict[str, Any] = {
         "section": "syncs", "step": step, "steps": STEPS, "w": w, "state": w.state,
         "carry": w.carry(step), **extra,
     }
     if step == "model":
         context["sources"] = _names(session, "source")
-        context["tables"] = _tables(request, session, w) if w.state.get("source") else []
+        if touch_source:
+            context["tables"] = _tables(request, session, w) if w.state.get("source") else []
+        else:
+            context["tables"] = [w.state["table"]] if w.state.get("table") else []
     elif step == "destination":
         context["destinations"] = _names(session, "destination")
     elif step == "mappings":
@@ -179,22 +195,31 @@ def _tables(request: Request, session: Session, w: Wizard) -> list[str]:
 
 @router.get("/syncs/new")
 def wizard(request: Request, session: DbSession) -> Response:
+    """The first step, from nothing: a GET neither opens the source nor runs anything."""
     user = require_user(request, session)
     if isinstance(user, Response):
         return user
-    w = Wizard.from_request(request.query_params)
-    wanted = w.state.get("step", "model")
-    step = first_failing(request, session, w, wanted if wanted in STEPS else "model")
-    return render(request, session, user, w, step, 200 if step == wanted else 422)
+    return render(request, session, user, Wizard({}, [], {}), "model", touch_source=False)
+
+
+def wanted_step(w: Wizard) -> str | None:
+    """The step a POST asks to see, or None when it asks to save (the last step's button)."""
+    wanted = w.state.get("step", SAVE)
+    return None if wanted == SAVE else (wanted if wanted in STEPS else "model")
 
 
 @router.post("/syncs/new")
 async def create(request: Request, session: DbSession) -> Response:
-    """Save the sync (checked against its source once more), then open its preview."""
+    """Show the step asked for (checked against the source), or save the sync and open its
+    preview."""
     user = require_user(request, session)
     if isinstance(user, Response):
         return user
     w = Wizard.from_request(await request.form())
+    wanted = wanted_step(w)
+    if wanted is not None:
+        step = first_failing(request, session, w, wanted)
+        return render(request, session, user, w, step, 200 if step == wanted else 422)
     step = first_failing(request, session, w, "confirm")
     if step != "confirm":
         return render(request, session, user, w, step, 422)

@@ -1,7 +1,7 @@
 """Who may use the server: users with argon2 password hashes, API tokens, CSRF tokens.
 
 Framework-free on purpose: ``syncline user add`` calls ``create_user`` with a store session, and
-the FastAPI dependencies in ``syncline.server.auth`` call the rest.
+the FastAPI dependencies in ``syncline.server.auth.deps`` call the rest.
 
 * Passwords are hashed with argon2id (``argon2-cffi`` defaults, RFC 9106); hashes made with
   older parameters are upgraded at the next successful sign-in.
@@ -27,19 +27,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syncline.errors import ConfigError
+from syncline.server.auth.sessions import end_all_sessions
 from syncline.server.errors import CsrfError
-from syncline.server.models import ApiToken, User, utcnow
+from syncline.server.project.models import ROLES, ApiToken, User, utcnow
 
 __all__ = [
     "CSRF_FIELD",
     "TOKEN_PREFIX",
     "authenticate",
     "check_csrf",
+    "check_role",
     "create_token",
     "create_user",
     "csrf_token",
+    "delete_user",
+    "get_user",
     "hash_password",
     "revoke_token",
+    "set_password",
+    "token_for",
+    "token_role",
     "user_for_token",
     "verify_password",
 ]
@@ -70,30 +77,71 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-def create_user(session: Session, username: str, password: str) -> User:
+def check_role(role: str, cap: str | None = None) -> str:
+    """``role`` if it is one of ``ROLES`` (and not above ``cap``), else a ConfigError."""
+    if role not in ROLES:
+        raise ConfigError(f"role `{role}` is not one of {', '.join(ROLES)}")
+    if cap is not None and ROLES.index(role) > ROLES.index(cap):
+        raise ConfigError(f"a token of a user with role `{cap}` cannot have role `{role}`; "
+                          f"give it `{cap}` or less")
+    return role
+
+
+def create_user(session: Session, username: str, password: str, role: str = "admin") -> User:
     """Add a user who can sign in (``syncline user add``); the caller commits.
 
     Raises:
-        ConfigError: the name is malformed or taken, or the password is too short.
+        ConfigError: the name is malformed or taken, the password is too short, or the role
+            is unknown.
     """
+    check_role(role)
     if not _USERNAME.match(username):
         raise ConfigError(
             f"user name `{username}` is not valid: use 1 to 64 letters, digits, `_`, `.`, `@` "
             f"or `-`, starting with a letter or digit"
         )
+    _check_password(username, password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ConfigError(
+            f"user `{username}` already exists; choose another name or remove it first"
+        )
+    user = User(username=username, password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _check_password(username: str, password: str) -> None:
     if len(password) < _MIN_PASSWORD:
         raise ConfigError(
             f"the password for `{username}` is too short ({len(password)} characters): use at "
             f"least {_MIN_PASSWORD}, ideally a passphrase"
         )
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise ConfigError(
-            f"user `{username}` already exists; choose another name or remove it first"
-        )
-    user = User(username=username, password_hash=hash_password(password))
-    session.add(user)
-    session.flush()
+
+
+def get_user(session: Session, username: str) -> User:
+    """The user called ``username``; a ConfigError that says how to list users otherwise."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise ConfigError(f"no user `{username}`; `syncline user list` shows them")
     return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    """Change a user's password and end every session of theirs; the caller commits."""
+    _check_password(username, password)
+    user = get_user(session, username)
+    user.password_hash = hash_password(password)
+    end_all_sessions(session, user)
+    return user
+
+
+def delete_user(session: Session, username: str) -> None:
+    """Remove a user: their sessions and API tokens end with them; the caller commits."""
+    user = get_user(session, username)
+    end_all_sessions(session, user)
+    session.delete(user)  # tokens go too (cascade)
+    session.flush()
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -113,24 +161,45 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
-    """A new API token for ``user``: the row, and the token itself (show it once; not kept)."""
+def create_token(session: Session, user: User, name: str,
+                 role: str | None = None) -> tuple[ApiToken, str]:
+    """A new API token for ``user``: the row, and the token itself (show it once; not kept).
+
+    ``role`` narrows what the token may do (never beyond its user's role); None acts with the
+    user's role.
+    """
+    if role is not None:
+        check_role(role, cap=user.role)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, name=name, token_hash=_digest(token), prefix=token[:10])
+    row = ApiToken(user=user, name=name, token_hash=_digest(token), prefix=token[:10], role=role)
     session.add(row)
     session.flush()
     return row, token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """The owner of a valid, unrevoked API token (and note it was used), else None."""
+def token_for(session: Session, token: str) -> ApiToken | None:
+    """A valid, unrevoked API token's row (noting it was used), else None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.revoked_at is not None:
         return None
     row.last_used_at = utcnow()
-    return row.user
+    return row
+
+
+def token_role(row: ApiToken) -> str:
+    """What a token may do: its own role, never more than its user's (whose role may drop)."""
+    user_role = row.user.role
+    if row.role is None or ROLES.index(row.role) > ROLES.index(user_role):
+        return user_role
+    return row.role
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The owner of a valid, unrevoked API token (and note it was used), else None."""
+    row = token_for(session, token)
+    return None if row is None else row.user
 
 
 def revoke_token(session: Session, user: User, token_id: int) -> bool:

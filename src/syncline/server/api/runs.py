@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, status
+from fastapi import Path as FastApiPath
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from syncline.errors import ConfigError, RunLockedError, SynclineError
-from syncline.server.api_syncs import jobs_of, saved_sync
-from syncline.server.auth import CurrentUser, DbSession
+from syncline.server.api.syncs import jobs_of, saved_sync
+from syncline.server.auth.deps import CurrentUser, DbSession, EditorUser
 from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
 from syncline.server.jobs import RunManager
 
@@ -71,21 +72,33 @@ def rejection_rows(
     ]
 
 
+def spreadsheet_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text, never runs: one starting with ``=``, ``+``, ``-``,
+    ``@`` (or a tab or carriage return) gets a leading ``'`` (OWASP, "CSV Injection").
+
+    The records come from the source, so a value such as ``=HYPERLINK(...)`` is data someone
+    else wrote; opened in Excel or Sheets it would otherwise be a formula.
+    """
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def rejections_csv(rows: list[dict[str, Any]]) -> str:
-    """Rejected records as CSV (the record itself as JSON in the last column)."""
+    """Rejected records as CSV (the record itself as JSON in the last column), every cell
+    safe to open in a spreadsheet (``spreadsheet_safe``)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["sync_key", "code", "column", "reason", "record"])
     for row in rows:
         record = "" if row["record"] is None else orjson.dumps(row["record"], default=str).decode()
-        writer.writerow([row["sync_key"], row["code"], row["column"] or "", row["message"],
-                         record])
+        cells = [row["sync_key"], row["code"], row["column"] or "", row["message"], record]
+        writer.writerow([spreadsheet_safe(c) for c in cells])
     return out.getvalue()
 
 
 @router.post("/syncs/{name}/runs", status_code=status.HTTP_202_ACCEPTED)
 def trigger(
-    request: Request, name: str, user: CurrentUser, session: DbSession,
+    request: Request, name: str, user: EditorUser, session: DbSession,
     body: RunIn | None = None,
 ) -> dict[str, Any]:
     """Start a run in the background; poll ``GET /api/runs/{run_id}``."""
@@ -93,6 +106,10 @@ def trigger(
     run_id = start_run(jobs_of(request), name, full=body.full if body else False,
                        resend_events=body.resend_events if body else False)
     return {"ok": True, "run_id": run_id, "url": f"/api/runs/{run_id}"}
+
+
+RunId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1, description="a run id")]
+"""A run id as the store can hold it (a bigger one is a 422, not a database overflow)."""
 
 
 @router.get("/runs")
@@ -109,7 +126,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}")
-def get_run(request: Request, run_id: int, user: CurrentUser) -> dict[str, Any]:
+def get_run(request: Request, run_id: RunId, user: CurrentUser) -> dict[str, Any]:
     """One run: status, counts and, while it runs, progress."""
     return {"ok": True, "run": run_view(jobs_of(request), run_id)}
 
@@ -117,7 +134,7 @@ def get_run(request: Request, run_id: int, user: CurrentUser) -> dict[str, Any]:
 @router.get("/runs/{run_id}/rejections")
 def get_rejections(
     request: Request,
-    run_id: int,
+    run_id: RunId,
     user: CurrentUser,
     code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
@@ -134,7 +151,7 @@ def get_rejections(
 
 
 @router.post("/runs/{run_id}/cancel")
-def cancel(request: Request, run_id: int, user: CurrentUser) -> dict[str, Any]:
+def cancel(request: Request, run_id: RunId, user: EditorUser) -> dict[str, Any]:
     """Ask a running run to stop (it ends as ``cancelled`` after its batch in flight)."""
     jobs = jobs_of(request)
     run_view(jobs, run_id)

@@ -1,6 +1,7 @@
 """Tables the server owns: users, API tokens, connection definitions with sealed secrets, syncs.
 
-They are created by the state store's Alembic migrations (``syncline.store``, revision 0002),
+They are created by the state store's Alembic migrations (``syncline.store``, revisions 0002
+and 0006: sessions, roles, audit log),
 so one upgrade path covers every table; a test checks the migration against these models.
 Timestamps are aware UTC datetimes.
 """
@@ -13,7 +14,20 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, MetaData, String, Text, Un
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["ApiToken", "Connection", "ServerBase", "SyncDefinition", "User", "metadata"]
+__all__ = [
+    "ROLES",
+    "ApiToken",
+    "AuditEntry",
+    "Connection",
+    "ServerBase",
+    "SignInSession",
+    "SyncDefinition",
+    "User",
+    "metadata",
+]
+
+ROLES = ("viewer", "editor", "admin")
+"""Roles, each allowed what the one before is and more (``syncline.server.auth.roles``)."""
 
 metadata = MetaData()
 
@@ -55,7 +69,12 @@ class User(ServerBase):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow)
+    role: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    """``viewer``, ``editor`` or ``admin`` (see ``ROLES``)."""
     tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+    sessions: Mapped[list[SignInSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
 
@@ -74,14 +93,49 @@ class ApiToken(ServerBase):
     created_at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(_UTCDateTime(), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(_UTCDateTime(), default=None)
+    role: Mapped[str | None] = mapped_column(String(16), default=None)
+    """The token's own role, never more than its user's; None acts with the user's role."""
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class SignInSession(ServerBase):
+    """A dashboard sign-in: the cookie holds a random id, the table its SHA-256.
+
+    Deleting the row ends the session whatever cookie a browser (or a thief) still holds:
+    sign-out deletes it, a password change or a deleted user deletes all of the user's.
+    """
+
+    __tablename__ = "syncline_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("syncline_users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow)
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class AuditEntry(ServerBase):
+    """Who created, changed, ran or deleted what, and when (never a secret)."""
+
+    __tablename__ = "syncline_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(_UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    """``user grace``, or ``token airflow (user grace)``, or ``cli``."""
+    action: Mapped[str] = mapped_column(String(32))
+    """``created``, ``changed``, ``deleted``, ``ran``, ``signed_in``..."""
+    target: Mapped[str] = mapped_column(String(200))
+    """What was acted on: ``sync users``, ``source wh``, ``user ada``, ``token airflow``."""
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Connection(ServerBase):
     """A source or destination defined from the dashboard or API.
 
     ``settings`` holds the non-secret fields as JSON; ``sealed_secrets`` the secret ones as one
-    JSON object encrypted with ``syncline.server.secrets.SecretBox``.
+    JSON object encrypted with ``syncline.server.project.secrets.SecretBox``.
     """
 
     __tablename__ = "syncline_connections"

@@ -3,28 +3,33 @@ user and CSRF checks for the dashboard."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from syncline.server.errors import UnauthorizedError
-from syncline.server.models import User
-from syncline.server.security import CSRF_FIELD, check_csrf, user_for_token
+from syncline.server.auth.security import CSRF_FIELD, check_csrf, token_for, token_role
+from syncline.server.auth.sessions import session_user
+from syncline.server.errors import ForbiddenError, UnauthorizedError
+from syncline.server.project.models import ROLES, User
 from syncline.server.settings import ServerSettings
 
 __all__ = [
-    "SESSION_USER_KEY",
+    "SESSION_KEY",
+    "AdminUser",
     "CurrentUser",
     "DbSession",
+    "EditorUser",
+    "allows",
     "db_session",
     "require_token",
     "signed_in_user",
     "verify_csrf",
 ]
 
-SESSION_USER_KEY = "user_id"
+SESSION_KEY = "sid"
+"""The cookie's key holding the sign-in session's id (``syncline.server.auth.sessions``)."""
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -52,24 +57,57 @@ def require_token(request: Request, session: DbSession) -> User:
             "this endpoint needs an API token: send `Authorization: Bearer <token>`; create a "
             "token on the dashboard's home page"
         )
-    user = user_for_token(session, token.strip())
-    if user is None:
+    row = token_for(session, token.strip())
+    if row is None:
         raise UnauthorizedError(
             "the API token is not valid or was revoked; create a new one on the dashboard"
         )
     session.commit()  # keeps last_used_at
-    return user
+    request.state.role = token_role(row)
+    request.state.actor = f"token {row.name} (user {row.user.username})"
+    return row.user
 
 
 CurrentUser = Annotated[User, Depends(require_token)]
 
 
+def allows(role: str, needed: str) -> bool:
+    """Whether ``role`` may do what ``needed`` may (viewer < editor < admin)."""
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def _api_role(needed: str) -> Callable[..., User]:
+    def check(request: Request, user: CurrentUser) -> User:
+        role = getattr(request.state, "role", user.role)
+        if not allows(role, needed):
+            raise ForbiddenError(
+                f"this needs the `{needed}` role; this token acts as `{role}` (an admin can "
+                f"create a token with more: `syncline token create NAME --role {needed}`)")
+        return user
+
+    return check
+
+
+EditorUser = Annotated[User, Depends(_api_role("editor"))]
+"""An API caller allowed to change syncs and models and to run them."""
+AdminUser = Annotated[User, Depends(_api_role("admin"))]
+"""An API caller allowed to manage connections (and their secrets), users and tokens."""
+
+
 def signed_in_user(request: Request, session: Session) -> User | None:
-    """The dashboard user of this sign-in session, if any."""
-    user_id = request.session.get(SESSION_USER_KEY)
-    if not isinstance(user_id, int):
+    """The dashboard user of this sign-in session, while the server still holds it."""
+    session_id = request.session.get(SESSION_KEY)
+    if not isinstance(session_id, str):
         return None
-    return session.get(User, user_id)
+    settings = settings_of(request)
+    user = session_user(session, session_id, idle_s=settings.session_idle_s,
+                        max_age_s=settings.session_max_age_s)
+    if user is None:
+        request.session.clear()
+        return None
+    request.state.role = user.role
+    request.state.actor = f"user {user.username}"
+    return user
 
 
 async def verify_csrf(request: Request) -> None:

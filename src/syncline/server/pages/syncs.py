@@ -14,15 +14,15 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from syncline.errors import SynclineError
-from syncline.server.api_runs import start_run
-from syncline.server.api_syncs import check_schedule, plan_of, reload_schedules, saved_sync
-from syncline.server.auth import DbSession
-from syncline.server.charts import runs_chart
-from syncline.server.dashboard import jobs, new_router, page, require_user
-from syncline.server.definitions import list_syncs, save_sync, sync_config
+from syncline.server.api.runs import start_run
+from syncline.server.api.syncs import check_schedule, plan_of, reload_schedules, saved_sync
+from syncline.server.auth.deps import DbSession
 from syncline.server.errors import ApiError
 from syncline.server.jobs import RunManager
-from syncline.server.models import SyncDefinition, User
+from syncline.server.pages.charts import runs_chart
+from syncline.server.pages.dashboard import jobs, new_router, page, require_user
+from syncline.server.project.definitions import list_syncs, save_sync, sync_config
+from syncline.server.project.models import SyncDefinition, User
 
 __all__ = ["recent_runs", "router"]
 
@@ -88,8 +88,20 @@ def sync_page(request: Request, name: str, session: DbSession) -> Response:
 
 
 @router.get("/syncs/{name}/preview")
+def preview_page(request: Request, name: str, session: DbSession) -> Response:
+    """The wizard's confirm step, before the model is read: a GET runs no query, so the
+    records are one POST (with the CSRF token) away."""
+    found = signed_in_sync(request, session, name)
+    if isinstance(found, Response):
+        return found
+    user, row = found
+    return page(request, user, "preview.html", section="syncs", sync=row,
+                config=json.loads(row.body), plan=None, records=[], error=None, asked=False)
+
+
+@router.post("/syncs/{name}/preview")
 def preview(request: Request, name: str, session: DbSession) -> Response:
-    """The wizard's confirm step: what the first run would send, before anything is sent."""
+    """What the first run would send, before anything is sent (reads the model)."""
     found = signed_in_sync(request, session, name)
     if isinstance(found, Response):
         return found
@@ -107,7 +119,7 @@ def preview(request: Request, name: str, session: DbSession) -> Response:
     records = [orjson.dumps(r, option=orjson.OPT_INDENT_2, default=str).decode()
                for r in (plan or {}).get("preview", [])]
     return page(request, user, "preview.html", section="syncs", sync=row,
-                config=json.loads(row.body), plan=plan, records=records, error=error)
+                config=json.loads(row.body), plan=plan, records=records, error=error, asked=True)
 
 
 @router.post("/syncs/{name}/run")

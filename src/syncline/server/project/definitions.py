@@ -23,10 +23,15 @@ from syncline.config.models import (
     SyncConfig,
 )
 from syncline.errors import ConfigError
-from syncline.server.connections import ConnectionKind, get_connection, save_connection, secrets_of
 from syncline.server.errors import FieldError, InvalidInputError
-from syncline.server.models import Connection, SyncDefinition
-from syncline.server.secrets import SecretBox
+from syncline.server.project.connections import (
+    ConnectionKind,
+    get_connection,
+    save_connection,
+    secrets_of,
+)
+from syncline.server.project.models import Connection, SyncDefinition
+from syncline.server.project.secrets import SecretBox
 
 __all__ = [
     "apply_project",
@@ -77,6 +82,7 @@ def split_config(model: BaseModel) -> tuple[str, dict[str, Any], dict[str, str]]
     """``(type, settings, secrets)``: secret fields are those the model types ``SecretStr``."""
     settings: dict[str, Any] = {}
     secrets: dict[str, str] = {}
+    plain = model.model_dump(mode="json", by_alias=True)  # nested models (a files source's tables)
     for name in type(model).model_fields:
         value = getattr(model, name)
         if name == "type":
@@ -92,7 +98,7 @@ def split_config(model: BaseModel) -> tuple[str, dict[str, Any], dict[str, str]]
         if isinstance(value, str):
             secrets[name] = value
         elif value is not None:
-            settings[name] = value
+            settings[name] = plain.get(name, value)
     return str(model.model_dump()["type"]), settings, secrets
 
 

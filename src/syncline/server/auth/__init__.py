@@ -1,0 +1,1 @@
+"""Who may use the server: users, passwords, API tokens, CSRF, sign-in throttling."""

@@ -1,0 +1,1 @@
+"""The dashboard's server-rendered pages: sign-in and home, connections, syncs, runs."""

@@ -1,0 +1,1 @@
+"""The project as the server keeps it: tables, connections with sealed secrets, sync definitions."""

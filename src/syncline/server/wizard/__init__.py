@@ -1,0 +1,1 @@
+"""The "+ Create a new Sync" wizard and editing a saved sync with it."""
