@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint demo dashboard bench bench-quick sandbox clean
+.PHONY: help venv test test-integrations lint demo dashboard bench bench-quick sandbox clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,7 +20,10 @@ venv: $(STAMP)  ## create .venv and install Syncline with its test tools
 test: $(STAMP)  ## run lint, types and the test suite
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not venv" $(PYTEST_ARGS)
+
+test-integrations: $(STAMP)  ## the Dagster and Airflow tests (each builds a venv of its own: minutes)
+	$(BIN)/pytest -m venv $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff and mypy only
 	$(BIN)/ruff check src tests bench

@@ -14,7 +14,7 @@ import pytest
 from tests.integrations.serve import SRC, serving
 from tests.integrations.venvs import cached_venv
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.venv
 
 HERE = Path(__file__).resolve().parent
 
