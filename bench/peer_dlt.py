@@ -94,7 +94,7 @@ def main() -> None:
         try:
             result = con.execute(sql, params)
             # DuckDB 1.4 renamed fetch_record_batch to to_arrow_reader
-            read = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+            read = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch  # type: ignore[attr-defined, unused-ignore]
             yield from read(50_000)
         finally:
             con.close()
