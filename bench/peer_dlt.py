@@ -1,8 +1,9 @@
 """dlt's side of the benchmark; runs in the peers venv (``bench/.work/peers-venv``), not ours.
 
 dlt gets its fastest documented set-up for this job (dlt's "Optimizing dlt" page):
-- Extract: the same DuckDB file, read by DuckDB straight into Arrow record batches of 50,000
-  rows that a ``@dlt.resource`` yields as they are ("yield pages", and Arrow tables skip dlt's
+- Extract: the same DuckDB file, read by DuckDB straight into Arrow record batches of 10,000
+  rows (one load file each: dlt rotates files between items, not inside one) that a
+  ``@dlt.resource`` yields as they are ("yield pages", and Arrow tables skip dlt's
   per-row normalisation). Dates stay dates, timestamps timestamps. dlt's own ``sql_database``
   source cannot read DuckDB here: its SQLAlchemy reflection through duckdb-engine fails
   (``REGCLASS`` does not exist), so the Arrow path is the one that works, and the faster one.
@@ -95,7 +96,7 @@ def main() -> None:
             result = con.execute(sql, params)
             # DuckDB 1.4 renamed fetch_record_batch to to_arrow_reader
             read = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch  # type: ignore[attr-defined, unused-ignore]
-            yield from read(50_000)
+            yield from read(10_000)
         finally:
             con.close()
 
