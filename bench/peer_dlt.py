@@ -6,7 +6,7 @@ dlt gets its fastest documented set-up for this job (dlt's "Optimizing dlt" page
   ``@dlt.resource`` yields as they are ("yield pages", and Arrow tables skip dlt's
   per-row normalisation). Dates stay dates, timestamps timestamps. dlt's own ``sql_database``
   source cannot read DuckDB here: its SQLAlchemy reflection through duckdb-engine fails
-  (``REGCLASS`` does not exist), so the Arrow path is the one that works, and the faster one.
+  (``REGCLASS`` does not exist), so the Arrow path is the one that works here.
 - Load: parquet load files rotated every ``DATA_WRITER__FILE_MAX_ITEMS`` rows, so the custom
   ``@dlt.destination`` function runs on ``LOAD__WORKERS`` files in parallel (set by
   ``bench/peers.py``: 15, the uploads CleverTap allows in flight); it posts the same CleverTap
