@@ -16,38 +16,68 @@ from pathlib import Path
 from bench import peers, pg
 from bench.results import render
 from bench.synclog import w6_sync_log
-from bench.workloads import Bench, Sizes, w1_w2_profiles, w2_large, w3_events, w5_latency
+from bench.workloads import (
+    Bench,
+    Sizes,
+    w1_w2_profiles,
+    w2_large,
+    w3_events,
+    w5_latency,
+    w7_scale,
+)
 
 HERE = Path(__file__).parent
 WORKLOADS: dict[str, Callable[[Bench], None]] = {
     "W1": w1_w2_profiles, "W2": w2_large, "W3": w3_events, "W4": pg.w4_postgres,
-    "W5": w5_latency, "W6": w6_sync_log,
+    "W5": w5_latency, "W6": w6_sync_log, "W7": w7_scale,
 }  # fmt: skip
 
 
 def targets(f: dict[str, float]) -> list[str]:
-    """The issue's targets, each met or missed (reported, never asserted)."""
+    """Issue #18's targets, each met or missed (reported, never asserted).
+
+    CPU and rate targets read the runs to the minimal sink, where the receiver costs nothing
+    and does not compete for the CPU; the sandbox figures are quoted beside them.
+    """
 
     def mark(ok: bool) -> str:
         return "**met**" if ok else "**missed**"
 
     out: list[str] = []
-    if "w1_cpu_per_m" in f:
-        out.append(f"W1 Syncline CPU ≤ 5 s per million profile rows: {f['w1_cpu_per_m']:.2f} s "
-                   f"→ {mark(f['w1_cpu_per_m'] <= 5)}")  # fmt: skip
-    if "w1_peer_rate" in f:
-        ratio = f["w1_rate"] / f["w1_peer_rate"]
-        out.append(f"W1 ≥ 2× the faster peer's rate: {ratio:.2f}× → {mark(ratio >= 2)}")
-    if "w3_peer_rate" in f:
-        out.append(f"W3 Syncline / faster peer: {f['w3_rate'] / f['w3_peer_rate']:.2f}× "
-                   "(no target)")  # fmt: skip
+    if "w1_syncline_sink_cpu_per_m" in f:
+        cpu = f["w1_syncline_sink_cpu_per_m"]
+        out.append(f"W1 Syncline CPU ≤ 4 s per 1M profile rows (minimal sink): {cpu:.2f} s → "
+                   f"{mark(cpu <= 4)} (to the sandbox: "
+                   f"{f['w1_syncline_sandbox_cpu_per_m']:.2f} s)")  # fmt: skip
+    if "w1_dlt_sink_cpu_per_m" in f:
+        ratio = f["w1_syncline_sink_cpu_per_m"] / f["w1_dlt_sink_cpu_per_m"]
+        out.append(f"W1 Syncline CPU ≤ 0.5× the tuned dlt's (minimal sink): {ratio:.2f}× → "
+                   f"{mark(ratio <= 0.5)}")  # fmt: skip
+    if "w1_over_duckdb" in f:
+        out.append(f"W1 Syncline CPU over DuckDB's own JSON writing of the same records: "
+                   f"{f['w1_over_duckdb']:.1f}× (anchor, no target)")  # fmt: skip
+    if "w3_syncline_sink_cpu_per_m" in f:
+        cpu = f["w3_syncline_sink_cpu_per_m"]
+        out.append(f"W3 Syncline CPU ≤ 10 s per 1M Charged events (minimal sink): {cpu:.2f} s "
+                   f"→ {mark(cpu <= 10)} (to the sandbox: "
+                   f"{f['w3_syncline_sandbox_cpu_per_m']:.2f} s)")  # fmt: skip
+    if "w3_dlt_sink_rate" in f:
+        ratio = f["w3_syncline_sink_rate"] / f["w3_dlt_sink_rate"]
+        sandbox = f["w3_syncline_sandbox_rate"] / f["w3_dlt_sandbox_rate"]
+        out.append(f"W3 Syncline rate ≥ 1.5× the tuned dlt's (minimal sink): {ratio:.2f}× → "
+                   f"{mark(ratio >= 1.5)} (to the sandbox: {sandbox:.2f}×)")  # fmt: skip
+    if "w2_1m_plan_over_diff" in f:
+        out.append(f"W2 (1M) plan over DuckDB's bare diff query: {f['w2_1m_plan_over_diff']:.1f}× "
+                   "(anchor, no target)")  # fmt: skip
     if "w2_plan_s" in f:
         out.append(f"W2 plan of 10M with 1% changed < 10 s: {f['w2_plan_s']:.2f} s → "
-                   f"{mark(f['w2_plan_s'] < 10)}")  # fmt: skip
+                   f"{mark(f['w2_plan_s'] < 10)} ({f['w2_plan_over_diff']:.1f}× DuckDB's bare "
+                   "diff query)")  # fmt: skip
         out.append(f"W2 nothing-changed run of 10M < 15 s: {f['w2_nothing_s']:.2f} s → "
                    f"{mark(f['w2_nothing_s'] < 15)}")  # fmt: skip
         out.append(f"W2 peak RSS < 500 MB: 1M {f.get('w2_rss_1m', 0):.0f} MB, 10M "
                    f"{f['w2_rss_10m']:.0f} MB → {mark(f['w2_rss_10m'] < 500)}")  # fmt: skip
+    out += _flat_rss(f, mark)
     if "w5_delivery_share" in f:
         share = f["w5_delivery_share"]
         out.append(f"W5 ≥ 90% of the 50,000 records/s ceiling, while delivering: {share:.0%} → "
@@ -56,11 +86,35 @@ def targets(f: dict[str, float]) -> list[str]:
     elif "w5_share" in f:
         out.append(f"W5 ≥ 90% of the 50,000 records/s ceiling: {f['w5_share']:.0%} → "
                    f"{mark(f['w5_share'] >= 0.9)}")  # fmt: skip
+    if "w5_1000_share" in f:
+        share = f.get("w5_1000_delivery_share", f["w5_1000_share"])
+        out.append(f"W5 at 1,000 ms latency: {share:.0%} of the 15,000 records/s ceiling while "
+                   f"delivering, {f['w5_1000_share']:.0%} end to end (no target)")  # fmt: skip
     if "w6_wall_ratio" in f:
         ratio = f["w6_wall_ratio"]
         out.append(f"W6 a 1M run with the sync log ≤ 1.10× the time without: {ratio:.2f}× "
                    f"(CPU {f['w6_cpu_ratio']:.2f}×) → {mark(ratio <= 1.10)}")  # fmt: skip
     return out or ["(no workload with a target ran)"]
+
+
+def _flat_rss(f: dict[str, float], mark: Callable[[bool], str]) -> list[str]:
+    """Flat peak RSS along W7's scale curve: every size under 500 MB (the W2 bound), initial
+    and incremental; the largest-over-smallest ratio says how flat."""
+    out = []
+    for run in ("initial", "incremental"):
+        sizes = sorted(int(k.rsplit("_", 1)[1]) for k in f if k.startswith(f"w7_rss_{run}_"))
+        if not sizes:
+            continue
+        rss = [f[f"w7_rss_{run}_{n}"] for n in sizes]
+        curve = ", ".join(f"{_size(n)} {mb:.0f} MB" for n, mb in zip(sizes, rss, strict=True))
+        out.append(f"W7 peak RSS flat, {run} runs, < 500 MB at every size: {curve} "
+                   f"({rss[-1] / rss[0]:.2f}× from smallest to largest) → "
+                   f"{mark(max(rss) < 500)}")  # fmt: skip
+    return out
+
+
+def _size(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,16 +167,28 @@ def _one_line(exc: BaseException) -> str:
 
 
 NOTES = [
-    "Receivers: the sandbox (validates and stores every record, in memory) on a loopback port; "
-    "the minimal sink (`bench/sink.py`: 15 in flight, optional latency, no parsing) only loads "
-    "the 10M and PostgreSQL snapshots and gives W5 its engine-only row. *MB sent* counts request "
-    "bodies as the receiver got them (the sink counts headers too).",
-    "Peers: drt (generic REST API destination, batch mode, 1,000 records a request, rate "
-    "limit lifted, DuckDB profile on the same file) and dlt (`sql_database` from a SQLite copy "
-    "of the same table, pyarrow backend and parquet load files, its fastest set-up, and a "
-    "`@dlt.destination` function with batch_size 1,000); both post the same "
-    "CleverTap records. In W1 their run is incremental on `updated_at`, whose first run sends "
-    "every row; W2 then shows what that cursor sends.",
+    "Receivers: every tool's initial run in W1 and W3 gets a fresh receiver of its own, once the "
+    "sandbox (validates and stores every record, in memory, on a loopback port) and once the "
+    "minimal sink (`bench/sink.py`: 15 in flight, optional latency, no parsing: receiver cost "
+    "excluded); no tool meets profiles another tool left, and W2's incremental runs at 1M also "
+    "each get a fresh sandbox. The sink also loads the 10M and "
+    "PostgreSQL snapshots and carries W7's scale curve. *MB sent* counts request bodies as the "
+    "receiver got them (the sink counts headers too).",
+    "Peers: drt as before (generic REST API destination, batch mode, 1,000 records a request, "
+    "rate limit lifted, DuckDB profile on the same file). dlt in its fastest documented set-up "
+    "for this job (dlt's 'Optimizing dlt' page): the same DuckDB file read by DuckDB into Arrow "
+    "batches of 10,000 rows that a `@dlt.resource` yields (dates stay dates; dlt's own "
+    "`sql_database` cannot reflect a DuckDB table through duckdb-engine: `REGCLASS` does not "
+    "exist), parquet load files rotated every 10,000 rows (`DATA_WRITER__FILE_MAX_ITEMS`) and "
+    "15 parallel load workers (`LOAD__WORKERS=15`) each running the `@dlt.destination` function "
+    "with batch_size 1,000. Both post the same CleverTap records. In W1 their run is "
+    "incremental on `updated_at`, whose first run sends every row; W2 then shows what that "
+    "cursor sends.",
+    "Anchor: 'DuckDB alone' rows time the engine's own work inside one process, around the "
+    "query only (no start-up): W1's records written as JSON by `COPY … (FORMAT JSON)`, and W2's "
+    "bare diff (the model's key and row hash, rendered by Syncline's DuckDB dialect, against a "
+    "(key, hash) snapshot, under the engine's memory limit). Syncline's figures include process "
+    "start-up; the targets quote them as a ratio over the anchor.",
     "Data: generated by DuckDB SQL from the row number (seeded, identical on every run); "
     "'1% changed' updates `score` and `updated_at` of a fixed hash slice.",
 ]

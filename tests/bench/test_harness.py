@@ -7,25 +7,72 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bench.__main__ import main
+from bench.__main__ import main, targets
 from bench.measure import run_measured
 from bench.servers import AUTH, Receiver
 
 PEERS_VENV = Path(__file__).parents[2] / "bench" / ".work" / "peers-venv" / "bin" / "python"
 
 
-def test_quick_profiles_and_10m_path_write_results(tmp_path: Path) -> None:
+def test_quick_runs_every_workload_of_the_fair_comparison(tmp_path: Path) -> None:
+    """W1, W2, W3, W5 and W7 at --quick sizes: every new row and target is written.
+
+    With the peers' venv built (``make bench`` builds it), drt and dlt run too.
+    """
     out = tmp_path / "RESULTS.md"
-    code = main(["--quick", "--only", "W1,W2", "--no-peers", "--work", str(tmp_path / "w"),
+    peers = [] if PEERS_VENV.exists() else ["--no-peers"]
+    code = main(["--quick", "--only", "W1,W2,W3,W5,W7", *peers, "--work", str(tmp_path / "w"),
                  "--out", str(out)])  # fmt: skip
     assert code == 0
     text = out.read_text()
     assert "| nproc | " in text and "--quick" in text
-    assert "| W1 | Syncline | initial run | 5,000 | 5,000 |" in text
-    # 1% changed: exactly the changed rows were sent; nothing changed: nothing sent.
+    assert "did not complete" not in text and "exited" not in text, text
+    tools = ("Syncline", "drt", "dlt") if not peers else ("Syncline",)
+    # Every tool, to its own fresh sandbox and to its own fresh minimal sink, sends every row:
+    # none meets a snapshot (or profiles) another run left behind.
+    for tool in tools:
+        for receiver in ("sandbox", "minimal sink"):
+            assert f"| W1 | {tool} | initial run → {receiver} | 5,000 | 5,000 |" in text, text
+            assert f"| W3 | {tool} | initial run (events) → {receiver} | 5,000 | 5,000 |" in text
+    # W2: exactly the changed rows, then nothing; the anchor counts the same changed rows.
     assert "| 1.00× (" in text and "ideal 0 sent" in text
     assert "initial load → minimal sink | 20,000 | 20,000 |" in text
-    assert "did not complete" not in text
+    assert "| W1 | DuckDB alone | write the records as JSON (COPY … FORMAT JSON) | 5,000 | 0 |" \
+        in text  # fmt: skip
+    diff = [line for line in text.splitlines() if "bare diff query" in line and "(5k)" in line]
+    changed = next(line for line in text.splitlines()
+                   if "| W2 (5k) | Syncline | run, 1% changed |" in line)  # fmt: skip
+    assert diff and changed.split("|")[5].strip() + " rows out" in diff[0]
+    # W5 at both latencies; W7's curve at three sizes, initial and incremental.
+    assert "| W5 | Syncline | sandbox, 1,000 ms latency, 15 in flight | 5,000 | 5,000 |" in text
+    assert "of 15,000/s end to end" in text
+    for n in ("5k", "10k", "30k"):
+        assert f"| W7 ({n}) | Syncline | initial run → minimal sink |" in text
+        assert f"| W7 ({n}) | Syncline | run, 1% changed → minimal sink |" in text
+    for target in ("W1 Syncline CPU ≤ 4 s per 1M profile rows", "W3 Syncline CPU ≤ 10 s",
+                   "W7 peak RSS flat, initial runs", "W7 peak RSS flat, incremental runs",
+                   "W5 at 1,000 ms latency", "over DuckDB's own JSON writing"):  # fmt: skip
+        assert target in text, target
+    if not peers:
+        assert "W1 Syncline CPU ≤ 0.5× the tuned dlt's" in text
+        assert "W3 Syncline rate ≥ 1.5× the tuned dlt's" in text
+
+
+def test_targets_read_the_minimal_sink_runs_against_the_tuned_dlt() -> None:
+    facts = {
+        "w1_syncline_sink_cpu_per_m": 3.5, "w1_syncline_sandbox_cpu_per_m": 4.5,
+        "w1_dlt_sink_cpu_per_m": 8.0, "w3_syncline_sink_cpu_per_m": 11.0,
+        "w3_syncline_sandbox_cpu_per_m": 12.0, "w3_syncline_sink_rate": 90_000.0,
+        "w3_dlt_sink_rate": 50_000.0, "w3_syncline_sandbox_rate": 60_000.0,
+        "w3_dlt_sandbox_rate": 50_000.0, "w7_rss_initial_1000000": 400.0,
+        "w7_rss_initial_30000000": 520.0,
+    }  # fmt: skip
+    lines = targets(facts)
+    assert "(minimal sink): 3.50 s → **met** (to the sandbox: 4.50 s)" in lines[0]
+    assert "0.44× → **met**" in lines[1]
+    assert "11.00 s → **missed**" in lines[2]
+    assert "1.80× → **met** (to the sandbox: 1.20×)" in lines[3]
+    assert "1M 400 MB, 30M 520 MB (1.30× from smallest to largest) → **missed**" in lines[4]
 
 
 def test_quick_sync_log_overhead_is_reported(tmp_path: Path) -> None:
@@ -35,15 +82,6 @@ def test_quick_sync_log_overhead_is_reported(tmp_path: Path) -> None:
     text = out.read_text()
     assert "initial run, with sync log | 5,000 | 5,000 |" in text
     assert "W6 a 1M run with the sync log ≤ 1.10× the time without" in text
-
-
-@pytest.mark.skipif(not PEERS_VENV.exists(), reason="peers venv not built (make bench builds it)")
-def test_quick_events_with_peers(tmp_path: Path) -> None:
-    out = tmp_path / "RESULTS.md"
-    assert main(["--quick", "--only", "W3", "--work", str(tmp_path / "w"), "--out", str(out)]) == 0
-    text = out.read_text()
-    for tool in ("Syncline", "drt", "dlt"):
-        assert f"| W3 | {tool} | initial run (events) | 5,000 | 5,000 |" in text, text
 
 
 def test_wait4_measures_the_child_cpu_and_memory() -> None:
