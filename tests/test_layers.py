@@ -23,6 +23,7 @@ FORBIDDEN = {
     "syncline.logs": ("syncline.",),
     "syncline.errors": ("syncline.",),
     "syncline.scheduler": ("syncline.server", "syncline.cli"),
+    "syncline.workers": ("syncline.cli",),
     "syncline_sandbox": ("syncline.engine", "syncline.cli", "syncline.server", "syncline.store",
                          "syncline.sources", "syncline.config"),
 }

@@ -68,12 +68,19 @@ def serve_command(
     from syncline.server.secrets import SecretBox
     from syncline.server.settings import ServerSettings
     from syncline.store import StateStore
+    from syncline.workers.queue import broker_settings
 
     root = _root(project)
     url, engine, sessions = open_server_store(root)
     settings = ServerSettings.from_env(sessions, host=host, port=port, https_only=https_only)
     store = StateStore(url)
-    jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key))
+    queue = None
+    broker = broker_settings()
+    if broker is not None:  # the scale-out path: runs go to `syncline worker` processes
+        from syncline.workers import CeleryQueue
+
+        queue = CeleryQueue(*broker)
+    jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key), queue=queue)
     console.print(f"Syncline on http://{host}:{port} (project {root}); Ctrl+C stops it.")
     try:
         serve(settings, jobs)

@@ -26,7 +26,7 @@ __all__ = ["Lease", "StateStore"]
 
 _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0011"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 
@@ -136,6 +136,17 @@ class StateStore:
                 raise RunLockedError(f"sync `{sync}` was just taken by another process; "
                                      "wait for it to finish.") from exc
         return Lease(self, sync, holder, ttl_s)
+
+    def lease_of(self, sync: str) -> str | None:
+        """Who holds the lock of ``sync`` now (``host:pid``), or None if nobody does."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.leases).where(t.leases.c.sync == sync)).first()
+        if row is None:
+            return None
+        expires = _utc(row.expires_at)
+        if expires is None or expires <= _now() or not _holder_alive(row.holder):
+            return None
+        return str(row.holder)
 
     def _fail_stale(self, conn: sa.Connection, run_id: int | None) -> None:
         if run_id is None:

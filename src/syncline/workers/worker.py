@@ -1,0 +1,87 @@
+"""``syncline worker``: a Celery worker whose one task runs a sync here, as the server would.
+
+Each task goes through the same ``RunManager.start_here`` as a run the server starts itself:
+the sync's lease keeps one run per sync across every worker (a task whose sync is still running
+elsewhere records a *skipped* run), and the run row carries the task id, so the server that
+queued it learns its run id. While a run goes, the task polls the run's ``cancel_requested``
+flag every second: that is how "Cancel" on the dashboard of any server reaches a run on any
+worker.
+
+Why a flag and not Celery's ``revoke``: revoking a task that already runs means killing it
+(``terminate=True`` sends a signal to the process), which stops a run mid-batch, exactly what
+leaves records in doubt; the flag stops it between batches like a local cancel, and the run
+records itself as cancelled. Revoke is also remembered only in the memory of the workers that
+were up when it was sent, while the flag lives in the state store.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from syncline.errors import RunLockedError
+from syncline.workers.queue import TASK, make_app
+
+if TYPE_CHECKING:
+    from syncline.server.jobs import RunManager
+
+__all__ = ["WorkerRuntime", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+CANCEL_POLL_S = 1.0
+
+
+class WorkerRuntime:
+    """What a worker process runs its tasks with: one ``RunManager`` without a queue."""
+
+    def __init__(self, manager: RunManager) -> None:
+        self.manager = manager
+
+    def run(self, sync: str, *, full: bool, trigger: str, task_id: str) -> int:
+        """Run ``sync`` here to its end; the id of the run recorded (run, or skipped)."""
+        store = self.manager.store
+        try:
+            run_id = self.manager.start_here(sync, full=full, trigger=trigger)
+        except RunLockedError:
+            run_id = store.start_run(sync, trigger=trigger, full=full)
+            store.finish_run(run_id, "skipped", error=(
+                f"the previous run was still going at {datetime.now(UTC).isoformat()}; this "
+                "run was skipped"))
+            store.update_run(run_id, task_id=task_id)
+            return run_id
+        store.update_run(run_id, task_id=task_id)
+        live = self.manager.live(run_id)
+        thread = live.thread if live is not None else None
+        while live is not None and thread is not None and thread.is_alive():
+            thread.join(CANCEL_POLL_S)
+            if not live.cancel.is_set() and self.manager.coordination.cancel_requested(run_id):
+                log.info("run %s of sync %r: cancel requested", run_id, sync)
+                live.cancel.set()
+        return run_id
+
+
+def run_worker(runtime: WorkerRuntime, broker_url: str, queue: str, *, concurrency: int,
+               loglevel: str = "INFO") -> None:
+    """Serve ``syncline.run`` tasks from ``queue`` until stopped (SIGTERM: warm shutdown,
+    running runs finish; a second SIGTERM or SIGQUIT: they stop at once, like a crash).
+
+    The pool is threads: a run waits on the network and the database most of the time, and
+    every run of the process shares one state-store connection pool.
+    """
+    app = make_app(broker_url, queue)
+
+    @app.task(name=TASK, bind=True)  # type: ignore[untyped-decorator]
+    def run(self: object, sync: str, full: bool = False, trigger: str = "api") -> int:
+        task_id = str(getattr(getattr(self, "request", None), "id", "") or "")
+        return runtime.run(sync, full=full, trigger=trigger, task_id=task_id)
+
+    try:
+        app.worker_main([
+            "worker", "--pool=threads", f"--concurrency={concurrency}", f"--queues={queue}",
+            "--without-gossip", "--without-mingle", f"--loglevel={loglevel}",
+        ])
+    finally:
+        runtime.manager.close()
+        app.close()
