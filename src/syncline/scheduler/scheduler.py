@@ -30,7 +30,9 @@ __all__ = ["ScheduledSync", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
-Trigger = Callable[[str], bool]
+Trigger = Callable[..., bool]
+"""``trigger(name)``; a scheduler with a leader calls ``trigger(name, due)``, so the run can be
+tied to the due instant it was fired for."""
 RecordSkipped = Callable[[str, datetime], None]
 
 
@@ -229,7 +231,7 @@ class Scheduler:
             if self._leader is not None and not self._leader.claim(name, due):
                 log.info("the run of sync %r due at %s was fired already", name, due)
                 return
-            started = self._trigger(name)
+            started = self._trigger(name) if self._leader is None else self._trigger(name, due)
         except Exception:
             # one sync's failure to start must not stop the schedule of the others
             log.exception("scheduled run of sync %r due at %s could not be started", name, due)

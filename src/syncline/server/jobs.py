@@ -51,8 +51,9 @@ _QUEUE_POLL_S = 0.2
 class RunQueue(Protocol):
     """Where runs go when workers run them (``syncline.workers.CeleryQueue``)."""
 
-    def enqueue(self, sync: str, *, full: bool, trigger: str) -> str:
-        """Queue one run of ``sync``; returns the task id its run row will carry."""
+    def enqueue(self, sync: str, *, full: bool, trigger: str, due: datetime | None = None) -> str:
+        """Queue one run of ``sync`` (``due``: the due instant a scheduler fired it for);
+        returns the task id its run row will carry."""
         ...
 
 
@@ -355,14 +356,14 @@ class RunManager:
         started = getattr(runs[0], "started_at", None)
         return started if isinstance(started, datetime) else None
 
-    def _scheduled(self, sync: str) -> bool:
+    def _scheduled(self, sync: str, due: datetime | None = None) -> bool:
         """Start a scheduled run; False (skipped) only if a *run* of the sync holds the lock.
 
         A dry-run plan (the dashboard's preview) holds the lock for a moment too; a due run
         waits briefly for it instead of being skipped for a whole schedule period.
         """
         if self.queue is not None:  # the worker records a skipped run if the lease is taken
-            self.queue.enqueue(sync, full=False, trigger="schedule")
+            self.queue.enqueue(sync, full=False, trigger="schedule", due=due)
             return True
         for attempt in range(_PLAN_RETRIES + 1):
             try:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from syncline.store.coordination import Coordination
+from syncline.store.coordination import Coordination, Fire
 from syncline.store.records import InDoubtKey, RejectedRow, RunRecord
 from syncline.store.store import Lease, StateStore
 
-__all__ = ["Coordination", "InDoubtKey", "Lease", "RejectedRow", "RunRecord", "StateStore"]
+__all__ = ["Coordination", "Fire", "InDoubtKey", "Lease", "RejectedRow", "RunRecord", "StateStore"]

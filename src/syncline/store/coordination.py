@@ -11,19 +11,34 @@
   past its lease (a long GC, a frozen VM) and wakes up believing it still leads cannot fire a
   due run the new leader fired. The newest row per sync is also where a new leader resumes the
   schedule from.
+* **Started due runs.** The worker that takes a fired due run's task marks the row
+  (``started_by``, then ``run_id``) before it runs it, in one conditional UPDATE: a task the
+  broker delivers twice (Redis re-delivers a task a dead worker had reserved) runs once.
 * **Cancel requests.** ``runs.cancel_requested``: the dashboard sets it, the process running the
   run (a Celery worker on another machine, say) polls it and stops between batches.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from syncline.store import tables as t
 
-__all__ = ["Coordination"]
+__all__ = ["Coordination", "Fire"]
+
+
+@dataclass(frozen=True)
+class Fire:
+    """One fired due run: which scheduler fired it, which worker took it, what run it became."""
+
+    sync: str
+    due_at: datetime
+    holder: str
+    started_by: str | None
+    run_id: int | None
 
 
 def _now() -> datetime:
@@ -95,6 +110,24 @@ class Coordination:
             return False
         return True
 
+    def start_fire(self, sync: str, due_at: datetime, holder: str) -> bool:
+        """Mark the fired due run as taken by ``holder``; False if a worker took it already."""
+        fires = t.schedule_fires.c
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.update(t.schedule_fires)
+                                .where(fires.sync == sync, fires.due_at == _utc(due_at),
+                                       fires.started_by.is_(None))
+                                .values(started_by=holder))
+        return done.rowcount == 1
+
+    def fire_ran_as(self, sync: str, due_at: datetime, run_id: int) -> None:
+        """Link the fired due run to the run (or skipped run) it became."""
+        fires = t.schedule_fires.c
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t.schedule_fires)
+                         .where(fires.sync == sync, fires.due_at == _utc(due_at))
+                         .values(run_id=run_id))
+
     def last_fire(self, sync: str) -> datetime | None:
         """The newest due instant fired for ``sync`` by any scheduler."""
         fires = t.schedule_fires.c
@@ -103,15 +136,15 @@ class Coordination:
                                  .where(fires.sync == sync)).scalar()
         return None if value is None else _utc(value)
 
-    def fires(self, sync: str | None = None) -> list[tuple[str, datetime, str]]:
-        """Fired due runs ``(sync, due_at, holder)``, oldest first."""
+    def fires(self, sync: str | None = None) -> list[Fire]:
+        """Fired due runs, oldest first."""
         fires = t.schedule_fires.c
-        query = sa.select(fires.sync, fires.due_at, fires.holder).order_by(fires.due_at,
-                                                                          fires.sync)
+        query = sa.select(t.schedule_fires).order_by(fires.due_at, fires.sync)
         if sync is not None:
             query = query.where(fires.sync == sync)
         with self.engine.connect() as conn:
-            return [(r.sync, _utc(r.due_at), r.holder) for r in conn.execute(query)]
+            return [Fire(r.sync, _utc(r.due_at), r.holder, r.started_by, r.run_id)
+                    for r in conn.execute(query)]
 
     # -- cancel requests and tasks -----------------------------------------------------------
 

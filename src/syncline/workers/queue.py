@@ -8,6 +8,9 @@ Celery settings, each a choice made for Syncline's guarantees:
   which takes over its lease (and deals with its in-doubt event keys, as after any crash).
 * ``worker_prefetch_multiplier = 1``: a worker holds no more tasks than it can run, so a queued
   run goes to whichever worker is free, not to one busy with a long run.
+* a task reserved but not started by a worker that dies is re-delivered (RabbitMQ: when the
+  connection drops; Redis: after ``visibility_timeout``); a scheduled run's task first marks its
+  fired-run row as started, so a duplicate delivery is dropped instead of run twice.
 * no result backend: a run's result is its row in the state store.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from syncline.errors import ConfigError
@@ -62,6 +66,9 @@ def make_app(broker_url: str, queue: str) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
+        # Redis re-delivers a task reserved by a worker that died before starting it after
+        # this long; the fired-run row makes a second delivery of a started one a no-op
+        broker_transport_options={"visibility_timeout": 60},
     )
     return app
 
@@ -73,8 +80,9 @@ class CeleryQueue:
         self.queue = queue
         self.app = make_app(broker_url, queue)
 
-    def enqueue(self, sync: str, *, full: bool, trigger: str) -> str:
-        kwargs: dict[str, Any] = {"sync": sync, "full": full, "trigger": trigger}
+    def enqueue(self, sync: str, *, full: bool, trigger: str, due: datetime | None = None) -> str:
+        kwargs: dict[str, Any] = {"sync": sync, "full": full, "trigger": trigger,
+                                  "due": due.isoformat() if due is not None else None}
         return str(self.app.send_task(TASK, kwargs=kwargs, queue=self.queue).id)
 
     def close(self) -> None:

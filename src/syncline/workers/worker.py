@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from syncline.errors import RunLockedError
+from syncline.server.jobs import process_name
 from syncline.workers.queue import TASK, make_app
 
 if TYPE_CHECKING:
@@ -39,8 +40,20 @@ class WorkerRuntime:
     def __init__(self, manager: RunManager) -> None:
         self.manager = manager
 
-    def run(self, sync: str, *, full: bool, trigger: str, task_id: str) -> int:
-        """Run ``sync`` here to its end; the id of the run recorded (run, or skipped)."""
+    def run(self, sync: str, *, full: bool, trigger: str, task_id: str,
+            due: datetime | None = None) -> int | None:
+        """Run ``sync`` here to its end; the id of the run recorded (run, or skipped), or None
+        for a scheduled run another worker took already (a duplicate delivery)."""
+        coordination = self.manager.coordination
+        if due is not None and not coordination.start_fire(sync, due, process_name()):
+            log.info("the run of sync %r due at %s was taken already; dropped", sync, due)
+            return None
+        run_id = self._run(sync, full=full, trigger=trigger, task_id=task_id)
+        if due is not None:
+            coordination.fire_ran_as(sync, due, run_id)
+        return run_id
+
+    def _run(self, sync: str, *, full: bool, trigger: str, task_id: str) -> int:
         store = self.manager.store
         try:
             run_id = self.manager.start_here(sync, full=full, trigger=trigger)
@@ -73,9 +86,11 @@ def run_worker(runtime: WorkerRuntime, broker_url: str, queue: str, *, concurren
     app = make_app(broker_url, queue)
 
     @app.task(name=TASK, bind=True)  # type: ignore[untyped-decorator]
-    def run(self: object, sync: str, full: bool = False, trigger: str = "api") -> int:
+    def run(self: object, sync: str, full: bool = False, trigger: str = "api",
+            due: str | None = None) -> int | None:
         task_id = str(getattr(getattr(self, "request", None), "id", "") or "")
-        return runtime.run(sync, full=full, trigger=trigger, task_id=task_id)
+        return runtime.run(sync, full=full, trigger=trigger, task_id=task_id,
+                           due=datetime.fromisoformat(due) if due else None)
 
     try:
         app.worker_main([

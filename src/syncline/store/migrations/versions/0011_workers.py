@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.Column("due_at", sa.DateTime(timezone=True), primary_key=True),
         sa.Column("holder", sa.String(200), nullable=False),
         sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_by", sa.String(200)),
+        sa.Column("run_id", sa.Integer),
     )
     op.add_column("runs", sa.Column("cancel_requested", sa.Boolean,
                                     server_default=sa.false()))
