@@ -6,8 +6,9 @@ Celery settings, each a choice made for Syncline's guarantees:
   a worker takes it, so a worker killed mid-run does not get its run re-delivered to another
   worker and run twice. The killed run is finalised as failed by the next run of its sync,
   which takes over its lease (and deals with its in-doubt event keys, as after any crash).
-* ``worker_prefetch_multiplier = 1``: a worker holds no more tasks than it can run, so a queued
-  run goes to whichever worker is free, not to one busy with a long run.
+* ``worker_prefetch_multiplier = 1`` and ``worker_disable_prefetch`` (Redis): a worker takes a
+  task only when it has a free slot, so a queued run goes to whichever worker is free, not to
+  one busy with a long run, and a worker that dies holds no task it had not started.
 * a task reserved but not started by a worker that dies is re-delivered (RabbitMQ: when the
   connection drops; Redis: after ``visibility_timeout``); a scheduled run's task first marks its
   fired-run row as started, so a duplicate delivery is dropped instead of run twice.
@@ -60,6 +61,7 @@ def make_app(broker_url: str, queue: str) -> Celery:
         task_routes={TASK: {"queue": queue}},
         task_acks_late=False,
         worker_prefetch_multiplier=1,
+        worker_disable_prefetch=True,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],

@@ -48,13 +48,11 @@ class WorkerRuntime:
         if due is not None and not coordination.start_fire(sync, due, process_name()):
             log.info("the run of sync %r due at %s was taken already; dropped", sync, due)
             return None
-        run_id = self._run(sync, full=full, trigger=trigger, task_id=task_id)
-        if due is not None:
-            coordination.fire_ran_as(sync, due, run_id)
-        return run_id
+        return self._run(sync, full=full, trigger=trigger, task_id=task_id, due=due)
 
-    def _run(self, sync: str, *, full: bool, trigger: str, task_id: str) -> int:
-        store = self.manager.store
+    def _run(self, sync: str, *, full: bool, trigger: str, task_id: str,
+             due: datetime | None) -> int:
+        store, coordination = self.manager.store, self.manager.coordination
         try:
             run_id = self.manager.start_here(sync, full=full, trigger=trigger)
         except RunLockedError:
@@ -63,13 +61,17 @@ class WorkerRuntime:
                 f"the previous run was still going at {datetime.now(UTC).isoformat()}; this "
                 "run was skipped"))
             store.update_run(run_id, task_id=task_id)
+            if due is not None:
+                coordination.fire_ran_as(sync, due, run_id)
             return run_id
         store.update_run(run_id, task_id=task_id)
+        if due is not None:  # at once: if this worker dies, the fire still names its run
+            coordination.fire_ran_as(sync, due, run_id)
         live = self.manager.live(run_id)
         thread = live.thread if live is not None else None
         while live is not None and thread is not None and thread.is_alive():
             thread.join(CANCEL_POLL_S)
-            if not live.cancel.is_set() and self.manager.coordination.cancel_requested(run_id):
+            if not live.cancel.is_set() and coordination.cancel_requested(run_id):
                 log.info("run %s of sync %r: cancel requested", run_id, sync)
                 live.cancel.set()
         return run_id
