@@ -259,8 +259,12 @@ def _check(store: StateStore, coordination: Coordination, shape: Shape, stopped_
     # the leading scheduler killed: the other fired the due runs after it
     assert killed_leader is not None
     assert {f.holder for f in fires} - {killed_leader}
-    statuses = {r.status for i, r in runs.items() if i != killed_run}
-    assert statuses <= {"succeeded", "skipped"}, statuses
+    # the other runs went well, but for any other run the killed worker had going (it runs
+    # two at once): those are finalised like the one we aimed at
+    bad = {(r.sync, r.status, r.error) for r in runs.values() if r.status != "succeeded"}
+    assert bad <= {(r.sync, "failed", "the process running it stopped") for r in runs.values()
+                   } | {(r.sync, "skipped", r.error) for r in runs.values()}, bad
+    assert len([b for b in bad if b[1] == "failed"]) <= 2
     for account in ACCOUNTS:
         stats = sandbox.stats(account)
         if "throttled" in stats:  # the sandbox counts 429s once the upload budget is merged
