@@ -74,7 +74,7 @@ def database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _warehouse(url: str, syncs: int) -> None:
+def make_warehouse(url: str, syncs: int) -> None:
     """``users``: 5 rows per sync shard, and 300 rows for the big sync."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -88,7 +88,7 @@ def _warehouse(url: str, syncs: int) -> None:
     engine.dispose()
 
 
-def _project(root: Path, database: str, sandbox_url: str, syncs: int) -> None:
+def write_project(root: Path, database: str, sandbox_url: str, syncs: int) -> None:
     """``syncs`` profile syncs every minute, one of them ``big``; every run sends all its rows
     again (the model carries the current minute), so every run uploads."""
     lines = ["version: 1", "sources:", "  wh:", "    type: postgres", "    host: 127.0.0.1",
@@ -115,7 +115,7 @@ def _project(root: Path, database: str, sandbox_url: str, syncs: int) -> None:
     (root / "syncline.yml").write_text("\n".join(lines) + "\n")
 
 
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     return subprocess.Popen([sys.executable, "-m", "syncline", *args], env=env,
                             stdout=handle, stderr=subprocess.STDOUT)
@@ -132,13 +132,13 @@ def test_workers_and_schedulers_run_every_due_run_once(
     shape = SHAPES[kind]
     minutes = float(os.environ.get("SYNCLINE_SCALE_OUT_MINUTES", shape.minutes))
     state_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-    _warehouse(state_url, shape.syncs)
+    make_warehouse(state_url, shape.syncs)
     root = tmp_path / "project"
     root.mkdir()
     accounts = [Account(a, {PASSCODE}) for a in ACCOUNTS]
     with SandboxServer(accounts) as sandbox, broker(kind) as queue:
         sandbox.set_faults(ACCOUNTS[-1], latency_ms=150)  # `big` takes 30 x 150 ms and more
-        _project(root, database, sandbox.url, shape.syncs)
+        write_project(root, database, sandbox.url, shape.syncs)
         env = {**os.environ, "SYNCLINE_STATE_URL": state_url, "SYNCLINE_SECRET_KEY": SECRET,
                "CLEVERTAP_PASSCODE": PASSCODE, "SYNCLINE_BROKER_URL": queue.url,
                "SYNCLINE_QUEUE": queue.queue}
@@ -151,9 +151,9 @@ def _scenario(root: Path, env: dict[str, str], tmp: Path, shape: Shape, minutes:
               state_url: str, queue: Broker, sandbox: SandboxServer) -> None:
     store = StateStore(state_url)
     coordination = Coordination(store.engine)
-    workers = [_spawn(["worker", "--project", str(root), "--concurrency", "2"], env,
+    workers = [spawn(["worker", "--project", str(root), "--concurrency", "2"], env,
                       tmp / f"worker{i}.log") for i in range(shape.workers)]
-    schedulers = [_spawn(["scheduler", "--project", str(root)], env, tmp / f"scheduler{i}.log")
+    schedulers = [spawn(["scheduler", "--project", str(root)], env, tmp / f"scheduler{i}.log")
                   for i in range(2)]
     processes = workers + schedulers
     killed_run: int | None = None

@@ -17,6 +17,7 @@ were up when it was sent, while the flag lives in the state store.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -98,6 +99,9 @@ def run_worker(runtime: WorkerRuntime, broker_url: str, queue: str, *, concurren
         app.worker_main([
             "worker", "--pool=threads", f"--concurrency={concurrency}", f"--queues={queue}",
             "--without-gossip", "--without-mingle", f"--loglevel={loglevel}",
+            # one node name per process: several workers on one machine would otherwise share
+            # `celery@host`, which RabbitMQ refuses (its control queue is exclusive to one)
+            f"--hostname=syncline-{os.getpid()}@%h",
         ])
     finally:
         runtime.manager.close()
