@@ -161,7 +161,10 @@ def _scenario(root: Path, env: dict[str, str], tmp: Path, shape: Shape, minutes:
     try:
         started = time.monotonic()
         end = started + minutes * 60
-        while time.monotonic() < end:
+        # the window, then until the killed run's sync has run again (at most a minute more)
+        while time.monotonic() < end or (
+                killed_run is not None and not _ran_after(store, killed_run)
+                and time.monotonic() < end + 75):
             for process in processes:
                 assert process.poll() is None or process.returncode == -signal.SIGKILL, (
                     f"a process exited early ({process.args}); see the logs in {tmp}")
@@ -203,6 +206,14 @@ def _kill_worker_mid_run(store: StateStore, workers: list[subprocess.Popen[bytes
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
     return int(lease.run_id)
+
+
+def _ran_after(store: StateStore, killed_run: int) -> bool:
+    """Whether a later run of ``big`` ended (so it took over the killed run's lease)."""
+    with store.engine.connect() as conn:
+        return bool(conn.execute(sa.select(sa.func.count()).select_from(t.runs).where(
+            t.runs.c.sync == BIG, t.runs.c.id > killed_run,
+            t.runs.c.status != "running")).scalar())
 
 
 def _kill_leader(coordination: Coordination,

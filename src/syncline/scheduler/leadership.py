@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -58,8 +59,12 @@ class StoreLeadership:
             at most, before another scheduler takes over (plus one renewal period).
     """
 
-    def __init__(self, coordination: Coordination, holder: str, ttl_s: float = 5.0) -> None:
+    def __init__(self, coordination: Coordination, holder: str, ttl_s: float = 5.0,
+                 on_takeover: Callable[[], None] | None = None) -> None:
         self.coordination, self.holder, self.ttl_s = coordination, holder, ttl_s
+        self.on_takeover = on_takeover
+        """Called when this scheduler becomes the leader (the server re-queues due runs the
+        previous leader recorded but may have died before queueing)."""
         self.renew_every_s = ttl_s / 4
         self._leading = False
 
@@ -76,6 +81,11 @@ class StoreLeadership:
             log.info("%s %s the scheduler leadership", self.holder,
                      "took" if leading else "lost")
             self._leading = leading
+            if leading and self.on_takeover is not None:
+                try:
+                    self.on_takeover()
+                except Exception:
+                    log.exception("taking over the scheduler leadership: the hand-over failed")
         return leading
 
     def claim(self, sync: str, due: datetime) -> bool:

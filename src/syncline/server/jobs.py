@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +46,9 @@ _START_TIMEOUT_S = 30.0
 _PLAN_RETRIES, _PLAN_WAIT_S = 3, 1.0
 _SILENCE_EVERY_S = 60.0
 _QUEUE_POLL_S = 0.2
+_REQUEUE_WITHIN_S = 300.0
+"""Our choice: a new leader re-queues unstarted due runs of the last 5 minutes, not older ones
+(a run due long ago is not replayed, as after downtime; its next due run comes instead)."""
 
 
 class RunQueue(Protocol):
@@ -141,7 +144,8 @@ class RunManager:
         self._lock = threading.Lock()
         self._live: dict[int, LiveRun] = {}
         self._threads: list[threading.Thread] = []
-        leader = StoreLeadership(self.coordination, process_name()) if queue else None
+        leader = StoreLeadership(self.coordination, process_name(),
+                                 on_takeover=self._requeue_unstarted) if queue else None
         self.scheduler = Scheduler(self._scheduled, self._record_skipped, clock, leader)
         self._retries: Counter[str] = Counter()
         self._throttled: Counter[str] = Counter()
@@ -375,6 +379,18 @@ class RunManager:
             else:
                 return True
         return False
+
+    def _requeue_unstarted(self) -> None:
+        """Queue again the due runs recorded in the last few minutes that no worker took: a
+        leader killed between recording a due run and queueing it would otherwise lose it.
+        A run that was queued after all is then delivered twice, and its worker-side start
+        (``start_fire``) lets only one delivery run it."""
+        if self.queue is None:
+            return
+        since = datetime.now(UTC) - timedelta(seconds=_REQUEUE_WITHIN_S)
+        for fire in self.coordination.unstarted_fires(since):
+            log.info("re-queueing the run of sync %r due at %s", fire.sync, fire.due_at)
+            self.queue.enqueue(fire.sync, full=False, trigger="schedule", due=fire.due_at)
 
     def _running(self, sync: str) -> bool:
         with self._lock:

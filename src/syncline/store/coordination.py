@@ -128,6 +128,16 @@ class Coordination:
                          .where(fires.sync == sync, fires.due_at == _utc(due_at))
                          .values(run_id=run_id))
 
+    def unstarted_fires(self, since: datetime) -> list[Fire]:
+        """Due runs fired at or after ``since`` that no worker has taken yet."""
+        fires = t.schedule_fires.c
+        query = (sa.select(t.schedule_fires)
+                 .where(fires.started_by.is_(None), fires.due_at >= _utc(since))
+                 .order_by(fires.due_at, fires.sync))
+        with self.engine.connect() as conn:
+            return [Fire(r.sync, _utc(r.due_at), r.holder, r.started_by, r.run_id)
+                    for r in conn.execute(query)]
+
     def last_fire(self, sync: str) -> datetime | None:
         """The newest due instant fired for ``sync`` by any scheduler."""
         fires = t.schedule_fires.c
