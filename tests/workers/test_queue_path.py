@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,3 +70,27 @@ def test_a_queued_run_reports_its_id_and_is_cancelled_from_another_process(app: 
     assert ended.status == "cancelled"
     assert 2 <= ended.accepted < USERS - 1
     assert not server.cancel(run_id)  # it is over
+
+
+def test_a_new_leader_queues_a_due_run_its_predecessor_recorded_but_never_queued(
+    app: Served,
+) -> None:
+    queue = ThreadQueue(WorkerRuntime(app.jobs))
+    server = RunManager(app.root, app.store, app.jobs.sessions, app.jobs.box, queue=queue)
+    due = datetime.now(UTC).replace(microsecond=0)
+    # the old leader recorded the due run, then died before putting it on the queue
+    assert server.coordination.claim_fire("slow", due, "dead-leader:1")
+    assert server.coordination.claim_fire("slow", due - timedelta(hours=1), "dead-leader:1")
+    leader = server.scheduler._leader
+    assert leader is not None and leader.leads()  # takes over, re-queues what is unstarted
+    for thread in queue.threads:
+        thread.join(30)
+    assert server.coordination.fires("slow")[-1].run_id is not None
+    queue.enqueue("slow", full=False, trigger="schedule", due=due)  # a duplicate delivery
+    for thread in queue.threads:
+        thread.join(30)
+    fires = {f.due_at: f for f in server.coordination.fires("slow")}
+    assert fires[due].run_id is not None
+    assert app.store.run(fires[due].run_id).status == "succeeded"
+    assert fires[due - timedelta(hours=1)].run_id is None  # too old to replay
+    assert [r.trigger for r in app.store.runs("slow")] == ["schedule"]  # ran once
