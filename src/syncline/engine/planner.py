@@ -109,7 +109,7 @@ class Planner:
         model = model_sql if diff == "source" else self._store.dialect.table(f"stage_{safe}")
         self._sql = DiffSQL(self._store.dialect, safe, model, key_column, self.hash_columns,
                             salt, mode)
-        self._run(self._sql.setup())
+        self._setup()
         self._snapshot = Snapshot(self._store, self._sql.tables["snapshot"])
 
     def _open(self, local_path: Path) -> DiffStore:
@@ -124,6 +124,16 @@ class Planner:
             return sql_store(self.source, self.sync_name)
         local_path.parent.mkdir(parents=True, exist_ok=True)
         return DuckDBStore(_tuned(duckdb.connect(str(local_path)), local_path))
+
+    def _setup(self) -> None:
+        """Create the snapshot's schema and table if they are missing. The first runs of two
+        syncs on one database (two workers) may create the `syncline` schema at the same
+        moment, and PostgreSQL's `CREATE SCHEMA IF NOT EXISTS` then fails in one of them with
+        a unique violation: that one tries again, and finds the schema there."""
+        try:
+            self._store.execute(self._sql.setup())
+        except sa.exc.IntegrityError:
+            self._run(self._sql.setup())
 
     def _run(self, statements: Sequence[str]) -> None:
         try:
