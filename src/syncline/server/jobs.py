@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections import Counter
@@ -62,8 +63,6 @@ class RunQueue(Protocol):
 
 def process_name() -> str:
     """``host:pid``, as leases name their holder."""
-    import socket
-
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -194,7 +193,7 @@ class RunManager:
             SynclineError: the run could not start (e.g. the state store refused).
         """
         if self.queue is not None:
-            return self._enqueue(sync, full=full, trigger=trigger)
+            return self._enqueue(self.queue, sync, full=full, trigger=trigger)
         return self.start_here(sync, full=full, trigger=trigger)
 
     def start_here(self, sync: str, *, full: bool = False, trigger: str = "api") -> int:
@@ -260,14 +259,14 @@ class RunManager:
         live.cancel.set()
         return True
 
-    def _enqueue(self, sync: str, *, full: bool, trigger: str) -> int:
+    def _enqueue(self, queue: RunQueue, sync: str, *, full: bool, trigger: str) -> int:
         """Queue a run and wait for the worker that takes it to record it; its run id."""
         project = self.project()
         if sync not in project.syncs:
             known = ", ".join(sorted(project.syncs)) or "none"
             raise ConfigError(f"no sync `{sync}` in the stored definitions (known: {known})")
         self._check_not_running(sync)
-        task_id = self.queue.enqueue(sync, full=full, trigger=trigger)  # type: ignore[union-attr]
+        task_id = queue.enqueue(sync, full=full, trigger=trigger)
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             run_id = self.coordination.run_of_task(task_id)
