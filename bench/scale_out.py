@@ -1,7 +1,8 @@
 """Scale-out: syncs per minute and scheduler lag with 1, 2 and 3 Celery workers, and the same
 many-syncs workload on the embedded default (one ``syncline serve``, SQLite, in-process runs).
 
-``python -m bench.scale_out [--workers 1,2,3] [--syncs 40] [--minutes 3]``: each setup gets a
+``python -m bench.scale_out [--workers 1,2,3] [--syncs 40] [--minutes 3] [--out FILE]``
+(default ``bench/SCALE_OUT.md``; the main harness rewrites ``RESULTS.md`` whole): each setup gets a
 fresh PostgreSQL database (the warehouse, and the state store when scaled out), the CleverTap
 sandbox with 3 accounts, and ``--syncs`` profile syncs on ``every 1m`` schedules whose every run
 re-sends its rows (5 per sync, one sync of 300). Scaled out: the workers (``--concurrency 2``),
@@ -181,18 +182,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--syncs", type=int, default=40)
     parser.add_argument("--minutes", type=float, default=3)
     parser.add_argument("--embedded", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "SCALE_OUT.md")
     args = parser.parse_args(argv)
     setups = [int(n) for n in args.workers.split(",") if n] + ([0] if args.embedded else [])
-    print(f"{args.syncs} syncs every minute for {args.minutes} min; nproc {os.cpu_count()}")
-    print("| setup | runs | runs/min | start lag p50 / p95 / max (s) | round p50 / max (s) "
-          "| CPU-s per run |")
-    print("|---|---|---|---|---|---|")
+    lines = [
+        "# Scale-out: many syncs on Celery workers and on the embedded default", "",
+        f"Written by `python -m bench.scale_out` on {datetime.now().date()}: {args.syncs} "
+        f"profile syncs every minute for {args.minutes:g} min, 3 sandbox accounts, nproc "
+        f"{os.cpu_count()} (shared with other work). Workers run `--concurrency 2`; one "
+        "`syncline scheduler`; Redis; PostgreSQL. See the module docstring for each column.",
+        "", "| setup | runs | runs/min | start lag p50 / p95 / max (s) | round p50 / max (s) "
+        "| CPU-s per run |", "|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
     for n in setups:
         f = one(n, args.syncs, args.minutes)
-        name = f"{n} worker(s), Redis, PostgreSQL" if n else "embedded (serve, SQLite)"
-        print(f"| {name} | {f['runs']:.0f} | {f['runs_per_min']:.1f} | {f['lag_p50']:.1f} / "
-              f"{f['lag_p95']:.1f} / {f['lag_max']:.1f} | {f['round_p50']:.1f} / "
-              f"{f['round_max']:.1f} | {f['cpu_per_run']:.2f} |", flush=True)
+        name = f"{n} worker(s)" if n else "embedded (`serve`, SQLite, threads)"
+        lines.append(f"| {name} | {f['runs']:.0f} | {f['runs_per_min']:.1f} | "
+                     f"{f['lag_p50']:.1f} / {f['lag_p95']:.1f} / {f['lag_max']:.1f} | "
+                     f"{f['round_p50']:.1f} / {f['round_max']:.1f} | {f['cpu_per_run']:.2f} |")
+        print(lines[-1], flush=True)
+    args.out.write_text("\n".join(lines) + "\n")
     return 0
 
 

@@ -214,13 +214,13 @@ def _kill_worker_mid_run(store: StateStore, workers: list[subprocess.Popen[bytes
 def _run_and_cancel_from_a_server(root: Path, store: StateStore, queue: Broker) -> int:
     """What the API does with a broker: queue a run of `big`, get its run id from the worker
     that took it, then cancel it from here, another process than the worker running it."""
-    from syncline.cli.serve import open_server_store
+    from sqlalchemy.orm import sessionmaker
+
     from syncline.server.jobs import RunManager
     from syncline.server.secrets import SecretBox
     from syncline.workers import CeleryQueue
 
-    _, engine, sessions = open_server_store(root)
-    server = RunManager(root, store, sessions, SecretBox(SECRET),
+    server = RunManager(root, store, sessionmaker(store.engine), SecretBox(SECRET),
                         queue=CeleryQueue(queue.url, queue.queue))
     try:
         run_id = server.trigger(BIG)
@@ -235,7 +235,6 @@ def _run_and_cancel_from_a_server(root: Path, store: StateStore, queue: Broker) 
         return run_id
     finally:
         server.queue.close()  # type: ignore[union-attr]
-        engine.dispose()
 
 
 def _ran_after(store: StateStore, killed_run: int) -> bool:
