@@ -81,7 +81,7 @@ class WorkerRuntime:
 def run_worker(runtime: WorkerRuntime, broker_url: str, queue: str, *, concurrency: int,
                loglevel: str = "INFO") -> None:
     """Serve ``syncline.run`` tasks from ``queue`` until stopped (SIGTERM: warm shutdown,
-    running runs finish; a second SIGTERM or SIGQUIT: they stop at once, like a crash).
+    running runs finish; SIGQUIT or a second Ctrl+C: they stop at once, like a crash).
 
     The pool is threads: a run waits on the network and the database most of the time, and
     every run of the process shares one state-store connection pool.
