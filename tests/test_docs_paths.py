@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["README.md", "CONTRIBUTING.md", "docs/architecture.md", "docs/clevertap.md"]
+DOCS = ["README.md", "CONTRIBUTING.md", "docs/architecture.md", "docs/clevertap.md",
+        "docs/deploy.md"]
 # first path segment -> the folder it is relative to
 ROOTS = {
-    **{top: ROOT for top in ("src", "tests", "bench", "docs", ".ci")},
+    **{top: ROOT for top in ("src", "tests", "bench", "docs", ".ci", "deploy")},
     **{pkg: ROOT / "src" / "syncline" for pkg in (
         "engine", "sources", "destinations", "config", "store", "server", "scheduler", "cli",
-        "demo")},
+        "demo", "workers")},
     "syncline_sandbox": ROOT / "src",
 }
 _CODE = re.compile(r"`([^`\s]+)`")

@@ -28,6 +28,7 @@ FORBIDDEN = {
                               "syncline.scheduler", "syncline.sources", "syncline.destinations",
                               "syncline.config", "syncline.store", "syncline.alerts",
                               "syncline.logs", "syncline.tracing", "syncline_sandbox"),
+    "syncline.workers": ("syncline.cli",),
     "syncline_sandbox": ("syncline.engine", "syncline.cli", "syncline.server", "syncline.store",
                          "syncline.sources", "syncline.config"),
 }

@@ -278,3 +278,38 @@ def test_bad_key_column_is_a_model_error(db: Database, tmp_path: Path) -> None:
     p.close()
     src.close()
 
+
+
+
+@pytest.fixture
+def pg(tmp_path: Path) -> Iterator[Database]:
+    yield from make_database("postgres", tmp_path)
+
+
+@pytest.mark.integration
+def test_first_runs_of_many_syncs_at_once_all_create_their_snapshot(
+    pg: Database, tmp_path: Path
+) -> None:
+    """Workers start the first runs of several syncs on one database at the same moment: each
+    creates the `syncline` schema if it is missing, and none may fail because another did."""
+    import threading
+
+    _create(pg, _rows(3))
+    sources = [pg.source() for _ in range(8)]
+    start, failures = threading.Barrier(len(sources)), []
+
+    def first_run(i: int) -> None:
+        start.wait()
+        try:
+            _planner(tmp_path, sources[i], name=f"sync{i}").close()
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=first_run, args=(i,)) for i in range(len(sources))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for src in sources:
+        src.close()
+    assert failures == []

@@ -479,8 +479,10 @@ def _register_subcommands() -> None:
     from syncline.cli.alerts import alerts_app
     from syncline.cli.serve import register
     from syncline.cli.sources import sources_app
+    from syncline.cli.workers import register as register_workers
 
     register(app)
+    register_workers(app)
     app.add_typer(sources_app, name="sources")
     app.add_typer(alerts_app, name="alerts")
 

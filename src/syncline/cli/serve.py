@@ -73,13 +73,20 @@ def serve_command(
     from syncline.server.project.secrets import SecretBox
     from syncline.server.settings import ServerSettings
     from syncline.store import StateStore
+    from syncline.workers.queue import broker_settings
 
     root = project_root(project)
     url, engine, sessions = open_server_store(root)
     settings = ServerSettings.from_env(sessions, host=host, port=port, https_only=https_only,
                                        forwarded_allow_ips=forwarded_allow_ips)
     store = StateStore(url)
-    jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key))
+    queue = None
+    broker = broker_settings()
+    if broker is not None:  # the scale-out path: runs go to `syncline worker` processes
+        from syncline.workers import CeleryQueue
+
+        queue = CeleryQueue(*broker)
+    jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key), queue=queue)
     console.print(f"Syncline on http://{host}:{port} (project {root}); Ctrl+C stops it.")
     try:
         serve(settings, jobs)

@@ -111,7 +111,7 @@ class Planner:
         model = model_sql if diff == "source" else self._store.dialect.table(f"stage_{safe}")
         self._sql = DiffSQL(self._store.dialect, safe, model, key_column, self.hash_columns,
                             salt, mode)
-        self._run(self._sql.setup())
+        self._setup()
         if isinstance(self._store, DuckDBStore):
             self._store.adopt_legacy_snapshot(self._sql.tables["snapshot"], f"snapshot_{safe}")
         self._snapshot = Snapshot(self._store, self._sql)
@@ -129,6 +129,18 @@ class Planner:
         # DuckDB: the snapshot is in Syncline's own file; a DuckDB source is read in place
         local_path.parent.mkdir(parents=True, exist_ok=True)
         return DuckDBStore(_tuned(duckdb.connect(), local_path), local_path, source_file)
+
+    def _setup(self) -> None:
+        """Create the snapshot's schema and table if they are missing. The first runs of two
+        syncs on one database (two workers) may create the `syncline` schema at the same
+        moment, and PostgreSQL's `CREATE SCHEMA IF NOT EXISTS` then fails in one of them with
+        a unique violation: that one tries again, and finds the schema there."""
+        try:
+            self._store.execute(self._sql.setup())
+        except sa.exc.IntegrityError:
+            self._run(self._sql.setup())
+        except (duckdb.Error, sa.exc.SQLAlchemyError) as exc:
+            raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
 
     def _run(self, statements: Sequence[str]) -> None:
         try:

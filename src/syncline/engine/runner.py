@@ -44,7 +44,7 @@ from syncline.sources.registry import model_sql, open_source
 from syncline.store import DroppedField, Lease, RejectedRow, StateStore, UploadSlots
 from syncline.tracing import span
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "full_resend_refused"]
 
 log = logging.getLogger("syncline.run")
 
@@ -142,7 +142,7 @@ class Runner:
         sync = self.sync(name)
         deletes.check_erasure_run(name, sync, full=full)
         if full and sync.object == "event" and not resend_events:
-            raise ConfigError(_full_resend_refused(name))
+            raise ConfigError(full_resend_refused(name))
         started = time.monotonic()
         with self.store.lease(name, holder=_holder(), ttl_s=self.lease_ttl_s) as lease:
             run_id = self.store.start_run(name, trigger=trigger, full=full)
@@ -685,7 +685,7 @@ class Runner:
         return "succeeded"
 
 
-def _full_resend_refused(name: str) -> str:
+def full_resend_refused(name: str) -> str:
     return (
         f"sync `{name}` sends events: a full resync would send every row of its model again, "
         "and CleverTap would store each one as a new event (every event already sent would be "

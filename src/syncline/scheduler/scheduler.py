@@ -19,17 +19,20 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from syncline.errors import ConfigError
 from syncline.scheduler.clock import Clock, SystemClock
+from syncline.scheduler.leadership import Leader
 from syncline.scheduler.schedule import IntervalSchedule, Schedule
 
 __all__ = ["ScheduledSync", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
-Trigger = Callable[[str], bool]
+Trigger = Callable[..., bool]
+"""``trigger(name)``; a scheduler with a leader calls ``trigger(name, due)``, so the run can be
+tied to the due instant it was fired for."""
 RecordSkipped = Callable[[str, datetime], None]
 
 
@@ -50,9 +53,16 @@ class Scheduler:
     """Longest sleep even with nothing due, so a wall-clock jump is noticed within a minute."""
 
     def __init__(
-        self, trigger: Trigger, record_skipped: RecordSkipped, clock: Clock | None = None
+        self,
+        trigger: Trigger,
+        record_skipped: RecordSkipped,
+        clock: Clock | None = None,
+        leader: Leader | None = None,
     ) -> None:
         self._trigger = trigger
+        self._leader = leader
+        """With a leader, this scheduler is one of several: it fires only while it leads."""
+        self._leading = False
         self._record_skipped = record_skipped
         self._clock: Clock = clock or SystemClock()
         self._syncs: dict[str, ScheduledSync] = {}
@@ -128,6 +138,8 @@ class Scheduler:
         ``ManualClock``.
         """
         now = self._clock.now()
+        if self._leader is not None and not self._follow_or_lead():
+            return None
         fired: list[tuple[str, datetime]] = []
         with self._lock:
             for entry in self._syncs.values():
@@ -136,12 +148,43 @@ class Scheduler:
                 fired.append((entry.name, entry.next_due))
                 following = entry.schedule.next_after(entry.next_due)
                 # more than one instant missed: skip ahead, never replay them in a burst
-                entry.next_due = following if following > now else entry.schedule.next_after(now)
+                entry.next_due = following if following > now else self._skip_to(entry, now)
         for name, due in fired:
             self._fire(name, due)
         with self._lock:
             active = [e.next_due for e in self._syncs.values() if not e.paused]
         return min(active, default=None)
+
+    def _follow_or_lead(self) -> bool:
+        """Whether this scheduler leads now; on taking over, resume every schedule from the
+        newest due instant any scheduler fired (a due instant in the past fires at once, as
+        the one catch-up run)."""
+        assert self._leader is not None
+        leading = self._leader.leads()
+        if leading and not self._leading:
+            for entry in self.syncs():
+                try:
+                    last = self._leader.last_fire(entry.name)
+                except Exception:
+                    log.exception("could not read when sync %r last fired", entry.name)
+                    continue
+                if last is not None:
+                    with self._lock:
+                        current = self._syncs.get(entry.name)
+                        if current is not None:
+                            current.next_due = current.schedule.next_after(last)
+        self._leading = leading
+        return leading
+
+    def _skip_to(self, entry: ScheduledSync, now: datetime) -> datetime:
+        """The first due instant after ``now``. Shared schedulers step an interval from its
+        previous due instant, so every scheduler computes the same instants (the key that
+        stops two of them firing one due run twice)."""
+        schedule = entry.schedule
+        if self._leader is not None and isinstance(schedule, IntervalSchedule):
+            periods = int((now - entry.next_due).total_seconds() // schedule.seconds) + 1
+            return entry.next_due + timedelta(seconds=periods * schedule.seconds)
+        return schedule.next_after(now)
 
     def start(self) -> None:
         """Run ``tick`` on a daemon thread until ``stop``."""
@@ -158,6 +201,12 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._leader is not None and self._leading:
+            try:
+                self._leader.resign()
+            except Exception:
+                log.exception("could not give the scheduler leadership up")
+            self._leading = False
 
     def __enter__(self) -> Scheduler:
         self.start()
@@ -170,7 +219,7 @@ class Scheduler:
         while not self._stopping.is_set():
             self._wake.clear()
             next_due = self.tick()
-            wait_s = self._IDLE_WAIT_S
+            wait_s = self._IDLE_WAIT_S if self._leader is None else self._leader.renew_every_s
             if next_due is not None:
                 wait_s = min(wait_s, (next_due - self._clock.now()).total_seconds())
             if wait_s > 0:
@@ -179,7 +228,10 @@ class Scheduler:
     def _fire(self, name: str, due: datetime) -> None:
         self.last_lag_s = max((self._clock.now() - due).total_seconds(), 0.0)
         try:
-            started = self._trigger(name)
+            if self._leader is not None and not self._leader.claim(name, due):
+                log.info("the run of sync %r due at %s was fired already", name, due)
+                return
+            started = self._trigger(name) if self._leader is None else self._trigger(name, due)
         except Exception:
             # one sync's failure to start must not stop the schedule of the others
             log.exception("scheduled run of sync %r due at %s could not be started", name, due)

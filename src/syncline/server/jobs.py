@@ -6,39 +6,66 @@ a thread, and returns as soon as the run has a row in the state store (its id), 
 polls ``GET /api/runs/{id}``. Cancelling sets the runner's cancel event; the runner stops
 between batches and records the run as cancelled. A sync whose previous run still holds its
 lease raises ``RunLockedError`` (a 409 for the API; a *skipped* run for the scheduler).
+
+With a broker (``SYNCLINE_BROKER_URL``, see ``syncline.workers``) the server runs nothing
+itself: ``trigger`` puts the run on the queue (a ``RunQueue``) and waits for a worker to record
+it; the scheduler becomes one of possibly several, firing only while it holds the leadership
+lease; and cancelling a run another process runs sets its ``cancel_requested`` flag, which that
+worker polls.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from syncline.config.models import Project
 from syncline.engine.summary import RunSummary
-from syncline.errors import RunLockedError, SynclineError
+from syncline.errors import ConfigError, RunLockedError, SynclineError
 from syncline.scheduler import Clock, Scheduler, schedules_of
+from syncline.scheduler.leadership import StoreLeadership
 from syncline.server.project.definitions import list_syncs, stored_project
 from syncline.server.project.secrets import SecretBox
 from syncline.server.settings import source_fence
-from syncline.store import StateStore
+from syncline.store import Coordination, StateStore
 
-__all__ = ["LiveRun", "RunManager"]
+__all__ = ["LiveRun", "RunManager", "RunQueue"]
 
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 30.0
 _PLAN_RETRIES, _PLAN_WAIT_S = 3, 1.0
 _SILENCE_EVERY_S = 60.0
+_QUEUE_POLL_S = 0.2
+_REQUEUE_WITHIN_S = 300.0
+"""Our choice: a new leader re-queues unstarted due runs of the last 5 minutes, not older ones
+(a run due long ago is not replayed, as after downtime; its next due run comes instead)."""
+
+
+class RunQueue(Protocol):
+    """Where runs go when workers run them (``syncline.workers.CeleryQueue``)."""
+
+    def enqueue(self, sync: str, *, full: bool, trigger: str, due: datetime | None = None,
+                resend_events: bool = False) -> str:
+        """Queue one run of ``sync`` (``due``: the due instant a scheduler fired it for);
+        returns the task id its run row will carry."""
+        ...
+
+
+def process_name() -> str:
+    """``host:pid``, as leases name their holder."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -110,12 +137,17 @@ class RunManager:
         sessions: Callable[[], Session],
         box: SecretBox,
         clock: Clock | None = None,
+        queue: RunQueue | None = None,
     ) -> None:
         self.root, self.store, self.sessions, self.box = root, store, sessions, box
+        self.queue = queue
+        self.coordination = Coordination(store.engine)
         self._lock = threading.Lock()
         self._live: dict[int, LiveRun] = {}
         self._threads: list[threading.Thread] = []
-        self.scheduler = Scheduler(self._scheduled, self._record_skipped, clock)
+        leader = StoreLeadership(self.coordination, process_name(),
+                                 on_takeover=self._requeue_unstarted) if queue else None
+        self.scheduler = Scheduler(self._scheduled, self._record_skipped, clock, leader)
         self._retries: Counter[str] = Counter()
         self._throttled: Counter[str] = Counter()
         self._watching = threading.Event()
@@ -163,6 +195,14 @@ class RunManager:
             RunLockedError: a run of this sync is already going.
             SynclineError: the run could not start (e.g. the state store refused).
         """
+        if self.queue is not None:
+            return self._enqueue(self.queue, sync, full=full, trigger=trigger,
+                                 resend_events=resend_events)
+        return self.start_here(sync, full=full, trigger=trigger, resend_events=resend_events)
+
+    def start_here(self, sync: str, *, full: bool = False, trigger: str = "api",
+                   resend_events: bool = False) -> int:
+        """``trigger`` in this process, whatever the queue (what a worker does with a task)."""
         from syncline.config.load import LoadedProject
         from syncline.engine.runner import Runner
 
@@ -216,12 +256,49 @@ class RunManager:
             return self._live.get(run_id)
 
     def cancel(self, run_id: int) -> bool:
-        """Ask run ``run_id`` to stop; False if this process is not running it."""
+        """Ask run ``run_id`` to stop; False if it is not running.
+
+        A run of this process stops at once (between batches); a run elsewhere (a worker)
+        through its ``cancel_requested`` flag, which its worker polls every second.
+        """
         live = self.live(run_id)
         if live is None:
-            return False
+            return self.queue is not None and self.coordination.request_cancel(run_id)
         live.cancel.set()
         return True
+
+    def _enqueue(self, queue: RunQueue, sync: str, *, full: bool, trigger: str,
+                 resend_events: bool = False) -> int:
+        """Queue a run and wait for the worker that takes it to record it; its run id."""
+        project = self.project()
+        if sync not in project.syncs:
+            known = ", ".join(sorted(project.syncs)) or "none"
+            raise ConfigError(f"no sync `{sync}` in the stored definitions (known: {known})")
+        self._check_not_running(sync)
+        if full and project.syncs[sync].object == "event" and not resend_events:
+            # the worker would refuse it too; say so now rather than from the queue
+            from syncline.engine.runner import full_resend_refused
+
+            raise ConfigError(full_resend_refused(sync))
+        task_id = queue.enqueue(sync, full=full, trigger=trigger, resend_events=resend_events)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            run_id = self.coordination.run_of_task(task_id)
+            if run_id is not None:
+                return run_id
+            time.sleep(_QUEUE_POLL_S)
+        raise SynclineError(
+            f"sync `{sync}`: the run is queued (task {task_id}) but no worker started it within "
+            f"{_START_TIMEOUT_S:.0f} s; check that `syncline worker` runs with the same "
+            "SYNCLINE_BROKER_URL (it will run when a worker takes it)"
+        )
+
+    def _check_not_running(self, sync: str) -> None:
+        """RunLockedError (a 409) when a run of ``sync`` holds its lease, anywhere."""
+        holder = self.store.lease_of(sync)
+        if holder is not None:
+            raise RunLockedError(f"sync `{sync}` is already running (on {holder}); wait for it "
+                                 "to finish")
 
     def wait(self, timeout: float = 30.0) -> None:
         """Wait for every run started so far to end (tests, shutdown)."""
@@ -296,12 +373,15 @@ class RunManager:
         started = getattr(runs[0], "started_at", None)
         return started if isinstance(started, datetime) else None
 
-    def _scheduled(self, sync: str) -> bool:
+    def _scheduled(self, sync: str, due: datetime | None = None) -> bool:
         """Start a scheduled run; False (skipped) only if a *run* of the sync holds the lock.
 
         A dry-run plan (the dashboard's preview) holds the lock for a moment too; a due run
         waits briefly for it instead of being skipped for a whole schedule period.
         """
+        if self.queue is not None:  # the worker records a skipped run if the lease is taken
+            self.queue.enqueue(sync, full=False, trigger="schedule", due=due)
+            return True
         for attempt in range(_PLAN_RETRIES + 1):
             try:
                 self.trigger(sync, trigger="schedule")
@@ -312,6 +392,18 @@ class RunManager:
             else:
                 return True
         return False
+
+    def _requeue_unstarted(self) -> None:
+        """Queue again the due runs recorded in the last few minutes that no worker took: a
+        leader killed between recording a due run and queueing it would otherwise lose it.
+        A run that was queued after all is then delivered twice, and its worker-side start
+        (``start_fire``) lets only one delivery run it."""
+        if self.queue is None:
+            return
+        since = datetime.now(UTC) - timedelta(seconds=_REQUEUE_WITHIN_S)
+        for fire in self.coordination.unstarted_fires(since):
+            log.info("re-queueing the run of sync %r due at %s", fire.sync, fire.due_at)
+            self.queue.enqueue(fire.sync, full=False, trigger="schedule", due=fire.due_at)
 
     def _running(self, sync: str) -> bool:
         with self._lock:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from syncline.store.coordination import Coordination, Fire
 from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord, SnapshotMark
 from syncline.store.slots import UploadSlots
 from syncline.store.store import Lease, StateStore
 
 __all__ = [
+    "Coordination",
     "DroppedField",
+    "Fire",
     "InDoubtKey",
     "Lease",
     "RejectedRow",

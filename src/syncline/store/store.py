@@ -31,7 +31,7 @@ _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 STOPPED = "the process running it stopped"
 """The error of a run found running after its process died (killed, crashed, power lost)."""
 
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0011"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 
@@ -215,6 +215,17 @@ class StateStore:
                 raise RunLockedError(f"sync `{sync}` was just taken by another process; "
                                      "wait for it to finish.") from exc
         return Lease(self, sync, holder, ttl_s, acquired_at=now, taken_over=taken_over)
+
+    def lease_of(self, sync: str) -> str | None:
+        """Who holds the lock of ``sync`` now (``host:pid``), or None if nobody does."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.leases).where(t.leases.c.sync == sync)).first()
+        if row is None:
+            return None
+        expires = _utc(row.expires_at)
+        if expires is None or expires <= _now() or not _holder_alive(row.holder):
+            return None
+        return str(row.holder)
 
     def _fail_stale(self, conn: sa.Connection, run_id: int | None) -> bool:
         """Mark a run whose process is gone failed; whether there was one to mark."""

@@ -20,6 +20,8 @@ runs = sa.Table(
     sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
     *[sa.Column(c, sa.Integer) for c in COUNTS],
+    sa.Column("cancel_requested", sa.Boolean, server_default=sa.false()),
+    sa.Column("task_id", sa.String(64)),
 )
 rejections = sa.Table(
     "rejections", metadata,
@@ -69,4 +71,18 @@ snapshot_marks = sa.Table(
     sa.Column("snapshot_id", sa.String(64)), sa.Column("location", sa.Text),
     sa.Column("run_id", sa.Integer), sa.Column("key_count", sa.BigInteger),
     sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+leadership = sa.Table(
+    "leadership", metadata,
+    sa.Column("role", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+schedule_fires = sa.Table(
+    "schedule_fires", metadata,
+    sa.Column("sync", sa.String(200), primary_key=True),
+    sa.Column("due_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_by", sa.String(200)), sa.Column("run_id", sa.Integer),
 )
