@@ -28,7 +28,10 @@ import sqlalchemy as sa
 
 from syncline.store import tables as t
 from syncline.store.heartbeat import Heartbeat
-from syncline.store.store import StateStore, _holder_alive, _now, _utc
+from syncline.store.leases import as_utc as _utc
+from syncline.store.leases import holder_alive as _holder_alive
+from syncline.store.leases import utc_now as _now
+from syncline.store.store import StateStore
 
 __all__ = ["UploadSlots"]
 

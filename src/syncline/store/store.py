@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +19,10 @@ import sqlalchemy as sa
 
 from syncline.errors import RunLockedError, StoreError
 from syncline.store import tables as t
-from syncline.store.heartbeat import Heartbeat
+from syncline.store.leases import Lease, as_utc, holder_alive, utc_now
 from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord, SnapshotMark
 
-__all__ = ["Lease", "StateStore"]
+__all__ = ["Lease", "StateStore"]  # Lease: re-exported from syncline.store.leases
 
 _STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 STOPPED = "the process running it stopped"
@@ -34,104 +31,6 @@ STOPPED = "the process running it stopped"
 SCHEMA_REVISION = "0010"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite drops the zone; every timestamp we store is UTC, so put it back."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-class Lease:
-    """A time-limited lock on one sync; renewed from its own thread while held, released on exit.
-
-    The lease row is ours while its holder and ``acquired_at`` are the ones we wrote: a run that
-    took over an expired lease wrote new ones, so our renewals and release then touch nothing, and
-    ``lost`` tells the run to stop sending (two runs of one sync would send the same rows).
-    """
-
-    def __init__(self, store: StateStore, sync: str, holder: str, ttl_s: float,
-                 acquired_at: datetime | None = None,
-                 taken_over: int | None = None) -> None:
-        self.store, self.sync, self.holder, self.ttl_s = store, sync, holder, ttl_s
-        self.acquired_at = acquired_at
-        self.taken_over = taken_over
-        """The run whose process stopped holding this lock (marked failed; the runner, which
-        can read the snapshot, finishes its counts with ``finish_crashed``)."""
-        self.lost = threading.Event()
-        """Set once the lease is no longer ours (taken over, or not renewable for ``ttl_s``)."""
-        self.lost_reason: str | None = None
-        self._run_id: int | None = None
-        self._renewed = time.monotonic()
-        self._heartbeat: Heartbeat | None = None
-
-    def __enter__(self) -> Lease:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    def _mine(self) -> sa.ColumnElement[bool]:
-        mine = (t.leases.c.sync == self.sync) & (t.leases.c.holder == self.holder)
-        if self.acquired_at is not None:
-            mine = mine & (t.leases.c.acquired_at == self.acquired_at)
-        return mine
-
-    def keep_alive(self, every_s: float | None = None) -> None:
-        """Renew the lease from a daemon thread (every third of its TTL) until it is released."""
-        if self._heartbeat is None:
-            every = every_s if every_s is not None else self.ttl_s / 3
-            self._heartbeat = Heartbeat(every, self.renew, f"syncline-lease-{self.sync}").start()
-
-    def renew(self, run_id: int | None = None) -> bool:
-        """Push the expiry forward (and record the run holding it); False once the lease is lost."""
-        if self.lost.is_set():
-            return False
-        if run_id is not None:
-            self._run_id = run_id
-        values: dict[str, Any] = {"expires_at": _now() + timedelta(seconds=self.ttl_s)}
-        if self._run_id is not None:
-            values["run_id"] = self._run_id
-        try:
-            with self.store.engine.begin() as conn:
-                renewed = conn.execute(sa.update(t.leases).where(self._mine()).values(**values))
-                holder = None if renewed.rowcount == 1 else conn.execute(
-                    sa.select(t.leases.c.holder, t.leases.c.run_id)
-                    .where(t.leases.c.sync == self.sync)).first()
-        except sa.exc.SQLAlchemyError as exc:
-            silent_s = time.monotonic() - self._renewed
-            if silent_s >= self.ttl_s:
-                self._lose(f"its lease could not be renewed for {silent_s:.0f} s ({exc}), so "
-                           "another run may have taken the sync over")
-            return not self.lost.is_set()
-        if renewed.rowcount != 1:
-            who = ("nobody (the lease was removed)" if holder is None
-                   else f"{'a run' if holder.run_id is None else f'run {holder.run_id}'} of "
-                        f"{holder.holder}")
-            self._lose(f"its lease was taken over by {who}, after it had not been renewed for "
-                       f"{time.monotonic() - self._renewed:.0f} s")
-            return False
-        self._renewed = time.monotonic()
-        return True
-
-    def _lose(self, why: str) -> None:
-        self.lost_reason = (
-            f"sync `{self.sync}`: this run stopped sending because {why}. Rows it did not "
-            "deliver are sent by the next run; check that the state store is reachable and "
-            "that the machine is not suspended for longer than the lease TTL.")
-        self.lost.set()
-
-    def release(self) -> None:
-        """Stop renewing and give the lock up so the next run can start at once."""
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
-        with self.store.engine.begin() as conn:
-            conn.execute(sa.delete(t.leases).where(self._mine()))
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -188,18 +87,18 @@ class StateStore:
 
     def lease(self, sync: str, *, holder: str, ttl_s: float = 60) -> Lease:
         """Take the lock of `sync`, or raise RunLockedError naming who holds it."""
-        now = _now()
+        now = utc_now()
         row = {"sync": sync, "holder": holder, "run_id": None, "acquired_at": now,
                "expires_at": now + timedelta(seconds=ttl_s)}
         taken_over: int | None = None
         with self.engine.begin() as conn:
             current = conn.execute(sa.select(t.leases).where(t.leases.c.sync == sync)).first()
             if current is not None:
-                expires = _utc(current.expires_at)
-                if expires is not None and expires > now and _holder_alive(current.holder):
+                expires = as_utc(current.expires_at)
+                if expires is not None and expires > now and holder_alive(current.holder):
                     raise RunLockedError(
                         f"sync `{sync}` is already running (run {current.run_id}, started "
-                        f"{_utc(current.acquired_at)} by {current.holder}); wait for it to "
+                        f"{as_utc(current.acquired_at)} by {current.holder}); wait for it to "
                         f"finish or, if that process is gone, retry after {expires} when its "
                         "lease expires.")
                 if self._fail_stale(conn, current.run_id):
@@ -222,8 +121,8 @@ class StateStore:
             row = conn.execute(sa.select(t.leases).where(t.leases.c.sync == sync)).first()
         if row is None:
             return None
-        expires = _utc(row.expires_at)
-        if expires is None or expires <= _now() or not _holder_alive(row.holder):
+        expires = as_utc(row.expires_at)
+        if expires is None or expires <= utc_now() or not holder_alive(row.holder):
             return None
         return str(row.holder)
 
@@ -233,7 +132,7 @@ class StateStore:
             return False
         done = conn.execute(
             sa.update(t.runs).where(t.runs.c.id == run_id, t.runs.c.status == "running")
-            .values(status="failed", finished_at=_now(), error=STOPPED))
+            .values(status="failed", finished_at=utc_now(), error=STOPPED))
         return bool(done.rowcount)
 
     def finish_crashed(self, run_id: int, *, accepted: int, in_doubt: int) -> None:
@@ -261,7 +160,7 @@ class StateStore:
 
     def start_run(self, sync: str, *, trigger: str = "manual", full: bool = False) -> int:
         """Record a new running run; returns its id."""
-        now = _now()
+        now = utc_now()
         values: dict[str, Any] = {c: 0 for c in t.COUNTS}
         values.update(sync=sync, status="running", trigger=trigger, full=full,
                       started_at=now, heartbeat_at=now)
@@ -274,7 +173,7 @@ class StateStore:
         unknown = set(fields) - set(t.runs.c.keys())
         if unknown:
             raise StoreError(f"update_run: unknown run fields {sorted(unknown)}")
-        fields.setdefault("heartbeat_at", _now())
+        fields.setdefault("heartbeat_at", utc_now())
         with self.engine.begin() as conn:
             conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**fields))
 
@@ -283,7 +182,7 @@ class StateStore:
         """Close a run with its final status, error and counts."""
         if status not in _STATUSES:
             raise StoreError(f"finish_run: status `{status}` is not one of {sorted(_STATUSES)}")
-        self.update_run(run_id, status=status, error=error, finished_at=_now(), **counts)
+        self.update_run(run_id, status=status, error=error, finished_at=utc_now(), **counts)
 
     def add_rejections(self, run_id: int, rows: Iterable[RejectedRow]) -> None:
         """Bulk insert of the records a run did not deliver."""
@@ -333,7 +232,7 @@ class StateStore:
     def save_snapshot_mark(self, sync: str, mark: SnapshotMark) -> None:
         """Record what `sync`'s snapshot holds now (replacing the previous mark)."""
         values = {"sync": sync, "snapshot_id": mark.snapshot_id, "location": mark.location,
-                  "run_id": mark.run_id, "key_count": mark.keys, "updated_at": _now()}
+                  "run_id": mark.run_id, "key_count": mark.keys, "updated_at": utc_now()}
         with self.engine.begin() as conn:
             conn.execute(sa.delete(t.snapshot_marks).where(t.snapshot_marks.c.sync == sync))
             conn.execute(sa.insert(t.snapshot_marks).values(**values))
@@ -404,26 +303,7 @@ def _lock_for_migration(conn: sa.Connection) -> None:
 def _record(row: Any) -> RunRecord:
     return RunRecord(
         id=row["id"], sync=row["sync"], status=row["status"], trigger=row["trigger"],
-        full=bool(row["full"]), started_at=_utc(row["started_at"]) or _now(),
-        finished_at=_utc(row["finished_at"]), heartbeat_at=_utc(row["heartbeat_at"]),
+        full=bool(row["full"]), started_at=as_utc(row["started_at"]) or utc_now(),
+        finished_at=as_utc(row["finished_at"]), heartbeat_at=as_utc(row["heartbeat_at"]),
         error=row["error"], **{c: int(row[c] or 0) for c in t.COUNTS},
     )
-
-
-def _holder_alive(holder: str) -> bool:
-    """Whether a lease holder (``host:pid``) may still be running.
-
-    A holder on this host whose process is gone (killed, crashed) cannot renew its lease, so
-    waiting for the lease to expire would only delay the next run; on another host we cannot
-    tell, and trust the expiry.
-    """
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
