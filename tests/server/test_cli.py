@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from syncline.cli.serve import register
 from syncline.config import load
+from syncline.errors import ConfigError
 from syncline.server.auth.security import authenticate
 
 SECRET = "cli-secret-key-0123456789abcdef"
@@ -73,11 +74,74 @@ def test_apply_then_export_round_trips_without_secrets(tmp_path: Path, env: dict
                                           str(out), "--env-file", str(env_file)])
     assert exported.exit_code == 0, exported.output
     data = yaml.safe_load(out.read_text())
-    assert data["destinations"]["ct"]["passcode"] == "${SYNCLINE_CT_PASSCODE}"
+    assert data["destinations"]["ct"]["passcode"] == "${CT_PASS}"  # the name syncline.yml used
     assert data["syncs"]["users"]["schedule"] == "every 1h"
     assert "yml-passcode" not in out.read_text()
-    assert env_file.read_text() == "SYNCLINE_CT_PASSCODE=yml-passcode\n"
+    assert env_file.read_text() == ""  # nothing was frozen: every secret is still a reference
     assert env_file.stat().st_mode & 0o077 == 0
+
+
+REFERENCING_YML = """\
+version: 1
+sources:
+  pg:
+    type: postgres
+    host: "${PG_HOST:-127.0.0.1}"
+    port: 5432
+    database: test
+    user: postgres
+    password: "${PG_PASSWORD}"
+  files:
+    type: files
+    tables: {users: {path: users.csv, format: csv}}
+destinations:
+  ct: {type: clevertap, account_id: ACC, passcode: "${CT_PASS}", region: in1}
+"""
+
+
+def _saved_config(root: Path, kind: str, name: str) -> dict[str, object]:
+    from syncline.server.project.connections import get_connection
+    from syncline.server.project.definitions import connection_config
+    from syncline.server.project.secrets import SecretBox
+
+    engine = create_engine(load.state_url(root))
+    try:
+        with Session(engine) as session:
+            row = get_connection(session, kind, name)  # type: ignore[arg-type]
+            assert row is not None
+            stored = str(row.settings) + str(row.sealed_secrets)
+            assert "yml-passcode" not in stored and "pg-secret-1" not in stored
+            return connection_config(SecretBox(SECRET), row)
+    finally:
+        engine.dispose()
+
+
+def test_apply_keeps_env_references_so_a_changed_variable_reaches_the_server(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "syncline.yml").write_text(REFERENCING_YML)
+    (tmp_path / "users.csv").write_text("user_id\nu1\n")
+    monkeypatch.setenv("PG_PASSWORD", "pg-secret-1")
+    applied = CliRunner().invoke(cli(), ["apply", "--project", str(tmp_path)])
+    assert applied.exit_code == 0, applied.output
+    assert "2 source(s)" in applied.output  # the files source is saved too
+    assert _saved_config(tmp_path, "source", "pg")["password"] == "pg-secret-1"
+    monkeypatch.setenv("PG_PASSWORD", "pg-secret-2")  # rotated: no second `apply`
+    monkeypatch.setenv("PG_HOST", "db.internal")
+    rotated = _saved_config(tmp_path, "source", "pg")
+    assert rotated["password"] == "pg-secret-2" and rotated["host"] == "db.internal"
+    assert _saved_config(tmp_path, "source", "files")["tables"] == {
+        "users": {"path": "users.csv", "format": "csv"}}
+    monkeypatch.delenv("PG_PASSWORD")
+    with pytest.raises(ConfigError, match="PG_PASSWORD is not set"):
+        _saved_config(tmp_path, "source", "pg")
+    exported = CliRunner().invoke(cli(), ["export", "--project", str(tmp_path)])
+    assert exported.exit_code == 0, exported.output
+    data = yaml.safe_load(exported.stdout)
+    assert data["sources"]["pg"]["password"] == "${PG_PASSWORD}"
+    assert data["sources"]["pg"]["host"] == "${PG_HOST:-127.0.0.1}"
+    assert data["destinations"]["ct"]["passcode"] == "${CT_PASS}"
+    assert data["sources"]["files"]["tables"]["users"]["path"] == "users.csv"
 
 
 def test_export_without_the_secret_key_says_how_to_set_it(

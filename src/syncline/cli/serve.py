@@ -97,10 +97,11 @@ def apply_command(project: ProjectOpt = None) -> None:
 
     loaded = load_project(project)
     box = SecretBox.from_env()
+    references = _references(loaded.path)
     _, engine, sessions = open_server_store(loaded.root)
     try:
         with sessions() as session:
-            counts = apply_project(session, box, loaded.project)
+            counts = apply_project(session, box, loaded.project, references)
             session.commit()
     finally:
         engine.dispose()
@@ -108,6 +109,26 @@ def apply_command(project: ProjectOpt = None) -> None:
         f"Applied {counts['sources']} source(s), {counts['destinations']} destination(s) and "
         f"{counts['syncs']} sync(s) from {loaded.path}."
     )
+
+
+def _references(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """The connection fields ``syncline.yml`` writes as ``${VAR}``, kept as references.
+
+    Read again without interpolation; ``load_project`` has already checked the same file
+    (size, aliases, validity), so a plain safe load is enough here.
+    """
+    import yaml
+
+    from syncline.server.project.references import references_in
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for kind in ("source", "destination"):
+        section = raw.get(f"{kind}s") or {}
+        for name, config in section.items() if isinstance(section, dict) else ():
+            if isinstance(config, dict) and references_in(config):
+                found[(kind, str(name))] = references_in(config)
+    return found
 
 
 @handles_errors
