@@ -151,3 +151,65 @@ def test_export_without_the_secret_key_says_how_to_set_it(
     result = CliRunner().invoke(cli(), ["export", "--project", str(tmp_path)])
     assert result.exit_code == 2
     assert "SYNCLINE_SECRET_KEY" in result.output
+
+
+def test_user_add_outside_a_project_refuses_rather_than_make_a_store_of_its_own(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("SYNCLINE_STATE_URL", raising=False)
+    refused = CliRunner().invoke(cli(), ["user", "add", "ada", "--password-stdin"],
+                                 input="long password 1\n")
+    assert refused.exit_code == 2
+    assert "--project DIR" in refused.output and "syncline serve" in refused.output
+    assert not (elsewhere / ".syncline").exists()
+
+
+async def _signs_in(root: Path, username: str, password: str) -> bool:
+    """Sign in to the app exactly as `syncline serve --project root` builds it."""
+    import httpx
+
+    from syncline.cli.serve import open_server_store, project_root
+    from syncline.server.app import create_app
+    from syncline.server.settings import ServerSettings
+    from tests.server.test_app import csrf_of
+
+    _, engine, sessions = open_server_store(project_root(root))
+    try:
+        app = create_app(ServerSettings(secret_key=SECRET, session_factory=sessions))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            page = await client.get("/sign-in")
+            form = {"username": username, "password": password, "next": "/",
+                    "csrf_token": csrf_of(page.text)}
+            answer = await client.post("/sign-in", data=form)
+            return answer.status_code == 303 and answer.headers["location"] == "/"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_readme_server_steps_sign_in(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> None:
+    """README: `syncline user add admin --project myproj`, `apply`, `serve --project myproj`,
+    run from the folder above the project, and from inside it without --project."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SYNCLINE_STATE_URL", raising=False)
+    root = tmp_path / "myproj"
+    root.mkdir()
+    (root / "syncline.yml").write_text(YML)
+    added = CliRunner().invoke(cli(), ["user", "add", "admin", "--project", "myproj",
+                                       "--password-stdin"], input="long password 1\n")
+    assert added.exit_code == 0, added.output
+    assert "state.db" in added.output
+    assert CliRunner().invoke(cli(), ["apply", "--project", "myproj"]).exit_code == 0
+    assert await _signs_in(Path("myproj"), "admin", "long password 1")
+    monkeypatch.chdir(root)
+    inside = CliRunner().invoke(cli(), ["user", "add", "ada", "--password-stdin"],
+                                input="long password 2\n")
+    assert inside.exit_code == 0, inside.output
+    assert await _signs_in(root, "ada", "long password 2")

@@ -31,11 +31,32 @@ ProjectOpt = Annotated[
 ]
 
 def project_root(project: Path | None) -> Path:
-    """The project folder (default: here), which must exist."""
+    """The project folder (default: here), which must exist.
+
+    Without ``--project``, here must look like a project (a ``syncline.yml`` or a state store
+    already in ``.syncline/``), unless ``SYNCLINE_STATE_URL`` names the store: otherwise
+    ``syncline user add`` run from the wrong folder would create a store of its own, and the
+    user could not sign in to ``syncline serve --project DIR``.
+    """
+    from syncline.config.load import FILENAME
+
     root = (project or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"project folder {root} does not exist; pass --project DIR")
+    is_project = (root / FILENAME).is_file() or (root / ".syncline" / "state.db").is_file()
+    if project is None and not is_project and not os.environ.get("SYNCLINE_STATE_URL"):
+        raise ConfigError(
+            f"{root} is not a Syncline project (no {FILENAME}, no .syncline/state.db); pass "
+            f"--project DIR, the same folder as `syncline serve --project DIR`"
+        )
     return root
+
+
+def shown_url(url: str) -> str:
+    """The store's URL without its password, to say which store a command used."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def open_server_store(root: Path) -> tuple[str, Engine, sessionmaker[Session]]:
@@ -80,7 +101,8 @@ def serve_command(
                                        forwarded_allow_ips=forwarded_allow_ips)
     store = StateStore(url)
     jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key))
-    console.print(f"Syncline on http://{host}:{port} (project {root}); Ctrl+C stops it.")
+    console.print(f"Syncline on http://{host}:{port} (project {root}, state store "
+                  f"{shown_url(url)}); Ctrl+C stops it.")
     try:
         serve(settings, jobs)
     finally:
