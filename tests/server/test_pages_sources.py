@@ -101,3 +101,34 @@ async def test_a_mariadb_source_reopens_as_mysql_mariadb_keeping_its_type(
     assert "(MySQL / MariaDB)" in reopened.text
     assert 'name="type" value="mariadb"' in reopened.text
     assert 'value="db.internal"' in reopened.text and 'name="path"' not in reopened.text
+
+
+async def test_an_applied_reference_is_shown_by_name_and_kept_when_saved_unchanged(
+    client: httpx.AsyncClient, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncline.config.models import Project
+    from syncline.server.project.connections import references_of
+    from syncline.server.project.definitions import apply_project
+
+    monkeypatch.setenv("CRM_HOST", "127.0.0.1")
+    monkeypatch.setenv("CRM_PASSWORD", PASSWORD)
+    pg = {"type": "postgres", "host": "127.0.0.1", "port": 5432, "database": "crm",
+          "user": "postgres", "password": PASSWORD}
+    refs = {"host": "${CRM_HOST}", "password": "${CRM_PASSWORD}"}
+    with sessions() as session:
+        apply_project(session, SecretBox(SECRET), Project.model_validate({"sources": {"crm": pg}}),
+                      {("source", "crm"): refs})
+        session.commit()
+    await sign_in(client)
+    listed = await client.get("/connections")
+    assert "postgres@${CRM_HOST}:5432/crm" in listed.text
+    reopened = await client.get("/connections/source/crm")
+    assert 'value="${CRM_HOST}"' in reopened.text and "from ${CRM_PASSWORD}" in reopened.text
+    assert PASSWORD not in reopened.text
+    await client.post("/connections/save/source", data={
+        "csrf_token": csrf_of(reopened.text), "type": "postgres", "editing": "true",
+        "name": "crm", "host": "${CRM_HOST}", "port": "5432", "database": "crm",
+        "user": "postgres", "password": "", "query": ""})
+    with sessions() as session:
+        row = get_connection(session, "source", "crm")
+        assert row is not None and references_of(row) == refs
