@@ -132,3 +132,17 @@ async def test_an_applied_reference_is_shown_by_name_and_kept_when_saved_unchang
     with sessions() as session:
         row = get_connection(session, "source", "crm")
         assert row is not None and references_of(row) == refs
+
+
+async def test_a_plugin_source_opens_as_what_it_is_without_a_form(
+    client: httpx.AsyncClient, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        save_connection(session, SecretBox(SECRET), kind="source", name="crm", type="inline",
+                        settings={"rows": [{"id": "u1"}]}, secrets={"token": "t0ps3cret"})
+        session.commit()
+    await sign_in(client)
+    opened = await client.get("/connections/source/crm")
+    assert opened.status_code == 200
+    assert 'id="plugin-source"' in opened.text and "syncline apply" in opened.text
+    assert "t0ps3cret" not in opened.text and 'name="path"' not in opened.text

@@ -134,6 +134,10 @@ def edit_connection(request: Request, kind: str, name: str, session: DbSession) 
 def _saved_context(request: Request, row: Connection) -> dict[str, Any]:
     """The form of a saved connection, of its own type, with its values and masked secrets."""
     shown = view(box(request), row)
+    if row.kind == "source" and form_for(row.type) is None:  # a plugin's: no form to edit it
+        return {"kind": "source", "form": None, "values": {"name": row.name, "type": row.type},
+                "plugin_settings": shown["settings"], "saved_secrets": shown["secrets"],
+                "references": shown["references"]}
     context = _form_context(row.kind, row.type)  # type: ignore[arg-type]
     if row.kind == "source":
         values = values_of(context["form"], shown["settings"], shown["references"])
