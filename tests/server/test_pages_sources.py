@@ -146,3 +146,36 @@ async def test_a_plugin_source_opens_as_what_it_is_without_a_form(
     assert opened.status_code == 200
     assert 'id="plugin-source"' in opened.text and "syncline apply" in opened.text
     assert "t0ps3cret" not in opened.text and 'name="path"' not in opened.text
+
+
+async def test_a_mariadb_and_a_sqlite_source_are_saved_and_tested(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+    import uuid
+
+    import pymysql
+
+    from tests.servers import need_mariadb
+
+    need_mariadb()
+    monkeypatch.chdir(tmp_path)
+    with sqlite3.connect(tmp_path / "crm.sqlite") as conn:
+        conn.execute("CREATE TABLE users (id TEXT PRIMARY KEY)")
+    await sign_in(client)
+    sqlite = await save_source(client, "sqlite", name="lite", path="crm.sqlite")
+    assert "✓" in sqlite.text, sqlite.text
+    name = f"syncline_ui_{uuid.uuid4().hex[:12]}"
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+        saved = await save_source(client, "mysql", name="shop", host="127.0.0.1", port="3306",
+                                  database=name, user="root")
+        assert "✓" in saved.text, saved.text
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+    listed = await client.get("/connections")
+    assert f"root@127.0.0.1:3306/{name}" in listed.text and "crm.sqlite" in listed.text
