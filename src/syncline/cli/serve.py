@@ -31,11 +31,32 @@ ProjectOpt = Annotated[
 ]
 
 def project_root(project: Path | None) -> Path:
-    """The project folder (default: here), which must exist."""
+    """The project folder (default: here), which must exist.
+
+    Without ``--project``, here must look like a project (a ``syncline.yml`` or a state store
+    already in ``.syncline/``), unless ``SYNCLINE_STATE_URL`` names the store: otherwise
+    ``syncline user add`` run from the wrong folder would create a store of its own, and the
+    user could not sign in to ``syncline serve --project DIR``.
+    """
+    from syncline.config.load import FILENAME
+
     root = (project or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"project folder {root} does not exist; pass --project DIR")
+    is_project = (root / FILENAME).is_file() or (root / ".syncline" / "state.db").is_file()
+    if project is None and not is_project and not os.environ.get("SYNCLINE_STATE_URL"):
+        raise ConfigError(
+            f"{root} is not a Syncline project (no {FILENAME}, no .syncline/state.db); pass "
+            f"--project DIR, the same folder as `syncline serve --project DIR`"
+        )
     return root
+
+
+def shown_url(url: str) -> str:
+    """The store's URL without its password, to say which store a command used."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def open_server_store(root: Path) -> tuple[str, Engine, sessionmaker[Session]]:
@@ -87,7 +108,8 @@ def serve_command(
 
         queue = CeleryQueue(*broker)
     jobs = RunManager(root, store, sessions, SecretBox(settings.secret_key), queue=queue)
-    console.print(f"Syncline on http://{host}:{port} (project {root}); Ctrl+C stops it.")
+    console.print(f"Syncline on http://{host}:{port} (project {root}, state store "
+                  f"{shown_url(url)}); Ctrl+C stops it.")
     try:
         serve(settings, jobs)
     finally:
@@ -104,10 +126,11 @@ def apply_command(project: ProjectOpt = None) -> None:
 
     loaded = load_project(project)
     box = SecretBox.from_env()
+    references = _references(loaded.path)
     _, engine, sessions = open_server_store(loaded.root)
     try:
         with sessions() as session:
-            counts = apply_project(session, box, loaded.project)
+            counts = apply_project(session, box, loaded.project, references)
             session.commit()
     finally:
         engine.dispose()
@@ -115,6 +138,26 @@ def apply_command(project: ProjectOpt = None) -> None:
         f"Applied {counts['sources']} source(s), {counts['destinations']} destination(s) and "
         f"{counts['syncs']} sync(s) from {loaded.path}."
     )
+
+
+def _references(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """The connection fields ``syncline.yml`` writes as ``${VAR}``, kept as references.
+
+    Read again without interpolation; ``load_project`` has already checked the same file
+    (size, aliases, validity), so a plain safe load is enough here.
+    """
+    import yaml
+
+    from syncline.server.project.references import references_in
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for kind in ("source", "destination"):
+        section = raw.get(f"{kind}s") or {}
+        for name, config in section.items() if isinstance(section, dict) else ():
+            if isinstance(config, dict) and references_in(config):
+                found[(kind, str(name))] = references_in(config)
+    return found
 
 
 @handles_errors

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from syncline.cli.output import console, handles_errors
-from syncline.cli.serve import ProjectOpt, open_server_store, project_root
+from syncline.cli.serve import ProjectOpt, open_server_store, project_root, shown_url
 
 __all__ = ["register_users"]
 
@@ -46,7 +46,7 @@ def user_add(
 
     check_role(role)
     password = _password(password_stdin)
-    _, engine, sessions = open_server_store(project_root(project))
+    url, engine, sessions = open_server_store(project_root(project))
     try:
         with sessions() as session:
             create_user(session, name, password, role)
@@ -54,7 +54,8 @@ def user_add(
             session.commit()
     finally:
         engine.dispose()
-    console.print(f"User [bold]{name}[/bold] added ({role}); sign in on the dashboard.")
+    console.print(f"User [bold]{name}[/bold] added ({role}) to the state store {shown_url(url)}; "
+                  "sign in on the dashboard of `syncline serve` on the same project.")
 
 
 @handles_errors

@@ -21,6 +21,7 @@ from syncline.errors import ConfigError
 from syncline.logs import register_secret
 
 __all__ = [
+    "ENV_REFERENCE",
     "FILENAME",
     "LoadedProject",
     "find_project",
@@ -31,6 +32,8 @@ __all__ = [
 
 FILENAME = "syncline.yml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+ENV_REFERENCE = _VAR
+"""``${VAR}`` or ``${VAR:-default}``: group 1 the variable, group 2 the default."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from syncline.server.errors import (
 )
 from syncline.server.project.connections import (
     get_connection,
+    references_of,
     save_connection,
     secrets_of,
     view,
@@ -34,11 +35,13 @@ from syncline.server.project.definitions import (
     check_name,
     connection_config,
     list_syncs,
+    raw_connection_config,
     split_config,
     sync_config,
     validate_connection,
 )
 from syncline.server.project.models import Connection
+from syncline.server.project.references import REFERENCES_KEY, resolve_references
 from syncline.server.project.secrets import SecretBox
 from syncline.server.settings import source_fence
 
@@ -124,17 +127,26 @@ def store_connection(
     (``syncline.server.settings.source_fence``): a 422 on save rather than a refusal at its
     first use.
     """
+    if REFERENCES_KEY in config:  # a plugin's config keeps unknown keys: not this one
+        raise InvalidInputError([{"field": f"body.config.{REFERENCES_KEY}",
+                                  "reason": "a reserved key; references come from "
+                                            "`syncline apply` only"}])
     existing = get_connection(session, kind, name)
     merged = dict(config)
-    if existing is not None:
-        saved_config = connection_config(box, existing)
+    refs: dict[str, str] = {}
+    if existing is not None and config.get("type", existing.type) == existing.type:
+        saved_config = raw_connection_config(box, existing)
         for key, value in saved_config.items():
             merged.setdefault(key, value)
-        if config.get("type", existing.type) != existing.type:
-            merged = dict(config)
-        else:
-            _secrets_stay_home(config, saved_config, secrets_of(box, existing))
-    model = validate_connection(kind, merged)
+        _secrets_stay_home(config, saved_config, secrets_of(box, existing))
+        # a reference left as it was stays one; a value typed over it replaces it
+        refs = {k: t for k, t in references_of(existing).items() if merged.get(k) == t}
+    try:
+        resolved = resolve_references(f"{kind} `{name}`", refs)
+    except ConfigError as exc:
+        raise InvalidInputError([{"field": f"body.config.{k}", "reason": str(exc)}
+                                 for k in refs]) from None
+    model = validate_connection(kind, {**merged, **resolved})
     if kind == "source" and root is not None:
         try:
             source_fence(root).check(name, model)
@@ -142,7 +154,7 @@ def store_connection(
             raise InvalidInputError([{"field": "body.config.path", "reason": str(exc)}]) from None
     type_, settings, secrets = split_config(model)
     return save_connection(session, box, kind=kind, name=name, type=type_,
-                           settings=settings, secrets=secrets)
+                           settings=settings, secrets=secrets, references=refs)
 
 
 @router.get("/connections")

@@ -16,9 +16,18 @@ from sqlalchemy.orm import Session
 
 from syncline.errors import ConfigError
 from syncline.server.project.models import Connection, utcnow
+from syncline.server.project.references import REFERENCES_KEY
 from syncline.server.project.secrets import SecretBox, mask
 
-__all__ = ["ConnectionKind", "get_connection", "save_connection", "secrets_of", "view"]
+__all__ = [
+    "ConnectionKind",
+    "get_connection",
+    "references_of",
+    "save_connection",
+    "secrets_of",
+    "settings_of",
+    "view",
+]
 
 ConnectionKind = Literal["source", "destination"]
 
@@ -38,11 +47,14 @@ def save_connection(
     type: str,
     settings: dict[str, Any],
     secrets: dict[str, str],
+    references: dict[str, str] | None = None,
 ) -> Connection:
     """Create or update a connection; the caller commits.
 
     A secret left out (or given as an empty string) keeps its saved value, so a form that never
-    shows secrets back can be submitted without retyping them.
+    shows secrets back can be submitted without retyping them. ``references`` (``{field:
+    "${VAR}"}``, see ``references.py``) replace the saved ones; their fields are stored as the
+    reference only, never as the value they had when saved.
 
     Raises:
         ConfigError: a field is both a setting and a secret.
@@ -61,8 +73,13 @@ def save_connection(
     else:
         kept = _open(box, row)
     kept.update({key: value for key, value in secrets.items() if value})
+    refs = dict(references or {})
+    kept = {key: value for key, value in kept.items() if key not in refs}
+    stored = {key: value for key, value in settings.items() if key not in refs}
+    if refs:
+        stored[REFERENCES_KEY] = refs
     row.type = type
-    row.settings = json.dumps(settings, sort_keys=True)
+    row.settings = json.dumps(stored, sort_keys=True)
     row.sealed_secrets = box.seal(json.dumps(kept, sort_keys=True)) if kept else None
     row.updated_at = utcnow()
     session.flush()
@@ -74,14 +91,29 @@ def secrets_of(box: SecretBox, row: Connection) -> dict[str, str]:
     return _open(box, row)
 
 
+def settings_of(row: Connection) -> dict[str, Any]:
+    """The connection's plain settings (its references apart)."""
+    settings: dict[str, Any] = json.loads(row.settings)
+    settings.pop(REFERENCES_KEY, None)
+    return settings
+
+
+def references_of(row: Connection) -> dict[str, str]:
+    """The fields kept as ``${VAR}`` references: ``{field: "${VAR}"}``."""
+    refs: dict[str, str] = json.loads(row.settings).get(REFERENCES_KEY, {})
+    return refs
+
+
 def view(box: SecretBox, row: Connection) -> dict[str, Any]:
-    """What pages and API answers show: settings, and each secret masked."""
+    """What pages and API answers show: settings, each secret masked, and the references
+    (names of variables, not their values)."""
     return {
         "kind": row.kind,
         "name": row.name,
         "type": row.type,
-        "settings": json.loads(row.settings),
+        "settings": settings_of(row),
         "secrets": {key: mask(value) for key, value in _open(box, row).items()},
+        "references": references_of(row),
         "updated_at": row.updated_at.isoformat(),
     }
 

@@ -27,10 +27,13 @@ from syncline.server.errors import FieldError, InvalidInputError
 from syncline.server.project.connections import (
     ConnectionKind,
     get_connection,
+    references_of,
     save_connection,
     secrets_of,
+    settings_of,
 )
 from syncline.server.project.models import Connection, SyncDefinition
+from syncline.server.project.references import resolve_references
 from syncline.server.project.secrets import SecretBox
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "field_errors",
     "get_sync",
     "list_syncs",
+    "raw_connection_config",
     "save_sync",
     "split_config",
     "stored_project",
@@ -103,8 +107,19 @@ def split_config(model: BaseModel) -> tuple[str, dict[str, Any], dict[str, str]]
 
 
 def connection_config(box: SecretBox, row: Connection) -> dict[str, Any]:
-    """A saved connection as the config dict ``syncline.yml`` would hold (secrets in clear)."""
-    return {"type": row.type, **json.loads(row.settings), **secrets_of(box, row)}
+    """A saved connection as the config dict to connect with: secrets in clear, and each
+    ``${VAR}`` reference read from the environment now.
+
+    Raises:
+        ConfigError: a referenced variable is not set.
+    """
+    resolved = resolve_references(f"{row.kind} `{row.name}`", references_of(row))
+    return {**raw_connection_config(box, row), **resolved}
+
+
+def raw_connection_config(box: SecretBox, row: Connection) -> dict[str, Any]:
+    """A saved connection as ``syncline.yml`` would hold it: references as ``${VAR}`` text."""
+    return {"type": row.type, **settings_of(row), **secrets_of(box, row), **references_of(row)}
 
 
 def sync_config(row: SyncDefinition) -> SyncConfig:
@@ -168,17 +183,23 @@ def stored_project(session: Session, box: SecretBox) -> Project:
         raise ConfigError(f"the saved definitions are not a valid project: {lines}") from None
 
 
-def apply_project(session: Session, box: SecretBox, project: Project) -> dict[str, int]:
+def apply_project(
+    session: Session, box: SecretBox, project: Project,
+    references: dict[tuple[str, str], dict[str, str]] | None = None,
+) -> dict[str, int]:
     """Save every definition of ``project`` (yml → store), replacing same-named ones.
 
     Definitions only in the store are kept: apply adds and updates, it never deletes.
+    ``references`` maps ``(kind, name)`` to the fields written as ``${VAR}`` in the file
+    (``references.references_in``): those are saved as references, not as today's values.
     Returns how many sources, destinations and syncs were saved. The caller commits.
     """
     for kind, configs in (("source", project.sources), ("destination", project.destinations)):
         for name, config in configs.items():
             type_, settings, secrets = split_config(config)
+            refs = (references or {}).get((kind, name), {})
             save_connection(session, box, kind=kind, name=name, type=type_,  # type: ignore[arg-type]
-                            settings=settings, secrets=secrets)
+                            settings=settings, secrets=secrets, references=refs)
     for name, sync in project.syncs.items():
         save_sync(session, name, sync)
     return {
@@ -199,15 +220,17 @@ def export_project(session: Session, box: SecretBox) -> tuple[dict[str, Any], di
 
     Secrets never go into the file: each becomes ``${SYNCLINE_<NAME>_<FIELD>}``; the second
     value maps those variable names to the secrets, for the caller to hand over as it sees fit.
+    A field saved as a reference (by ``apply``) is written back as the same ``${VAR}``.
     """
     data: dict[str, Any] = {"version": 1, "sources": {}, "destinations": {}, "syncs": {}}
     env: dict[str, str] = {}
     for row in session.scalars(select(Connection).order_by(Connection.kind, Connection.name)):
-        entry: dict[str, Any] = {"type": row.type, **json.loads(row.settings)}
+        entry: dict[str, Any] = {"type": row.type, **settings_of(row)}
         for field, value in sorted(secrets_of(box, row).items()):
             var = env_name(row.kind, row.name, field)
             entry[field] = f"${{{var}}}"
             env[var] = value
+        entry.update(references_of(row))
         data[f"{row.kind}s"][row.name] = entry
     for sync in list_syncs(session):
         data["syncs"][sync.name] = json.loads(sync.body)
