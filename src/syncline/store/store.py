@@ -24,10 +24,10 @@ from syncline.errors import RunLockedError, StoreError
 from syncline.store import tables as t
 from syncline.store.heartbeat import Heartbeat
 from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord
+from syncline.store.statuses import STATUSES, run_status, stored_status
 
 __all__ = ["Lease", "StateStore"]
 
-_STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 STOPPED = "the process running it stopped"
 """The error of a run found running after its process died (killed, crashed, power lost)."""
 
@@ -257,9 +257,10 @@ class StateStore:
     def finish_run(self, run_id: int, status: str, *, error: str | None = None,
                    **counts: int) -> None:
         """Close a run with its final status, error and counts."""
-        if status not in _STATUSES:
-            raise StoreError(f"finish_run: status `{status}` is not one of {sorted(_STATUSES)}")
-        self.update_run(run_id, status=status, error=error, finished_at=_now(), **counts)
+        if status not in STATUSES:
+            raise StoreError(f"finish_run: status `{status}` is not one of {sorted(STATUSES)}")
+        self.update_run(run_id, status=stored_status(status), error=error, finished_at=_now(),
+                        **counts)
 
     def add_rejections(self, run_id: int, rows: Iterable[RejectedRow]) -> None:
         """Bulk insert of the records a run did not deliver."""
@@ -335,7 +336,9 @@ class StateStore:
 
 def _record(row: Any) -> RunRecord:
     return RunRecord(
-        id=row["id"], sync=row["sync"], status=row["status"], trigger=row["trigger"],
+        id=row["id"], sync=row["sync"], trigger=row["trigger"],
+        status=run_status(row["status"], rejected=row["rejected"] or 0,
+                          invalid=row["invalid"] or 0),
         full=bool(row["full"]), started_at=_utc(row["started_at"]) or _now(),
         finished_at=_utc(row["finished_at"]), heartbeat_at=_utc(row["heartbeat_at"]),
         error=row["error"], **{c: int(row[c] or 0) for c in t.COUNTS},
