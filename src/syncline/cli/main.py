@@ -127,6 +127,55 @@ def test_connection(
     console.print(f"[green]✓[/green] {name}: connection works")
 
 
+@app.command()
+@handles_errors
+def validate(
+    syncs: Annotated[list[str] | None, typer.Argument(
+        help="Only these syncs (default: every sync).")] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the project without sending anything: config, sources reachable, models readable,
+    mapped columns present, sync keys unique and non-null, dbt models resolvable.
+
+    One line per check; exit code 1 if any fails. The destination is not contacted (test it
+    with `syncline test DESTINATION`).
+    """
+    from syncline.config.load import load_project
+    from syncline.engine.checks import Check, validate_project
+
+    found: list[Check] = []
+
+    def report(check: Check) -> None:
+        found.append(check)
+        if not as_json:
+            _print_check(check)
+
+    try:
+        loaded = load_project(project)
+    except ConfigError as exc:
+        report(Check("config", "valid", False, str(exc)))
+    else:
+        report(Check("config", f"{loaded.path.name} valid", True,
+                     f"{len(loaded.project.sources)} source(s), "
+                     f"{len(loaded.project.syncs)} sync(s)"))
+        for check in validate_project(loaded, syncs):
+            report(check)
+    if as_json:
+        print_json([vars(c) for c in found])
+    if not all(c.ok for c in found):
+        raise typer.Exit(1)
+
+
+def _print_check(check: Any) -> None:
+    """One line, never wrapped (a log or CI output stays greppable)."""
+    mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+    detail = f" ({check.detail})" if check.detail and check.ok else (
+        f": {check.detail}" if check.detail else "")
+    console.print(f"{mark} {check.subject}: {check.what}{detail}", highlight=False,
+                  soft_wrap=True)
+
+
 @contextmanager
 def _runner(project: Path | None, *, quiet: bool) -> Iterator[Runner]:
     """A runner on the project's state store, closed when the command is done."""
