@@ -117,3 +117,18 @@ def test_conditions_are_checked_as_configuration() -> None:
             "alerts": {"ops": {"channel": {"type": "slack", "webhook_url": "http://x"},
                                "syncs": ["userz"]}},
         })
+
+
+def test_a_run_with_rejections_is_a_success_for_silence_volume_and_failure(
+        store: StateStore) -> None:
+    with webhook() as (hook, posted):
+        project = _project(hook, {"run_failed": True, "volume_change_factor": 5},
+                           alerts={"not_succeeded_within": "26h"})
+        notifier = AlertNotifier(project, store)
+        for _ in range(3):  # the volume baseline: successes, each with a rejected row
+            notifier.after_run(_run(store, "succeeded", planned=100, rejected=1))
+        assert store.runs("users")[0].status == "succeeded_with_rejections"
+        notifier.after_run(_run(store, "succeeded", planned=10_000, rejected=1))
+        assert [(b["condition"], b["state"]) for b in posted.items] == [
+            ("volume_change", "firing")]
+        assert notifier.check_silence(datetime.now(UTC) + timedelta(hours=25)) == []

@@ -165,7 +165,7 @@ def test_rows_removed_from_the_model_are_deleted_with_their_events(
     assert plan["delete_preview"] == ["3", "5"] and plan["delete_note"] is None
     assert "3" in project.profiles()  # plan sent nothing
     run = project.run("users")
-    assert run["status"] == "succeeded"
+    assert run["status"] == "succeeded_with_rejections"
     assert (run["planned"]["removed"], run["deleted"], run["delete_failed"]) == (2, 2, 0)
     profiles = project.profiles()
     assert "3" not in profiles and "5" not in profiles and len(profiles) == PROFILES - 2
@@ -202,7 +202,7 @@ def test_an_erasure_table_deletes_each_key_once(project: DeleteProject) -> None:
     plan = project.plan("erasure")
     assert (plan["to_delete"], plan["delete_preview"]) == (4, ["7", "8", "8"])
     first = project.run("erasure")
-    assert first["status"] == "succeeded"
+    assert first["status"] == "succeeded_with_rejections"
     assert (first["planned"]["new"], first["deleted"], first["rejected"]) == (4, 3, 1)
     assert "7" not in project.profiles() and "8" not in project.profiles()
     assert not {"7", "8"} & project.event_users()
@@ -261,7 +261,7 @@ def test_the_cli_plans_refuses_and_allows_mass_deletes(duckdb_project: DeletePro
     assert (allowed["deleted"], allowed["delete_failed"]) == (2, 0)
     assert [r["deleted"] for r in project.json("runs", "users")] == [2, 0, 0]
     project.env["COLUMNS"] = "200"  # Rich fits the table to the terminal's width
-    assert "│ deleted │" in project.cli("runs", "users").stdout.replace("┃", "│")
+    assert "2 deleted" in project.cli("runs", "users").stdout  # in "also": not zero
     assert "3" not in project.profiles()
     project.warehouse.sql("INSERT INTO gdpr_requests VALUES (1, 7)")
     assert project.cli("run", "erasure", "--full").returncode == 2

@@ -23,7 +23,7 @@ def project(tmp_path: Path, sandbox_account: dict[str, str]) -> Project:
 
 def test_first_run_sends_every_valid_row_with_mapped_values(project: Project) -> None:
     summary = project.run_json("users")
-    assert summary["status"] == "succeeded"
+    assert summary["status"] == "succeeded_with_rejections"  # 3 invalid, 2 rejected
     assert summary["rows_in_model"] == USERS + 3
     assert summary["planned"]["new"] == USERS
     assert summary["invalid"] == 3  # one null key, two rows sharing a key
@@ -166,7 +166,7 @@ def test_failing_uploads_are_retried_and_nothing_is_lost(project: Project) -> No
     )
     project.set_faults(error_rate=0.3, burst_429=4, drop_rate=0.1, seed=3)
     summary = project.run_json("users")
-    assert (summary["status"], summary["failed"]) == ("succeeded", 0)
+    assert (summary["status"], summary["failed"]) == ("succeeded_with_rejections", 0)
     assert summary["accepted"] == USERS - 2
     assert set(sandbox_profiles(project)) == {str(i) for i in range(1, USERS + 1)} - {"2", "4"}
     stored = project.sandbox.upload_count(project.account["account_id"])

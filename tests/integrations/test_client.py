@@ -18,7 +18,8 @@ from tests.integrations.serve import SRC, serving
 def test_trigger_wait_and_judge(tmp_path: Path) -> None:
     with serving(tmp_path) as server, SynclineClient(server.url, server.token) as client:
         run = client.wait(client.trigger("users"), poll_s=0.1, timeout_s=60)
-        assert (run["status"], run["accepted"], run["rejected"]) == ("succeeded", 11, 1)
+        assert (run["status"], run["accepted"], run["rejected"]) == (
+            "succeeded_with_rejections", 11, 1)
         assert RunCheck().verdict(run) is None
         assert RunCheck(max_rejected=1).verdict(run) is None
         assert "rejected 1 rows, more than max_rejected=0" in str(

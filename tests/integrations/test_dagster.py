@@ -30,7 +30,7 @@ def test_assets_run_syncs_and_fail_on_failed_runs_and_rejections(tmp_path: Path)
     ok, too_many_rejected, failed = (json.loads(line) for line in done.stdout.splitlines())
 
     assert ok["success"] and ok["keys"] == ["crm/users"] and ok["deps"] == ["users_enriched"]
-    assert ok["metadata"]["status"] == "succeeded"
+    assert ok["metadata"]["status"] == "succeeded_with_rejections"
     assert (ok["metadata"]["accepted"], ok["metadata"]["rejected"]) == (11, 1)
     assert ok["metadata"]["run_url"].endswith(f"/runs/{ok['metadata']['run_id']}")
 

@@ -37,13 +37,14 @@ def test_metrics_count_runs_and_records(tmp_path: Path) -> None:
         run_id = client.post("/api/syncs/users/runs").json()["run_id"]
         run = app.wait_run(client, run_id)
         after = _samples(httpx.get(f"{app.url}/metrics").text)
-        assert after[("syncline_runs_total", (("status", "succeeded"), ("sync", "users")))] == 1
+        done = (("status", "succeeded_with_rejections"), ("sync", "users"))  # the bad phone
+        assert after[("syncline_runs_total", done)] == 1
         records = (("outcome", "accepted"), ("sync", "users"))
         assert after[("syncline_records_total", records)] == run["accepted"] == USERS - 1
         rejected = (("outcome", "rejected"), ("sync", "users"))
         assert after[("syncline_records_total", rejected)] == 1
         assert after[("syncline_last_run_duration_seconds",
-                      (("status", "succeeded"), ("sync", "users")))] >= 0
+                      (("status", "succeeded_with_rejections"), ("sync", "users")))] >= 0
         assert ("syncline_scheduler_lag_seconds", ()) in after
         assert after[("syncline_upload_retries_total", (("sync", "users"),))] == 0
         exported = {name for name, _ in after}

@@ -87,7 +87,7 @@ def test_plan_run_poll_rejections_and_a_second_run(app: Served) -> None:
         started = client.post("/api/syncs/users/runs")
         assert started.status_code == 202, started.text
         run = app.wait_run(client, started.json()["run_id"])
-        assert run["status"] == "succeeded", run
+        assert run["status"] == "succeeded_with_rejections", run
         assert (run["accepted"], run["rejected"]) == (USERS - 1, 1)
         rejected = client.get(f"/api/runs/{run['id']}/rejections").json()["rejections"]
         assert [(r["sync_key"], r["code"], r["column"]) for r in rejected] == [

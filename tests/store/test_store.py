@@ -75,7 +75,7 @@ def test_runs_and_rejections_round_trip(state_url: str) -> None:
     store.finish_run(run, "succeeded", sent=5, accepted=4, rejected=1)
     rec = store.run(run)
     assert (rec.status, rec.trigger, rec.full, rec.sent, rec.planned_new) == (
-        "succeeded", "schedule", True, 5, 5)
+        "succeeded_with_rejections", "schedule", True, 5, 5)
     assert rec.started_at.tzinfo is not None and (rec.duration_s or 0) >= 0
     assert rec.to_dict()["accepted"] == 4
     assert store.rejections(run) == rows

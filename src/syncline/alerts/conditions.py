@@ -13,6 +13,7 @@ from datetime import datetime
 
 from syncline.config.alerts import AlertConditions, parse_period
 from syncline.store.records import RunRecord
+from syncline.store.statuses import is_success, status_text
 
 __all__ = ["Verdict", "judge_run", "judge_silence", "planned"]
 
@@ -48,7 +49,7 @@ def judge_run(when: AlertConditions, run: RunRecord,
     if when.run_failed:
         firing = None if run.status in ("cancelled", "skipped", "running") else (
             run.status == "failed")
-        verdicts.append(Verdict("run_failed", firing, f"run {run.id} {run.status}"
+        verdicts.append(Verdict("run_failed", firing, f"run {run.id} {status_text(run.status)}"
                                 + (f": {run.error}" if run.error else "")))
     if when.rejected_percent_over is not None and run.status != "skipped":
         total = planned(run)
@@ -65,14 +66,14 @@ def judge_run(when: AlertConditions, run: RunRecord,
         took = _duration_s(run)
         verdicts.append(Verdict("duration_over", took > limit,
                                 f"run {run.id} took {took:,.0f} s (limit {limit:,.0f} s)"))
-    if when.volume_change_factor is not None and run.status == "succeeded":
+    if when.volume_change_factor is not None and is_success(run.status):
         verdicts.append(_volume(when, run, earlier))
     return verdicts
 
 
 def _volume(when: AlertConditions, run: RunRecord, earlier: list[RunRecord]) -> Verdict:
     factor = when.volume_change_factor or 0.0
-    usual = [planned(r) for r in earlier if r.status == "succeeded" and r.id != run.id]
+    usual = [planned(r) for r in earlier if is_success(r.status) and r.id != run.id]
     usual = usual[: when.volume_baseline_runs]
     if len(usual) < 3:
         return Verdict("volume_change", None, "fewer than 3 earlier runs to compare with")

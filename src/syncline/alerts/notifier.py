@@ -22,6 +22,7 @@ from syncline.errors import AlertDeliveryError, ConfigError
 from syncline.store import StateStore
 from syncline.store.alert_states import AlertStates
 from syncline.store.records import RunRecord
+from syncline.store.statuses import is_success
 
 __all__ = ["AlertNotifier", "Sent"]
 
@@ -73,7 +74,7 @@ class AlertNotifier:
             runs = self.store.runs(sync_name, limit=_HISTORY)
             if not runs:
                 continue  # a sync that never ran is not late: it has no schedule record yet
-            success = next((r for r in runs if r.status == "succeeded"), None)
+            success = next((r for r in runs if is_success(r.status)), None)
             first_seen = runs[-1].started_at
             for name, rule in rules:
                 verdict = judge_silence(rule.when.merged(sync.alerts), success, first_seen, now)

@@ -18,13 +18,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
+from rich import box
 from rich.table import Table
 
 from syncline.cli.output import console, err_console, handles_errors, print_json
 from syncline.errors import ConfigError
+from syncline.store.counts import LABELS
+from syncline.store.statuses import CANCELLED, is_success, status_text
 
 if TYPE_CHECKING:
     from syncline.engine.runner import Runner
+    from syncline.store import StateStore
 
 __all__ = ["app"]
 
@@ -42,8 +46,19 @@ ProjectOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from syncline import __version__
+
+        console.print(f"syncline {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False,
     log_format: Annotated[
         str, typer.Option("--log-format", help="Log lines on stderr: text, or json (one object "
                           "per line: run start and end, retries, alerts).")
@@ -112,6 +127,55 @@ def test_connection(
     console.print(f"[green]✓[/green] {name}: connection works")
 
 
+@app.command()
+@handles_errors
+def validate(
+    syncs: Annotated[list[str] | None, typer.Argument(
+        help="Only these syncs (default: every sync).")] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the project without sending anything: config, sources reachable, models readable,
+    mapped columns present, sync keys unique and non-null, dbt models resolvable.
+
+    One line per check; exit code 1 if any fails. The destination is not contacted (test it
+    with `syncline test DESTINATION`).
+    """
+    from syncline.config.load import load_project
+    from syncline.engine.checks import Check, validate_project
+
+    found: list[Check] = []
+
+    def report(check: Check) -> None:
+        found.append(check)
+        if not as_json:
+            _print_check(check)
+
+    try:
+        loaded = load_project(project)
+    except ConfigError as exc:
+        report(Check("config", "valid", False, str(exc)))
+    else:
+        report(Check("config", f"{loaded.path.name} valid", True,
+                     f"{len(loaded.project.sources)} source(s), "
+                     f"{len(loaded.project.syncs)} sync(s)"))
+        for check in validate_project(loaded, syncs):
+            report(check)
+    if as_json:
+        print_json([vars(c) for c in found])
+    if not all(c.ok for c in found):
+        raise typer.Exit(1)
+
+
+def _print_check(check: Any) -> None:
+    """One line, never wrapped (a log or CI output stays greppable)."""
+    mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+    detail = f" ({check.detail})" if check.detail and check.ok else (
+        f": {check.detail}" if check.detail else "")
+    console.print(f"{mark} {check.subject}: {check.what}{detail}", highlight=False,
+                  soft_wrap=True)
+
+
 @contextmanager
 def _runner(project: Path | None, *, quiet: bool) -> Iterator[Runner]:
     """A runner on the project's state store, closed when the command is done."""
@@ -131,6 +195,23 @@ def _runner(project: Path | None, *, quiet: bool) -> Iterator[Runner]:
         yield Runner(loaded, store, progress=progress_for(err_console, quiet), retry=retry,
                      lease_ttl_s=ttls.get("lease_ttl_s", 60.0),
                      slot_ttl_s=ttls.get("slot_ttl_s", 10.0), stop_grace_s=grace)
+    finally:
+        store.close()
+
+
+@contextmanager
+def _store(project: Path | None) -> Iterator[StateStore]:
+    """The project's state store alone, for commands that only read run records.
+
+    ``syncline.yml`` is found but not loaded: reading the run history must not need the
+    destination's secrets (``${CLEVERTAP_PASSCODE}``) set in this shell.
+    """
+    from syncline.config.load import find_project, state_url
+    from syncline.store import StateStore
+
+    store = StateStore(state_url(find_project(project).parent))
+    try:
+        yield store
     finally:
         store.close()
 
@@ -238,7 +319,8 @@ def run(
     if as_json:
         print_json(data)
     else:
-        _print_summary(data, title=f"Run {data['run_id']} of {sync}: {data['status']}")
+        _print_summary(data, title=f"Run {data['run_id']} of {sync}: "
+                                   f"{status_text(data['status'])}")
         if data["rejected"] or data["invalid"]:
             console.print(f"See why rows were rejected: syncline rejections {data['run_id']}")
         if data["fields_dropped"]:
@@ -246,38 +328,33 @@ def run(
                           f"syncline rejections {data['run_id']} --dropped")
         if data["in_doubt_skipped"] or data["in_doubt_resent"]:
             console.print(f"See the keys an earlier run left in doubt: syncline in-doubt {sync}")
-    if summary.status == "cancelled":
+    if summary.status == CANCELLED:
         # uploads given up on may still be on the wire: their threads must not hold the exit
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(EXIT_INTERRUPTED)
-    if summary.status != "succeeded":
+    if not is_success(summary.status):  # rows rejected: still 0, the summary says so
         raise typer.Exit(1)
 
 
+_DELETES = ("deleted", "delete_failed")
+_SHOWN_IF_SET = ("not_sent", "in_doubt_skipped", "in_doubt_resent", "fields_dropped", *_DELETES)
+"""Counts of rarer cases, shown in the summary when not zero (``--json`` always has them)."""
+
+
 def _print_summary(data: dict[str, Any], *, title: str) -> None:
+    """The run summary: every count of `syncline.store.counts`, in its order and words."""
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    planned = data["planned"]
-    table.add_row("rows in model", f"{data['rows_in_model']:,}")
-    for name in ("new", "changed", "unchanged", "removed"):
-        table.add_row(f"  {name}", f"{planned[name]:,}")
-    table.add_row("invalid keys", f"{data['invalid']:,}")
-    for name in ("sent", "accepted", "rejected", "failed", "in_doubt"):
-        table.add_row(name.replace("_", " "), f"{data[name]:,}")
-    if data.get("to_delete") or data.get("deleted") or data.get("delete_failed"):
-        table.add_row("to delete", f"{data['to_delete']:,}")
-        for name in ("deleted", "delete_failed"):
-            table.add_row(f"  {name.replace('_', ' ')}", f"{data[name]:,}")
-    if data.get("fields_dropped"):
-        table.add_row("fields dropped", f"{data['fields_dropped']:,}")
-    if data.get("not_sent"):
-        table.add_row("not sent (run stopped)", f"{data['not_sent']:,}")
-    for name in ("in_doubt_skipped", "in_doubt_resent"):
-        if data.get(name):
-            what = name.removeprefix("in_doubt_")
-            table.add_row(f"earlier in-doubt keys {what}", f"{data[name]:,}")
+    deletes = bool(data.get("to_delete") or data.get("deleted") or data.get("delete_failed"))
+    for name, value in data["counts"].items():
+        if name in _SHOWN_IF_SET and not value and not (deletes and name in _DELETES):
+            continue
+        if name == "deleted":
+            table.add_row("to delete", f"{data['to_delete']:,}")
+        indent = "  " if name.startswith("planned_") or name in _DELETES else ""
+        table.add_row(indent + LABELS[name], f"{value:,}")
     if data.get("history"):
         table.add_row("history", str(data["history"]))
     table.add_row("duration", f"{data['duration_s']:.1f} s")
@@ -307,32 +384,41 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run history."""
-    with _runner(project, quiet=True) as runner:
-        records = runner.store.runs(sync, limit=limit)
+    """Run history: status and counts of the newest runs (every count: --json)."""
+    with _store(project) as store:
+        records = store.runs(sync, limit=limit)
     if as_json:
         print_json([r.to_dict() for r in records])
         return
-    table = Table("run", "sync", "status", "started", "planned", "sent", "accepted", "rejected",
-                  "failed", "in doubt", "not sent", "deleted", "fields dropped", "duration")
+    # the columns every run has, narrow enough for an 80-column terminal; the rarer counts
+    # (failed, in doubt, not sent, deletes, ...) go in "also" when not zero, in their words
+    table = Table(title="Runs, newest first (started: UTC)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
+    for header in ("run", "sync", "status", "started", "planned", "accepted", "rejected",
+                   "invalid", "also"):
+        number = header in ("run", "planned", "accepted", "rejected", "invalid")
+        table.add_column(header, justify="right" if number else "left",
+                         min_width=_MIN_WIDTHS.get(header, len(header)),
+                         overflow="fold")
     for r in records:
-        d = r.to_dict()
+        c = r.counts
         table.add_row(
-            str(d["id"]), d["sync"], d["status"], str(d["started_at"])[:19],
-            f"{d['planned_new'] + d['planned_changed']:,}", f"{d['sent']:,}",
-            f"{d['accepted']:,}", f"{d['rejected'] + d['invalid']:,}", f"{d['failed']:,}",
-            _in_doubt_cell(d), f"{d['not_sent']:,}", f"{d['deleted']:,}",
-            f"{d['fields_dropped']:,}", f"{d['duration_s'] or 0:.1f} s",
+            str(r.id), r.sync, status_text(r.status), r.started_at.strftime("%m-%d %H:%M"),
+            f"{c['planned_new'] + c['planned_changed']:,}", f"{c['accepted']:,}",
+            f"{c['rejected']:,}", f"{c['invalid']:,}", _also_cell(c),
         )
     console.print(table)
 
 
-def _in_doubt_cell(d: dict[str, Any]) -> str:
-    """This run's in-doubt keys, and those of an earlier run it skipped or resent."""
-    cell = f"{d['in_doubt']:,}"
-    resolved = [f"{d[f'in_doubt_{a}']:,} {a}" for a in ("skipped", "resent")
-                if d[f"in_doubt_{a}"]]
-    return cell + (f" (earlier: {', '.join(resolved)})" if resolved else "")
+_MIN_WIDTHS = {"sync": 6, "status": len("rejections"), "also": 12}
+_ALSO = ("failed", "in_doubt", "not_sent", "in_doubt_skipped", "in_doubt_resent",
+         "fields_dropped", "deleted", "delete_failed")
+
+
+def _also_cell(counts: dict[str, int]) -> str:
+    """The rarer counts of a run that are not zero, e.g. ``2 failed, 1 in doubt``."""
+    return ", ".join(f"{counts[name]:,} {name.replace('_', ' ')}" for name in _ALSO
+                     if counts[name])
 
 
 @app.command()
@@ -350,9 +436,9 @@ def rejections(
     if dropped:
         _dropped_fields(run_id, project, limit, as_json)
         return
-    with _runner(project, quiet=True) as runner:
-        runner.store.run(run_id)
-        rows = runner.store.rejections(run_id, code=code, limit=limit)
+    with _store(project) as store:
+        store.run(run_id)
+        rows = store.rejections(run_id, code=code, limit=limit)
     if as_json:
         print_json([
             {"sync_key": r.sync_key, "code": r.code, "message": r.message, "column": r.column,
@@ -367,9 +453,9 @@ def rejections(
 
 def _dropped_fields(run_id: int, project: Path | None, limit: int, as_json: bool) -> None:
     """The warnings of a run: each field left out of a record that was sent."""
-    with _runner(project, quiet=True) as runner:
-        runner.store.run(run_id)
-        rows = runner.store.dropped_fields(run_id, limit=limit)
+    with _store(project) as store:
+        store.run(run_id)
+        rows = store.dropped_fields(run_id, limit=limit)
     if as_json:
         print_json([{"sync_key": r.sync_key, "field": r.field, "column": r.column,
                      "code": r.code, "message": r.message} for r in rows])  # fmt: skip
@@ -389,11 +475,11 @@ def in_doubt(
     as_json: JsonOpt = False,
 ) -> None:
     """Event keys whose upload was cut short: maybe in CleverTap, maybe not, and what was done."""
-    with _runner(project, quiet=True) as runner:
+    with _store(project) as store:
         rows = [
             {"run_id": r.id, "sync_key": k.sync_key, "action": k.action, "reason": k.reason}
-            for r in runner.store.runs(sync, limit=limit)
-            for k in runner.store.in_doubt(r.id)
+            for r in store.runs(sync, limit=limit)
+            for k in store.in_doubt(r.id)
         ]
     if as_json:
         print_json(rows)

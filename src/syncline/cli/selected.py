@@ -13,6 +13,7 @@ from rich.table import Table
 
 from syncline.cli.output import console, err_console, print_json
 from syncline.errors import SynclineError
+from syncline.store.statuses import is_success, status_text
 
 if TYPE_CHECKING:
     from syncline.config.models import SyncConfig
@@ -70,14 +71,15 @@ def run_selected(runner: Runner, selectors: list[str], *, as_json: bool,
             console.print(_line(data), highlight=False, soft_wrap=True)  # one line, for logs
     if as_json:
         print_json(results)
-    return all(r["status"] == "succeeded" for r in results)
+    return all(is_success(r["status"]) for r in results)
 
 
 def _line(data: dict[str, Any]) -> str:
     if "run_id" not in data:
         return f"{data['sync']}: failed to start: {data['error']}"
-    line = (f"{data['sync']}: {data['status']} (run {data['run_id']}): sent {data['sent']:,}, "
-            f"accepted {data['accepted']:,}, rejected {data['rejected'] + data['invalid']:,}, "
+    line = (f"{data['sync']}: {status_text(data['status'])} (run {data['run_id']}): "
+            f"sent {data['sent']:,}, accepted {data['accepted']:,}, rejected {data['rejected']:,}, "
+            f"invalid {data['invalid']:,}, "
             f"failed {data['failed']:,} in {data['duration_s']:.1f} s")
     return line + (f": {data['error']}" if data.get("error") else "")
 

@@ -42,6 +42,7 @@ from syncline.errors import ConfigError, SynclineError, Terminal
 from syncline.sources.base import Source
 from syncline.sources.registry import model_sql, open_source
 from syncline.store import DroppedField, Lease, RejectedRow, StateStore, UploadSlots
+from syncline.store.statuses import SUCCEEDED, run_status
 from syncline.tracing import span
 
 __all__ = ["Runner", "full_resend_refused"]
@@ -682,7 +683,8 @@ class Runner:
     def _status(summary: RunSummary) -> str:
         if summary.error:
             return "cancelled" if summary.error == "cancelled by a user" else "failed"
-        return "succeeded"
+        return run_status(SUCCEEDED, rejected=summary.rejected, invalid=summary.invalid,
+                          fields_dropped=summary.fields_dropped)
 
 
 def full_resend_refused(name: str) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from syncline.store.counts import ordered_counts
+from syncline.store.statuses import status_text
+
 __all__ = ["NullProgress", "Progress", "RunSummary"]
 
 
@@ -113,6 +116,8 @@ class RunSummary:
         data["planned"] = self.planned
         for name in ("duration_s", "plan_s", "delivery_s"):
             data[name] = round(data[name], 3)
+        data["status_text"] = status_text(self.status)
+        data["counts"] = ordered_counts(self.store_counts())
         return data
 
     def log_fields(self) -> dict[str, Any]:

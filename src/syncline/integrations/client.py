@@ -17,7 +17,9 @@ from syncline.errors import ConfigError, RunFailedError
 
 __all__ = ["RunCheck", "SynclineClient", "rejected_percent"]
 
-FINISHED = ("succeeded", "failed", "cancelled")
+SUCCEEDED = ("succeeded", "succeeded_with_rejections")
+"""A run that completed (the second: some rows rejected; `RunCheck` limits how many)."""
+FINISHED = (*SUCCEEDED, "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class RunCheck:
     def verdict(self, run: dict[str, Any]) -> str | None:
         """Why `run` fails the task, or None if it passes."""
         where = f"run {run.get('id')} of sync `{run.get('sync')}`"
-        if run.get("status") != "succeeded":
+        if run.get("status") not in SUCCEEDED:
             return f"{where} {run.get('status')}: {run.get('error') or 'no reason recorded'}"
         rejected = int(run.get("rejected", 0)) + int(run.get("invalid", 0))
         if self.max_rejected is not None and rejected > self.max_rejected:

@@ -12,11 +12,13 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +35,7 @@ from syncline.server.api import syncs as api_syncs
 from syncline.server.api import tokens as api_tokens
 from syncline.server.api import users as api_users
 from syncline.server.audit import AuditLog
+from syncline.server.auth.deps import require_token
 from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
 from syncline.server.pages import connections as pages_connections
@@ -128,20 +131,22 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     app.add_middleware(AuditLog, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    app.include_router(api_tokens.router)
-    app.include_router(api_users.router)
+    app.include_router(api_tokens.router, tags=["account"])
+    app.include_router(api_users.router, tags=["account"])
     app.include_router(api_connections.router)
     app.include_router(api_dbt.router)
     app.include_router(api_syncs.router)
     app.include_router(api_runs.router)
     app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)
-    app.include_router(home.router)
+    app.include_router(home.router, include_in_schema=False)  # HTML pages are not the API
     app.include_router(pages_connections.router)
     app.include_router(wizard.router)  # /syncs/new before /syncs/{name}
     app.include_router(wizard_edit.router)  # /syncs/{name}/edit before /syncs/{name}/{action}
     app.include_router(pages_syncs.router)
     app.include_router(pages_runs.router)
     app.include_router(metrics.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_api_route("/docs", lambda: RedirectResponse("/api/docs"), include_in_schema=False)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(SynclineError, _syncline_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
@@ -255,3 +260,41 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(request, 500, "unexpected server error; the server log has details")
+
+
+_TAGS = [
+    {"name": "runs", "description": "Trigger runs, poll their status and counts, read rejections."},
+    {"name": "syncs", "description": "Define, check, plan and pause syncs."},
+    {"name": "connections", "description": "Sources and destinations: define, test, browse."},
+    {"name": "account", "description": "Health, the caller, API tokens."},
+]
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the bearer token declared on the operations that need one
+    (``require_token`` reads the header itself, so FastAPI cannot see it) and the tags."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes, tags=_TAGS)
+        schema.setdefault("components", {})["securitySchemes"] = {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API token (create one on the dashboard's home page)."}}
+        routers = (api_tokens.router, api_users.router, api_connections.router,
+                   api_dbt.router, api_syncs.router, api_runs.router)
+        for route in (r for router in routers for r in router.routes):
+            if isinstance(route, APIRoute) and route.include_in_schema and _needs_token(route):
+                for method in route.methods or ():
+                    operation = schema["paths"][route.path_format].get(method.lower())
+                    if operation is not None:
+                        operation["security"] = [{"bearer": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _needs_token(route: APIRoute) -> bool:
+    todo = list(route.dependant.dependencies)
+    while todo:
+        dependant = todo.pop()
+        if dependant.call is require_token:
+            return True
+        todo.extend(dependant.dependencies)
+    return False

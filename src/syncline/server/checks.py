@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from syncline.config.models import ModelConfig, SyncConfig
+from syncline.engine import checks
 from syncline.errors import SynclineError
 from syncline.server.errors import BadRequestError, FieldError, InvalidInputError
 from syncline.server.project.definitions import field_errors, validate_connection
@@ -125,48 +126,13 @@ def check_sync(sync: SyncConfig, source_config: dict[str, Any], root: Path) -> l
 
 
 def _missing_columns(sync: SyncConfig, names: set[str]) -> list[FieldError]:
-    wanted: list[tuple[str, str | None]] = [
-        ("sync_key", sync.sync_key),
-        ("identity_column", sync.identity_column),
-        ("event_name_column", sync.event_name_column),
-        ("timestamp_column", sync.timestamp_column),
-        ("items_column", sync.items_column),
-    ]
-    wanted += [
-        (f"mappings.columns.{i}.from", m.from_) for i, m in enumerate(sync.mappings.columns)
-    ]
-    known = ", ".join(sorted(names))
-    return [
-        FieldError(field=f"body.config.{field}",
-                   reason=f"column `{column}` is not in the model (its columns: {known})")
-        for field, column in wanted
-        if column is not None and column not in names
-    ]
+    return _as_fields(checks.missing_columns(sync, names))
 
 
 def key_problems(source: Any, sql: str, key: str) -> list[FieldError]:
-    import sqlglot
+    return _as_fields(checks.key_problems(source, sql, key))
 
-    dialect = getattr(getattr(source, "capabilities", None), "dialect", None) or "duckdb"
-    column = sqlglot.exp.to_identifier(key, quoted=True).sql(dialect=dialect)
-    # ``sql`` is a relation (a quoted table, or ``(query) AS alias``), as sources stream them
-    query = (f"(SELECT count(*) AS n, count(DISTINCT {column}) AS d, count({column}) AS nn "
-             f"FROM {sql}) AS syncline_key_check")
-    rows = [row for batch in source.stream(query) for row in batch.to_pylist()]
-    if not rows:
-        return []
-    n, distinct, non_null = rows[0]["n"], rows[0]["d"], rows[0]["nn"]
-    problems: list[FieldError] = []
-    if non_null < n:
-        problems.append(FieldError(
-            field="body.config.sync_key",
-            reason=f"`{key}` is null in {n - non_null} row(s); the sync key must be non-null "
-                   f"(those rows would be rejected): pick another column or filter them out",
-        ))
-    if distinct < non_null:
-        problems.append(FieldError(
-            field="body.config.sync_key",
-            reason=f"`{key}` is not unique ({non_null - distinct} duplicate value(s)); the sync "
-                   f"key must identify one row",
-        ))
-    return problems
+
+def _as_fields(problems: list[checks.Problem]) -> list[FieldError]:
+    """The engine's problems (``syncline validate`` reports the same) as the API's 422 fields."""
+    return [FieldError(field=f"body.config.{p.field}", reason=p.reason) for p in problems]

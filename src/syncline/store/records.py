@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from syncline.store.counts import ordered_counts
+from syncline.store.statuses import status_text
+
 __all__ = ["DroppedField", "InDoubtKey", "RejectedRow", "RunRecord", "SnapshotMark"]
 
 
@@ -55,7 +58,10 @@ class SnapshotMark:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run as recorded: status, timing and counts."""
+    """One run as recorded: status, timing and counts.
+
+    ``status`` is the word shown everywhere (`syncline.store.statuses.run_status`), derived
+    from the stored status and the counts."""
 
     id: int
     sync: str
@@ -86,10 +92,10 @@ class RunRecord:
 
     @property
     def counts(self) -> dict[str, int]:
-        """The counts by name, as stored."""
+        """The counts by name, as stored, in the order every view shows them."""
         data = asdict(self)
-        return {k: v for k, v in data.items() if isinstance(v, int) and k != "id"
-                and not isinstance(v, bool)}
+        return ordered_counts({k: v for k, v in data.items() if isinstance(v, int)
+                               and k != "id" and not isinstance(v, bool)})
 
     @property
     def duration_s(self) -> float | None:
@@ -105,4 +111,6 @@ class RunRecord:
             value = data[name]
             data[name] = value.isoformat() if value is not None else None
         data["duration_s"] = self.duration_s
+        data["status_text"] = status_text(self.status)
+        data["counts"] = self.counts
         return data

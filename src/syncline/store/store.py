@@ -21,10 +21,10 @@ from syncline.errors import RunLockedError, StoreError
 from syncline.store import tables as t
 from syncline.store.leases import Lease, as_utc, holder_alive, utc_now
 from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord, SnapshotMark
+from syncline.store.statuses import STATUSES, run_status, stored_status
 
 __all__ = ["Lease", "StateStore"]  # Lease: re-exported from syncline.store.leases
 
-_STATUSES = {"running", "succeeded", "failed", "cancelled", "skipped"}
 STOPPED = "the process running it stopped"
 """The error of a run found running after its process died (killed, crashed, power lost)."""
 
@@ -180,9 +180,10 @@ class StateStore:
     def finish_run(self, run_id: int, status: str, *, error: str | None = None,
                    **counts: int) -> None:
         """Close a run with its final status, error and counts."""
-        if status not in _STATUSES:
-            raise StoreError(f"finish_run: status `{status}` is not one of {sorted(_STATUSES)}")
-        self.update_run(run_id, status=status, error=error, finished_at=utc_now(), **counts)
+        if status not in STATUSES:
+            raise StoreError(f"finish_run: status `{status}` is not one of {sorted(STATUSES)}")
+        self.update_run(run_id, status=stored_status(status), error=error,
+                        finished_at=utc_now(), **counts)
 
     def add_rejections(self, run_id: int, rows: Iterable[RejectedRow]) -> None:
         """Bulk insert of the records a run did not deliver."""
@@ -302,7 +303,9 @@ def _lock_for_migration(conn: sa.Connection) -> None:
 
 def _record(row: Any) -> RunRecord:
     return RunRecord(
-        id=row["id"], sync=row["sync"], status=row["status"], trigger=row["trigger"],
+        id=row["id"], sync=row["sync"], trigger=row["trigger"],
+        status=run_status(row["status"], rejected=row["rejected"] or 0,
+                          invalid=row["invalid"] or 0, fields_dropped=row["fields_dropped"] or 0),
         full=bool(row["full"]), started_at=as_utc(row["started_at"]) or utc_now(),
         finished_at=as_utc(row["finished_at"]), heartbeat_at=as_utc(row["heartbeat_at"]),
         error=row["error"], **{c: int(row[c] or 0) for c in t.COUNTS},

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from syncline.store import tables as t
+from syncline.store.statuses import SUCCEEDED, SUCCEEDED_WITH_REJECTIONS, run_status
 
 __all__ = ["OUTCOMES", "LastRun", "last_runs", "record_totals", "run_totals"]
 
@@ -32,8 +33,11 @@ class LastRun:
 
 def run_totals(engine: sa.Engine) -> list[tuple[str, str, int]]:
     """(sync, status, runs) for every pair that occurred."""
-    query = (sa.select(t.runs.c.sync, t.runs.c.status, sa.func.count())
-             .group_by(t.runs.c.sync, t.runs.c.status))
+    left_rows = (sa.func.coalesce(t.runs.c.rejected, 0) + sa.func.coalesce(t.runs.c.invalid, 0)
+                 + sa.func.coalesce(t.runs.c.fields_dropped, 0))
+    status = sa.case((sa.and_(t.runs.c.status == SUCCEEDED, left_rows > 0),
+                      SUCCEEDED_WITH_REJECTIONS), else_=t.runs.c.status)  # as run_status says
+    query = sa.select(t.runs.c.sync, status, sa.func.count()).group_by(t.runs.c.sync, status)
     with engine.connect() as conn:
         return [(str(s), str(st), int(n)) for s, st, n in conn.execute(query)]
 
@@ -59,7 +63,9 @@ def last_runs(engine: sa.Engine) -> list[LastRun]:
             started, finished = _utc(row.started_at), _utc(row.finished_at)
             took = max((finished - started).total_seconds(), 0.0)
             sent = int(row.sent or 0)
-            found.append(LastRun(str(row.sync), str(row.status), took,
+            status = run_status(str(row.status), rejected=row.rejected or 0,
+                                invalid=row.invalid or 0, fields_dropped=row.fields_dropped or 0)
+            found.append(LastRun(str(row.sync), status, took,
                                  sent / took if took > 0 else 0.0))
     return found
 
