@@ -139,7 +139,7 @@ def test_an_invalid_edit_is_refused_beside_its_field_and_nothing_is_saved(
     key = client.post("/syncs/users/edit", data={**EDIT, "table": "main.orders",
                                                  "col": ["amount"], "csrf_token": token})
     assert key.status_code == 422 and 'id="sync_key"' in key.text  # back at the key step
-    assert "not unique" in beside(key.text, "sync_key")
+    assert 'id="warning-sync_key"' in key.text and "not unique" in key.text  # warned once
     column = client.post("/syncs/users/edit", data={**EDIT, "col": ["nope"],
                                                     "csrf_token": token})
     assert column.status_code == 422

@@ -18,10 +18,12 @@ __all__ = ["STEPS", "Wizard", "answer_of"]
 
 STEPS = ("model", "destination", "key", "mappings", "confirm")
 _OWN = {
-    "model": ("source", "table", "query"),
+    "model": ("source", "model_kind", "table", "query", "preview"),
     "destination": ("destination", "object"),
-    "key": ("sync_key", "identity_column", "event_name", "event_name_column", "timestamp_column"),
-    "mappings": ("mode", "col"),
+    "key": ("sync_key", "identity_column", "event_name", "event_name_column", "timestamp_column",
+            "items_column", "history", "in_doubt", "on_removed", "max_delete_percent",
+            "key_warned"),
+    "mappings": ("mode", "col", "on_null", "phone_region", "on_invalid_field"),
     "confirm": ("name", "schedule", "acknowledge"),
 }
 _STEP_OF = {answer: step for step, answers in _OWN.items() for answer in answers}
@@ -40,6 +42,11 @@ class Wizard:
     cols: list[str]
     targets: dict[str, str]
     columns: list[dict[str, str]] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    """The model's first rows, when the model step's *Preview rows* asked for them."""
+    notices: dict[str, list[str]] = field(default_factory=dict)
+    """Warnings that do not stop the wizard (a sync key with nulls), by the answer they are
+    about."""
     errors: list[str] = field(default_factory=list)
     by_field: dict[str, list[str]] = field(default_factory=dict)
     """Each problem again under the answer it is about, for the page to show beside its field."""
@@ -53,6 +60,13 @@ class Wizard:
                      base: dict[str, Any] | None = None) -> Wizard:
         state = {k: str(v).strip() for k, v in params.items()
                  if k not in ("col", "csrf_token") and not k.startswith("to_")}
+        # the model step shows a table picker and a SQL editor: the chosen kind is the answer
+        if state.get("model_kind") == "table":
+            state.pop("query", None)
+        elif state.get("model_kind") == "query":
+            state.pop("table", None)
+        if state.get("step") == "preview":  # the model step's *Preview rows* button
+            state.update(step="model", preview="rows")
         cols = [str(c) for c in params.getlist("col")]
         targets = {k[3:]: str(v).strip() for k, v in params.items() if k.startswith("to_")}
         return cls(state, cols, targets, editing=editing, base=dict(base or {}))
@@ -73,6 +87,15 @@ class Wizard:
             answer = answer_of(problem["field"])
             where = problem["field"].removeprefix("body.config.").removeprefix("sync.")
             self.fail(problem["reason"] if answer else f"{where}: {problem['reason']}", answer)
+
+    def warn(self, message: str, answer: str) -> None:
+        """Record a warning shown beside ``answer``; the user may go on."""
+        self.notices.setdefault(answer, []).append(message)
+
+    def key_warned(self) -> bool:
+        """Whether the user saw the warnings about this very sync key and went on."""
+        key = self.state.get("sync_key")
+        return bool(key) and self.state.get("key_warned") == key
 
     def at(self, answer: str) -> list[str]:
         """The problems to show beside the field ``answer``."""
@@ -110,13 +133,19 @@ class Wizard:
         })
         if s.get("object") == "event":
             for name in ("identity_column", "event_name", "event_name_column",
-                         "timestamp_column"):
+                         "timestamp_column", "items_column", "history", "in_doubt"):
                 if s.get(name):
                     config[name] = s[name]
-            if base.get("object") == "event" and base.get("items_column"):
-                config["items_column"] = base["items_column"]
-        elif base.get("object") == "profile" and base.get("identity_column"):
-            config["identity_column"] = base["identity_column"]  # not asked for profiles
+        else:
+            if base.get("object") == "profile" and base.get("identity_column"):
+                config["identity_column"] = base["identity_column"]  # not asked for profiles
+            for name in ("on_removed", "on_null", "phone_region"):
+                if s.get(name):
+                    config[name] = s[name].upper() if name == "phone_region" else s[name]
+            if s.get("on_removed") == "delete" and s.get("max_delete_percent"):
+                config["max_delete_percent"] = s["max_delete_percent"]
+        if s.get("on_invalid_field"):
+            config["on_invalid_field"] = s["on_invalid_field"]
         config["mappings"] = self._mappings()
         if s.get("schedule"):
             config["schedule"] = s["schedule"]
