@@ -104,7 +104,7 @@ async def save(request: Request, name: str, session: DbSession) -> Response:
     if wanted is not None:
         step = first_failing(request, session, w, wanted)
         extra = _review(request, w, row) if step == "confirm" else {}
-        return render(request, session, user, w, step, 200 if step == wanted or not w.errors else 422, **extra)
+        return render(request, session, user, w, step, 422 if w.errors else 200, **extra)
     step = first_failing(request, session, w, "confirm")
     if step != "confirm":
         return render(request, session, user, w, step, 422)

@@ -187,8 +187,8 @@ def first_failing(request: Request, session: Session, w: Wizard, upto: str) -> s
             return step
         if step == "key" and w.notices.get("sync_key") and not w.key_warned():
             return step  # shown once, with counts and examples; Continue again goes on
-    if upto in ("key", "mappings") and not w.columns:
-        _check_model(request, session, w)
+    if (upto in ("key", "mappings") and not w.columns) or w.state.get("preview") == "rows":
+        _check_model(request, session, w)  # the columns to pick from, or *Preview rows*
     return upto
 
 
@@ -274,7 +274,7 @@ async def create(request: Request, session: DbSession) -> Response:
     wanted = wanted_step(w)
     if wanted is not None:
         step = first_failing(request, session, w, wanted)
-        return render(request, session, user, w, step, 200 if step == wanted or not w.errors else 422)
+        return render(request, session, user, w, step, 422 if w.errors else 200)
     step = first_failing(request, session, w, "confirm")
     if step != "confirm":
         return render(request, session, user, w, step, 422)
