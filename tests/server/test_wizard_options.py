@@ -170,3 +170,42 @@ def test_a_schedule_entered_in_the_wizard_starts_only_once_confirmed_under_the_p
     client.post("/syncs/users/schedule", data={"schedule": "every 1h",
                                                "csrf_token": csrf(created.text)})
     assert config_of(app, "users")["schedule"] == "every 1h"
+
+
+def test_per_column_options_constants_and_exclusions_are_saved_and_shown_again(
+    web: tuple[Served, httpx.Client],
+) -> None:
+    app, client = web
+    query = "SELECT user_id, email, name, age, phone, ['vip', 'beta'] AS tags FROM users"
+    answers = {**BASE, "query": query, "sync_key": "user_id", "mode": "columns",
+               "col": ["email", "age", "phone", "tags"], "to_email": "Email", "to_age": "Age",
+               "to_phone": "Phone", "to_tags": "Tags", "type_age": "string",
+               "null_email": "clear", "multi_tags": "add", "region_phone": "gb",
+               "const_to": "Source", "const_value": "warehouse"}
+    created = post(client, {**answers, "name": "picked"})
+    assert str(created.url).endswith("/syncs/picked/preview")
+    assert config_of(app, "picked")["mappings"] == {"columns": [
+        {"from": "email", "to": "Email", "on_null": "clear"},
+        {"from": "age", "to": "Age", "type": "string"},
+        {"from": "phone", "to": "Phone", "phone_region": "GB"},
+        {"from": "tags", "to": "Tags", "multi_value": "add"},
+        {"constant": "warehouse", "to": "Source"},
+    ]}
+    edit = client.get("/syncs/picked/edit")
+    shown = client.post("/syncs/picked/edit", data={
+        **{k: v for k, v in answers.items() if not k.startswith("const")},
+        "step": "mappings", "csrf_token": csrf(edit.text)})
+    assert re.search(r'id="type-age">.*?<option value="string" selected>', shown.text, re.S)
+    assert re.search(r'id="multi-tags">.*?<option value="add" selected>', shown.text, re.S)
+    everything = {**BASE, "query": query, "sync_key": "user_id", "mode": "all",
+                  "ex": ["name", "phone"], "type_age": "string", "to_email": "Email",
+                  "to_age": "Age", "type_email": ""}
+    created = post(client, {**everything, "name": "most"})
+    assert str(created.url).endswith("/syncs/most/preview")
+    assert config_of(app, "most")["mappings"] == {
+        "sync_all": True, "exclude": ["name", "phone"],
+        "columns": [{"from": "age", "to": "Age", "type": "string"}]}
+    page = client.get("/syncs/most/preview")
+    record = html.unescape(client.post("/syncs/most/preview",
+                                       data={"csrf_token": csrf(page.text)}).text)
+    assert '"Age": "21"' in record and '"Phone"' not in record and '"Name"' not in record

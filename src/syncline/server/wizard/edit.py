@@ -25,7 +25,7 @@ from syncline.server.pages.syncs import recent_runs, signed_in_sync
 from syncline.server.project.definitions import sync_config
 from syncline.server.project.models import SyncDefinition
 from syncline.server.project.sync_changes import changed_settings, snapshot_impact
-from syncline.server.wizard.answers import Wizard
+from syncline.server.wizard.answers import OPTIONS, Wizard
 from syncline.server.wizard.steps import first_failing, render, source_problems, wanted_step
 from syncline.sources.base import Column
 
@@ -57,7 +57,10 @@ def prefilled(name: str, base: dict[str, Any]) -> Wizard:
     state["mode"] = "all" if mappings.get("sync_all") else "columns"
     cols = [] if mappings.get("sync_all") else [e["from"] for e in entries]
     targets = {e["from"]: e.get("to", e["from"]) for e in entries}
-    return Wizard({k: v for k, v in state.items() if v}, cols, targets, editing=name, base=base)
+    options = {prefix: {e["from"]: str(e[key]) for e in entries if e.get(key)}
+               for prefix, key in OPTIONS.items()}
+    return Wizard({k: v for k, v in state.items() if v}, cols, targets, options,
+                  list(mappings.get("exclude", [])), editing=name, base=base)
 
 
 def _review(request: Request, w: Wizard, row: SyncDefinition) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from syncline.server.project.definitions import (
 )
 from syncline.server.project.definitions import save_sync as store_sync
 from syncline.server.project.models import Connection, User
-from syncline.server.wizard.answers import STEPS, Wizard
+from syncline.server.wizard.answers import STANDARD_FIELDS, STEPS, Wizard
 from syncline.server.wizard.looks import first_rows, key_warnings, user_like_column
 from syncline.sources.base import Column
 
@@ -52,12 +52,6 @@ router = new_router()
 SAVE = "save"
 """The ``step`` the last step's button sends: save, rather than show a step."""
 
-STANDARD_FIELDS = {
-    "name": "Name", "full_name": "Name", "email": "Email", "email_address": "Email",
-    "phone": "Phone", "phone_number": "Phone", "mobile": "Phone", "gender": "Gender",
-    "dob": "DOB", "birthday": "DOB", "date_of_birth": "DOB", "age": "Age", "photo": "Photo",
-    "education": "Education", "married": "Married", "employed": "Employed",
-}
 
 
 def _source(session: Session, name: str) -> Connection | None:
