@@ -4,10 +4,14 @@ mappings → confirm, then the preview page (first records as CleverTap gets the
 Every step is a form POSTed with the session's CSRF token, carrying the answers so far as
 hidden fields, so nothing half-made is stored. Steps are POSTs because they touch the source:
 a GET (a link from another site rides on the SameSite=Lax session cookie) must never run a
-model query, so ``GET /syncs/new`` only shows the first step, without opening the source. Each
-POST re-checks every earlier step against the source (table exists, sync key unique and
-non-null, mapped columns exist, an event's identity and name mapped) and reopens the first step
-that no longer holds, with each problem shown next to the field it is about.
+model query, so ``GET /syncs/new`` only shows the first step, without opening the source (the
+model step's *Preview rows* is a POST too). Each POST re-checks every earlier step against the
+source (the model is readable, mapped columns exist and can be sent, an event's identity and
+name mapped) and reopens the first step that no longer holds, with each problem shown next to
+the field it is about. A sync key with nulls or duplicates is not a problem but a warning
+(``looks.py``): the key step is shown again once with counts and examples, and *Continue* goes
+on with it. A schedule typed on the last step is not saved with the sync: the preview opens
+with it filled in, and it starts only when the user confirms it there.
 
 The same wizard edits a saved sync (``edit.py``); its answers, and what they keep of
 the saved definition, are in ``answers.py``.
