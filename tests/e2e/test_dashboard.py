@@ -164,7 +164,7 @@ def test_profile_sync_then_scheduled_event_sync(app: Served, page: Any) -> None:
     page.click("#next")
     page.select_option("#sync_key", "user_id")
     page.click("#next")
-    assert "not unique" in page.inner_text("#wizard-errors")  # checked against the source
+    assert "not unique" in page.inner_text("#warning-sync_key")  # checked against the source
 
     wizard(page, app, "main.users", "profile", "users")
     assert page.inner_text("#planned-new") == str(USERS)

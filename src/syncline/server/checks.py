@@ -99,9 +99,13 @@ def browse_columns(
         return [{"name": c.name, "type": c.type} for c in source.columns(model_sql(model, source))]
 
 
-def check_sync(sync: SyncConfig, source_config: dict[str, Any], root: Path) -> list[FieldError]:
+def check_sync(sync: SyncConfig, source_config: dict[str, Any], root: Path, *,
+               keys: bool = True) -> list[FieldError]:
     """Check a sync against its source: model readable, key unique and non-null, columns mapped
-    exist, an event's identity and name mapped. Every problem is returned, not the first."""
+    exist, an event's identity and name mapped. Every problem is returned, not the first.
+
+    ``keys=False`` leaves out the key's nulls and duplicates: the dashboard's wizard warns about
+    them and lets the user go on, since each run reports those rows as invalid."""
     from syncline.config.dbt import resolve_model
     from syncline.sources.registry import model_sql
 
@@ -118,7 +122,7 @@ def check_sync(sync: SyncConfig, source_config: dict[str, Any], root: Path) -> l
             except SynclineError as exc:
                 return [FieldError(field="body.config.model", reason=str(exc))]
             problems = _missing_columns(sync, names)
-            if sync.sync_key in names:
+            if keys and sync.sync_key in names:
                 problems += key_problems(source, sql, sync.sync_key)
             return problems
     except BadRequestError as exc:

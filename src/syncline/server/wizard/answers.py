@@ -14,14 +14,28 @@ from typing import Any
 from syncline.config.models import ModelConfig, SyncConfig
 from syncline.server.errors import FieldError
 
-__all__ = ["STEPS", "Wizard", "answer_of"]
+__all__ = ["OPTIONS", "STANDARD_FIELDS", "STEPS", "Wizard", "answer_of"]
+
+STANDARD_FIELDS = {
+    "name": "Name", "full_name": "Name", "email": "Email", "email_address": "Email",
+    "phone": "Phone", "phone_number": "Phone", "mobile": "Phone", "gender": "Gender",
+    "dob": "DOB", "birthday": "DOB", "date_of_birth": "DOB", "age": "Age", "photo": "Photo",
+    "education": "Education", "married": "Married", "employed": "Employed",
+}
+"""Column names the mappings step suggests a CleverTap standard field for."""
+OPTIONS = {"type": "type", "null": "on_null", "multi": "multi_value", "region": "phone_region"}
+"""Per-column options of the mappings step: form field prefix (``type_email``) → mapping key."""
+_PER_COLUMN = ("to_", *(f"{prefix}_" for prefix in OPTIONS))
 
 STEPS = ("model", "destination", "key", "mappings", "confirm")
 _OWN = {
-    "model": ("source", "table", "query"),
+    "model": ("source", "model_kind", "table", "query", "preview"),
     "destination": ("destination", "object"),
-    "key": ("sync_key", "identity_column", "event_name", "event_name_column", "timestamp_column"),
-    "mappings": ("mode", "col"),
+    "key": ("sync_key", "identity_column", "event_name", "event_name_column", "timestamp_column",
+            "items_column", "history", "in_doubt", "on_removed", "max_delete_percent",
+            "key_warned"),
+    "mappings": ("mode", "col", "on_null", "phone_region", "on_invalid_field", "const_to",
+                 "const_value"),
     "confirm": ("name", "schedule", "acknowledge"),
 }
 _STEP_OF = {answer: step for step, answers in _OWN.items() for answer in answers}
@@ -39,7 +53,16 @@ class Wizard:
     state: dict[str, str]
     cols: list[str]
     targets: dict[str, str]
+    options: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per-column options by ``OPTIONS`` prefix: ``{"type": {"age": "number"}}``."""
+    excluded: list[str] = field(default_factory=list)
+    """Columns left out of *Sync all columns*."""
     columns: list[dict[str, str]] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    """The model's first rows, when the model step's *Preview rows* asked for them."""
+    notices: dict[str, list[str]] = field(default_factory=dict)
+    """Warnings that do not stop the wizard (a sync key with nulls), by the answer they are
+    about."""
     errors: list[str] = field(default_factory=list)
     by_field: dict[str, list[str]] = field(default_factory=dict)
     """Each problem again under the answer it is about, for the page to show beside its field."""
@@ -52,10 +75,22 @@ class Wizard:
     def from_request(cls, params: Any, editing: str | None = None,
                      base: dict[str, Any] | None = None) -> Wizard:
         state = {k: str(v).strip() for k, v in params.items()
-                 if k not in ("col", "csrf_token") and not k.startswith("to_")}
+                 if k not in ("col", "ex", "csrf_token") and not k.startswith(_PER_COLUMN)}
+        # the model step shows a table picker and a SQL editor: the chosen kind is the answer
+        if state.get("model_kind") == "table":
+            state.pop("query", None)
+        elif state.get("model_kind") == "query":
+            state.pop("table", None)
+        if state.get("step") == "preview":  # the model step's *Preview rows* button
+            state.update(step="model", preview="rows")
         cols = [str(c) for c in params.getlist("col")]
         targets = {k[3:]: str(v).strip() for k, v in params.items() if k.startswith("to_")}
-        return cls(state, cols, targets, editing=editing, base=dict(base or {}))
+        # an option posted empty was answered "none"; one not posted keeps the saved value
+        options = {prefix: {k[len(prefix) + 1:]: str(v).strip() for k, v in params.items()
+                            if k.startswith(f"{prefix}_")}
+                   for prefix in OPTIONS}
+        return cls(state, cols, targets, options, [str(c) for c in params.getlist("ex")],
+                   editing=editing, base=dict(base or {}))
 
     @property
     def action(self) -> str:
@@ -74,6 +109,15 @@ class Wizard:
             where = problem["field"].removeprefix("body.config.").removeprefix("sync.")
             self.fail(problem["reason"] if answer else f"{where}: {problem['reason']}", answer)
 
+    def warn(self, message: str, answer: str) -> None:
+        """Record a warning shown beside ``answer``; the user may go on."""
+        self.notices.setdefault(answer, []).append(message)
+
+    def key_warned(self) -> bool:
+        """Whether the user saw the warnings about this very sync key and went on."""
+        key = self.state.get("sync_key")
+        return bool(key) and self.state.get("key_warned") == key
+
     def at(self, answer: str) -> list[str]:
         """The problems to show beside the field ``answer``."""
         return self.by_field.get(answer, [])
@@ -90,6 +134,9 @@ class Wizard:
         if step != "mappings":
             pairs += [("col", c) for c in self.cols]
             pairs += [(f"to_{c}", t) for c, t in self.targets.items() if t]
+            pairs += [(f"{prefix}_{c}", v) for prefix, values in self.options.items()
+                      for c, v in values.items()]
+            pairs += [("ex", c) for c in self.excluded]
         return pairs
 
     def model(self) -> ModelConfig:
@@ -110,13 +157,19 @@ class Wizard:
         })
         if s.get("object") == "event":
             for name in ("identity_column", "event_name", "event_name_column",
-                         "timestamp_column"):
+                         "timestamp_column", "items_column", "history", "in_doubt"):
                 if s.get(name):
                     config[name] = s[name]
-            if base.get("object") == "event" and base.get("items_column"):
-                config["items_column"] = base["items_column"]
-        elif base.get("object") == "profile" and base.get("identity_column"):
-            config["identity_column"] = base["identity_column"]  # not asked for profiles
+        else:
+            if base.get("object") == "profile" and base.get("identity_column"):
+                config["identity_column"] = base["identity_column"]  # not asked for profiles
+            for name in ("on_removed", "on_null", "phone_region"):
+                if s.get(name):
+                    config[name] = s[name].upper() if name == "phone_region" else s[name]
+            if s.get("on_removed") == "delete" and s.get("max_delete_percent"):
+                config["max_delete_percent"] = s["max_delete_percent"]
+        if s.get("on_invalid_field"):
+            config["on_invalid_field"] = s["on_invalid_field"]
         config["mappings"] = self._mappings()
         if s.get("schedule"):
             config["schedule"] = s["schedule"]
@@ -124,20 +177,52 @@ class Wizard:
 
     def _mappings(self) -> dict[str, Any]:
         saved: dict[str, Any] = self.base.get("mappings") or {}
-        if self.state.get("mode") != "columns":
-            return dict(saved) if saved.get("sync_all") else {"sync_all": True}
         entries: list[dict[str, Any]] = saved.get("columns", [])
         by_column = {e["from"]: e for e in entries if "from" in e}
+        constants = [e for e in entries if "from" not in e]  # not listed per column: kept
+        to, value = self.state.get("const_to"), self.state.get("const_value")
+        if to and value:
+            constants = [*(e for e in constants if e.get("to") != to),
+                         {"constant": value, "to": to}]
+        mappings: dict[str, Any] = {}
+        if self.state.get("mode") != "columns":
+            # sync all: an entry only for a column given an option or another field name
+            shown = [c["name"] for c in self.columns] or [*by_column, *self.targets]
+            ticked = [c for c in dict.fromkeys(shown) if self._chosen(c)]
+            mappings.update(sync_all=True)
+            excluded = [c for c in self.excluded if c not in ticked]
+            if excluded:
+                mappings["exclude"] = excluded
+        else:
+            ticked = self.cols
         # the saved order first: a form listing columns in table order is not a change
-        ticked = sorted(self.cols, key=lambda c: list(by_column).index(c) if c in by_column
+        ticked = sorted(ticked, key=lambda c: list(by_column).index(c) if c in by_column
                         else len(by_column))
-        columns = [{**by_column.get(c, {}), "from": c, "to": self.targets.get(c) or c}
-                   for c in ticked]
-        columns += [e for e in entries if "from" not in e]  # constants: not shown, kept
-        mappings: dict[str, Any] = {"columns": columns}
+        columns = [self._entry(c, by_column.get(c, {})) for c in ticked] + constants
+        if columns or not mappings:
+            mappings["columns"] = columns
         if "match_standard_fields" in saved:
             mappings["match_standard_fields"] = saved["match_standard_fields"]
         return mappings
+
+    def _chosen(self, column: str) -> bool:
+        """Whether *Sync all columns* needs an entry for ``column`` (an option or a field name
+        other than the one the page suggested)."""
+        suggested = {column, STANDARD_FIELDS.get(column.lower()) or column}
+        target = self.targets.get(column)
+        return any(values.get(column) for values in self.options.values()) or (
+            bool(target) and target not in suggested)
+
+    def _entry(self, column: str, saved: dict[str, Any]) -> dict[str, Any]:
+        """The mapping of ``column``: its field name and options, over what was saved."""
+        entry = {**saved, "from": column, "to": self.targets.get(column) or column}
+        for prefix, key in OPTIONS.items():
+            value = self.options.get(prefix, {}).get(column)
+            if value:
+                entry[key] = value.upper() if key == "phone_region" else value
+            elif value is not None:
+                entry.pop(key, None)
+        return entry
 
     def sync(self) -> SyncConfig:
         """The sync these answers describe (pydantic checks the combination)."""

@@ -25,8 +25,8 @@ from syncline.server.pages.syncs import recent_runs, signed_in_sync
 from syncline.server.project.definitions import sync_config
 from syncline.server.project.models import SyncDefinition
 from syncline.server.project.sync_changes import changed_settings, snapshot_impact
-from syncline.server.wizard.answers import Wizard
-from syncline.server.wizard.steps import first_failing, render, wanted_step
+from syncline.server.wizard.answers import OPTIONS, Wizard
+from syncline.server.wizard.steps import first_failing, render, source_problems, wanted_step
 from syncline.sources.base import Column
 
 __all__ = ["prefilled", "router"]
@@ -43,15 +43,24 @@ def prefilled(name: str, base: dict[str, Any]) -> Wizard:
              "sync_key": base.get("sync_key", ""), "schedule": base.get("schedule") or ""}
     model = base.get("model") or {}
     state["query" if model.get("query") else "table"] = model.get("query") or model.get("table", "")
+    state["model_kind"] = "query" if model.get("query") else "table"
     if base.get("object") == "event":
-        for key in ("identity_column", "event_name", "event_name_column", "timestamp_column"):
+        for key in ("identity_column", "event_name", "event_name_column", "timestamp_column",
+                    "items_column", "history", "in_doubt"):
             state[key] = base.get(key) or ""
+    else:
+        for key in ("on_removed", "max_delete_percent", "on_null", "phone_region"):
+            state[key] = str(base.get(key) or "")
+    state["on_invalid_field"] = base.get("on_invalid_field") or ""
     mappings = base.get("mappings") or {}
     entries = [e for e in mappings.get("columns", []) if "from" in e]
     state["mode"] = "all" if mappings.get("sync_all") else "columns"
     cols = [] if mappings.get("sync_all") else [e["from"] for e in entries]
     targets = {e["from"]: e.get("to", e["from"]) for e in entries}
-    return Wizard({k: v for k, v in state.items() if v}, cols, targets, editing=name, base=base)
+    options = {prefix: {e["from"]: str(e[key]) for e in entries if e.get(key)}
+               for prefix, key in OPTIONS.items()}
+    return Wizard({k: v for k, v in state.items() if v}, cols, targets, options,
+                  list(mappings.get("exclude", [])), editing=name, base=base)
 
 
 def _review(request: Request, w: Wizard, row: SyncDefinition) -> dict[str, Any]:
@@ -98,7 +107,7 @@ async def save(request: Request, name: str, session: DbSession) -> Response:
     if wanted is not None:
         step = first_failing(request, session, w, wanted)
         extra = _review(request, w, row) if step == "confirm" else {}
-        return render(request, session, user, w, step, 200 if step == wanted else 422, **extra)
+        return render(request, session, user, w, step, 422 if w.errors else 200, **extra)
     step = first_failing(request, session, w, "confirm")
     if step != "confirm":
         return render(request, session, user, w, step, 422)
@@ -109,7 +118,10 @@ async def save(request: Request, name: str, session: DbSession) -> Response:
     try:
         sync: SyncConfig = parse_sync(w.config())
         check_schedule(sync)
-        validate_and_save(request, session, name, sync, check=True)
+        problems = source_problems(request, session, sync)
+        if problems:
+            raise InvalidInputError(problems)
+        validate_and_save(request, session, name, sync, check=False)
     except InvalidInputError as exc:
         w.fail_all(exc.errors)
     except ApiError as exc:

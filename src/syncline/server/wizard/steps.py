@@ -4,10 +4,14 @@ mappings → confirm, then the preview page (first records as CleverTap gets the
 Every step is a form POSTed with the session's CSRF token, carrying the answers so far as
 hidden fields, so nothing half-made is stored. Steps are POSTs because they touch the source:
 a GET (a link from another site rides on the SameSite=Lax session cookie) must never run a
-model query, so ``GET /syncs/new`` only shows the first step, without opening the source. Each
-POST re-checks every earlier step against the source (table exists, sync key unique and
-non-null, mapped columns exist, an event's identity and name mapped) and reopens the first step
-that no longer holds, with each problem shown next to the field it is about.
+model query, so ``GET /syncs/new`` only shows the first step, without opening the source (the
+model step's *Preview rows* is a POST too). Each POST re-checks every earlier step against the
+source (the model is readable, mapped columns exist and can be sent, an event's identity and
+name mapped) and reopens the first step that no longer holds, with each problem shown next to
+the field it is about. A sync key with nulls or duplicates is not a problem but a warning
+(``looks.py``): the key step is shown again once with counts and examples, and *Continue* goes
+on with it. A schedule typed on the last step is not saved with the sync: the preview opens
+with it filled in, and it starts only when the user confirms it there.
 
 The same wizard edits a saved sync (``edit.py``); its answers, and what they keep of
 the saved definition, are in ``answers.py``.
@@ -16,18 +20,20 @@ the saved definition, are in ``answers.py``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from syncline.config.models import SyncConfig
 from syncline.errors import SynclineError
 from syncline.server.api.connections import project_root
-from syncline.server.api.syncs import reload_schedules
+from syncline.server.api.syncs import check_schedule, reload_schedules
 from syncline.server.auth.deps import DbSession
-from syncline.server.checks import check_sync, key_problems, opened_source
-from syncline.server.errors import ApiError, BadRequestError, InvalidInputError
+from syncline.server.checks import check_sync, opened_source
+from syncline.server.errors import ApiError, BadRequestError, FieldError, InvalidInputError
 from syncline.server.pages.dashboard import box, new_router, page, require_user
 from syncline.server.project.connections import get_connection
 from syncline.server.project.definitions import (
@@ -38,21 +44,18 @@ from syncline.server.project.definitions import (
 )
 from syncline.server.project.definitions import save_sync as store_sync
 from syncline.server.project.models import Connection, User
-from syncline.server.wizard.answers import STEPS, Wizard
+from syncline.server.wizard.answers import STANDARD_FIELDS, STEPS, Wizard
+from syncline.server.wizard.looks import first_rows, key_warnings, user_like_column
+from syncline.sources.base import Column
 
-__all__ = ["SAVE", "STANDARD_FIELDS", "first_failing", "render", "router", "wanted_step"]
+__all__ = ["SAVE", "STANDARD_FIELDS", "first_failing", "render", "router", "source_problems",
+           "wanted_step"]
 
 router = new_router()
 
 SAVE = "save"
 """The ``step`` the last step's button sends: save, rather than show a step."""
 
-STANDARD_FIELDS = {
-    "name": "Name", "full_name": "Name", "email": "Email", "email_address": "Email",
-    "phone": "Phone", "phone_number": "Phone", "mobile": "Phone", "gender": "Gender",
-    "dob": "DOB", "birthday": "DOB", "date_of_birth": "DOB", "age": "Age", "photo": "Photo",
-    "education": "Education", "married": "Married", "employed": "Employed",
-}
 
 
 def _source(session: Session, name: str) -> Connection | None:
@@ -75,6 +78,8 @@ def _check_model(request: Request, session: Session, w: Wizard) -> None:
                            project_root(request)) as source:
             sql = model_sql(w.model(), source)
             w.columns = [{"name": c.name, "type": c.type} for c in source.columns(sql)]
+            if w.state.get("preview") == "rows":
+                w.rows = first_rows(source, sql)
     except (ApiError, SynclineError, ValidationError) as exc:
         w.fail(f"{what} cannot be read: {exc}", "table")
 
@@ -107,7 +112,8 @@ def _check_key(request: Request, session: Session, w: Wizard) -> None:
             from syncline.sources.registry import model_sql
 
             sql = model_sql(w.model(), source)
-            w.fail_all(key_problems(source, sql, key))
+            for warning in key_warnings(source, sql, key):
+                w.warn(warning, "sync_key")
     except BadRequestError as exc:
         w.fail(str(exc))
 
@@ -123,6 +129,46 @@ def _check_mappings(w: Wizard) -> None:
         for c in w.cols:
             if c not in names:
                 w.fail(f"Column `{c}` is not in the table.", "mappings")
+    if w.errors:
+        return
+    try:
+        sync = w.sync()
+    except ValidationError:
+        return  # the confirm step places each reason beside its field
+    from syncline.engine.mapping import resolve_mapping
+
+    columns = [Column(c["name"], c["type"]) for c in w.columns]
+    try:  # a column that cannot be sent is found here, not at the first run
+        resolved = resolve_mapping(w.state.get("name") or "new sync", sync, columns)
+    except SynclineError as exc:
+        w.fail(str(exc), "mappings")
+        return
+    for warning in resolved.warnings:
+        w.warn(warning, "mappings")
+
+
+def cannot_send(type_name: str, event: bool) -> str | None:
+    """Why a column of this type cannot be mapped as it is (None: it can)."""
+    from syncline.engine.column_types import column_kind
+
+    kind = column_kind(type_name)
+    if kind == "unsupported":
+        return "cannot be sent: cast it in the model's SQL or leave it out"
+    if kind == "array" and event:
+        return "an array: multi-value properties exist on profiles only"
+    if kind == "json":
+        return "JSON: mapped, it is sent as a multi-value (arrays) or as text (type string)"
+    return None
+
+
+def source_problems(request: Request, session: Session, sync: SyncConfig) -> list[FieldError]:
+    """``sync`` checked against its source, as the API checks it, except that a key with nulls
+    or duplicates was a warning at the key step, not a refusal."""
+    row = _source(session, sync.source)
+    if row is None:
+        return [FieldError(field="body.config.source", reason=f"no source `{sync.source}`")]
+    return check_sync(sync, connection_config(box(request), row), project_root(request),
+                      keys=False)
 
 
 def first_failing(request: Request, session: Session, w: Wizard, upto: str) -> str:
@@ -137,8 +183,10 @@ def first_failing(request: Request, session: Session, w: Wizard, upto: str) -> s
         checks[step]()
         if w.errors:
             return step
-    if upto in ("key", "mappings") and not w.columns:
-        _check_model(request, session, w)
+        if step == "key" and w.notices.get("sync_key") and not w.key_warned():
+            return step  # shown once, with counts and examples; Continue again goes on
+    if (upto in ("key", "mappings") and not w.columns) or w.state.get("preview") == "rows":
+        _check_model(request, session, w)  # the columns to pick from, or *Preview rows*
     return upto
 
 
@@ -160,9 +208,14 @@ def render(request: Request, session: Session, user: User, w: Wizard, step: str,
             context["tables"] = [w.state["table"]] if w.state.get("table") else []
     elif step == "destination":
         context["destinations"] = _names(session, "destination")
+    elif step == "key" and w.state.get("object") == "event" and not w.state.get("identity_column"):
+        names = [c["name"] for c in w.columns]  # a default: the user, not the event's key
+        w.state["identity_column"] = user_like_column(names, w.state.get("sync_key")) or ""
     elif step == "mappings":
         context["standard"] = {c["name"]: STANDARD_FIELDS.get(c["name"].lower())
                                for c in w.columns}
+        event = w.state.get("object") == "event"
+        context["flags"] = {c["name"]: cannot_send(c["type"], event) for c in w.columns}
     elif step == "confirm":
         try:
             context["summary"] = w.sync().model_dump(mode="json", by_alias=True,
@@ -219,7 +272,7 @@ async def create(request: Request, session: DbSession) -> Response:
     wanted = wanted_step(w)
     if wanted is not None:
         step = first_failing(request, session, w, wanted)
-        return render(request, session, user, w, step, 200 if step == wanted else 422)
+        return render(request, session, user, w, step, 422 if w.errors else 200)
     step = first_failing(request, session, w, "confirm")
     if step != "confirm":
         return render(request, session, user, w, step, 422)
@@ -230,12 +283,12 @@ async def create(request: Request, session: DbSession) -> Response:
             raise InvalidInputError([{"field": "name", "reason": f"a sync `{name}` already "
                                       "exists; pick another name"}])
         sync = w.sync()
-        source = _source(session, sync.source)
-        assert source is not None
-        problems = check_sync(sync, connection_config(box(request), source), project_root(request))
+        check_schedule(sync)
+        problems = source_problems(request, session, sync)
         if problems:
             raise InvalidInputError(problems)
-        store_sync(session, name, sync)
+        # a schedule starts only once the user has seen the preview and confirms it there
+        store_sync(session, name, sync.model_copy(update={"schedule": None}))
         session.commit()
         reload_schedules(request)
     except ValidationError as exc:
@@ -246,4 +299,5 @@ async def create(request: Request, session: DbSession) -> Response:
         w.fail(str(exc))
     if w.errors:
         return render(request, session, user, w, w.error_step(), 422)
-    return RedirectResponse(f"/syncs/{name}/preview", status_code=303)
+    query = f"?{urlencode({'schedule': sync.schedule})}" if sync.schedule else ""
+    return RedirectResponse(f"/syncs/{name}/preview{query}", status_code=303)
