@@ -130,6 +130,17 @@ def test_events_with_items_from_json_and_bad_items(tmp_path: Path) -> None:
     assert rows[0][2] is not None and "257 items" in rows[0][2].message
 
 
+def test_items_with_decimal_and_date_values_are_sent_as_json_scalars(tmp_path: Path) -> None:
+    # a DECIMAL price used to stay a Python Decimal and fail CleverTap's rule (512)
+    rows = _events("[{'name': 'Pen', 'price': CAST(12.5 AS DECIMAL(22, 1)), "
+                   "'qty': CAST(2 AS DECIMAL(10, 0)), 'on': DATE '2026-01-02'}]", tmp_path)
+    record, rejection = rows[0][1], rows[0][2]
+    assert rejection is None and record is not None
+    (item,) = record["evtData"]["Items"]
+    assert item == {"name": "Pen", "price": 12.5, "qty": 2, "on": "2026-01-02"}
+    assert (type(item["price"]), type(item["qty"])) == (float, int)  # not Decimal: JSON numbers
+
+
 def test_decimals_arrive_as_the_numbers_in_the_warehouse() -> None:
     columns = [Column("user_id", "VARCHAR"), Column("ltv", "DECIMAL(12,2)")]
     mapping = resolve_mapping("users", _sync(), columns)

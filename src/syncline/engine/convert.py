@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -201,7 +202,22 @@ def _items(value: Any, column: str) -> list[dict[str, Any]]:
                         column,
                     )
                 )
-    return [{k: v for k, v in item.items() if v is not None} for item in value]
+    return [{k: _item_value(v) for k, v in item.items() if _sent(v)} for item in value]
+
+
+def _sent(value: Any) -> bool:
+    """Nulls, NaN and ±Infinity are left out of an item (no JSON number holds them)."""
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _item_value(value: Any) -> Any:
+    """An item's value as JSON holds it: a DECIMAL price is a number (an int when whole), a
+    DATE or TIMESTAMP its ISO text (our choice: CleverTap documents item values as scalars)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 def convert_column(
