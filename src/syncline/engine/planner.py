@@ -84,7 +84,12 @@ class Plan:
         from the snapshot while they stream is safe.
         """
         table = self._sql.tables["removed"]
-        self._store.execute([f"DROP TABLE IF EXISTS {table}", self._sql.removed()])
+        statements = [f"DROP TABLE IF EXISTS {table}", self._sql.removed()]
+        if isinstance(self._store, DuckDBStore):  # the model is read from the attached source
+            with self._store.reading_source():
+                self._store.execute(statements)
+        else:
+            self._store.execute(statements)
         for batch in self._store.stream(self._sql.removed_rows(), rows):
             keys = [str(k) for k in batch.column(0).to_pylist()]
             for start in range(0, len(keys), rows):
