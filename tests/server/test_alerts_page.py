@@ -13,7 +13,8 @@ from syncline.server.auth.security import create_token, create_user
 from syncline.store.alert_states import AlertStates
 from tests.alerts.receivers import webhook
 
-from .served import PASSWORD, USERNAME, Served, served
+from .served import PASSWORD, SOURCE_BODY, USERNAME, Served, destination_body, served
+from .test_alerts_served import SYNC
 
 SECRET_PATH = "hook-secret-7c1e"
 
@@ -28,9 +29,9 @@ def _write_rules(app: Served, hook: str) -> None:
         "to: oncall@example.com, password: pw-secret-9}\n")
 
 
-def _sign_in(client: httpx.Client) -> None:
+def _sign_in(client: httpx.Client, username: str = USERNAME) -> None:
     page = client.get("/sign-in")
-    form = {"username": USERNAME, "password": PASSWORD, "next": "/alerts",
+    form = {"username": username, "password": PASSWORD, "next": "/alerts",
             "csrf_token": _csrf(page.text)}
     assert client.post("/sign-in", data=form).status_code == 303
 
@@ -44,6 +45,12 @@ def _csrf(html: str) -> str:
 def test_the_api_lists_rules_without_secrets_and_sends_a_test_alert(tmp_path: Path) -> None:
     with webhook() as (hook, posted), served(tmp_path) as app, app.api() as client:
         _write_rules(app, hook)
+        assert client.post("/api/connections", json=destination_body(app.sandbox)
+                           ).status_code == 201
+        assert client.post("/api/connections", json=SOURCE_BODY).status_code == 201
+        quiet = {**SYNC, "alerts": {"rejected_percent_over": 20}}
+        assert client.post("/api/syncs", json={"name": "users", "config": quiet}
+                           ).status_code == 201
         AlertStates(app.store.engine).open("ops", "users", "run_failed", run_id=None,
                                            detail="run 3 failed")
         listed = client.get("/api/alerts")
@@ -54,6 +61,7 @@ def test_the_api_lists_rules_without_secrets_and_sends_a_test_alert(tmp_path: Pa
         assert rules["ops"]["destination"] == "127.0.0.1"
         assert rules["ops"]["when"] == {"run_failed": True, "rejected_percent_over": 5}
         assert rules["ops"]["syncs"] == "all"
+        assert rules["ops"]["overrides"] == {"users": {"rejected_percent_over": 20.0}}
         assert [(o["sync"], o["condition"]) for o in rules["ops"]["open"]] == [
             ("users", "run_failed")]
         assert rules["mail"]["destination"] == "oncall@example.com via 127.0.0.1:1"
@@ -75,16 +83,24 @@ def test_the_api_lists_rules_without_secrets_and_sends_a_test_alert(tmp_path: Pa
             ("tested", "/api/alerts/ops/test", "sent")]
 
 
-def test_a_viewer_token_lists_alerts_but_cannot_send_a_test(tmp_path: Path) -> None:
+def test_only_admins_send_a_test_alert(tmp_path: Path) -> None:
     with webhook() as (hook, posted), served(tmp_path) as app:
         _write_rules(app, hook)
         with app.jobs.sessions() as session:
             viewer = create_user(session, "victor", PASSWORD, role="viewer")
             _, token = create_token(session, viewer, "read", "viewer")
             session.commit()
+            create_user(session, "edith", PASSWORD, role="editor")
+            session.commit()
         with httpx.Client(base_url=app.url, headers={"Authorization": f"Bearer {token}"}) as c:
             assert c.get("/api/alerts").status_code == 200
             assert c.post("/api/alerts/ops/test").status_code == 403
+        with httpx.Client(base_url=app.url, timeout=30) as client:
+            _sign_in(client, "edith")
+            page = client.get("/alerts")
+            assert "ops" in page.text and "Send test alert" not in page.text
+            refused = client.post("/alerts/ops/test", data={"csrf_token": _csrf(page.text)})
+            assert refused.status_code == 403 and "`admin` role" in refused.text
         assert posted.items == []
 
 

@@ -15,7 +15,7 @@ import httpx
 from fastapi import APIRouter, Request
 
 from syncline.alerts import AlertNotifier
-from syncline.config.alerts import AlertRule, EmailChannel
+from syncline.config.alerts import AlertConditions, AlertRule, EmailChannel
 from syncline.server.auth.deps import AdminUser, CurrentUser
 from syncline.server.errors import NotFoundError, UnavailableError
 from syncline.server.jobs import RunManager
@@ -52,17 +52,29 @@ def destination_of(rule: AlertRule) -> str:
     return _host(channel.url.get_secret_value())
 
 
+def _conditions(when: AlertConditions, *, own: bool = False) -> dict[str, Any]:
+    """The conditions set (a sync's own: only those it sets); the volume baseline only beside
+    the volume condition it is for."""
+    shown = when.model_dump(exclude_none=True, exclude_unset=own)
+    if "volume_change_factor" not in shown:
+        shown.pop("volume_baseline_runs", None)
+    return shown
+
+
 def alert_views(manager: RunManager) -> list[dict[str, Any]]:
-    """Every alert rule: its channel, conditions, watched syncs and open conditions."""
+    """Every alert rule: its channel, conditions, watched syncs (and the conditions those syncs
+    set over the rule's, ``overrides``) and its open conditions."""
     project = manager.project()
     opened = AlertStates(manager.store.engine).opened()
     return [{
         "name": name,
         "channel": rule.channel.type,
         "destination": destination_of(rule),
-        "when": rule.when.model_dump(exclude_none=True, exclude_defaults=True) or
-        {"run_failed": True},
+        "when": _conditions(rule.when),
         "syncs": rule.syncs,
+        "overrides": {sync: _conditions(config.alerts, own=True)
+                      for sync, config in sorted(project.syncs.items())
+                      if config.alerts is not None and rule.watches(sync)},
         "open": [{"sync": o.sync, "condition": o.condition, "opened_at": o.opened_at.isoformat(),
                   "run_id": o.run_id, "detail": o.detail} for o in opened if o.alert == name],
     } for name, rule in sorted(project.alerts.items())]
