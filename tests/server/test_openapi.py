@@ -14,7 +14,7 @@ async def test_bearer_auth_tags_and_no_html_routes(client: httpx.AsyncClient) ->
     assert doc["components"]["securitySchemes"]["bearer"] == {
         "type": "http", "scheme": "bearer",
         "description": "An API token (create one on the dashboard's home page)."}
-    assert {t["name"] for t in doc["tags"]} == {"runs", "syncs", "connections", "account"}
+    assert {t["name"] for t in doc["tags"]} == {"runs", "syncs", "connections", "account", "alerts"}
     assert all(path.startswith("/api/") for path in doc["paths"]), sorted(doc["paths"])
     run = doc["paths"]["/api/runs/{run_id}"]["get"]
     assert run["security"] == [{"bearer": []}] and run["tags"] == ["runs"]

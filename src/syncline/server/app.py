@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syncline import __version__
 from syncline.errors import RunLockedError, SynclineError
 from syncline.server import metrics
+from syncline.server.api import alerts as api_alerts
 from syncline.server.api import connections as api_connections
 from syncline.server.api import dbt as api_dbt
 from syncline.server.api import runs as api_runs
@@ -38,6 +39,7 @@ from syncline.server.audit import AuditLog
 from syncline.server.auth.deps import require_token
 from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
+from syncline.server.pages import alerts as pages_alerts
 from syncline.server.pages import connections as pages_connections
 from syncline.server.pages import home
 from syncline.server.pages import runs as pages_runs
@@ -137,6 +139,7 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     app.include_router(api_dbt.router)
     app.include_router(api_syncs.router)
     app.include_router(api_runs.router)
+    app.include_router(api_alerts.router)
     app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)
     app.include_router(home.router, include_in_schema=False)  # HTML pages are not the API
     app.include_router(pages_connections.router)
@@ -144,6 +147,7 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     app.include_router(wizard_edit.router)  # /syncs/{name}/edit before /syncs/{name}/{action}
     app.include_router(pages_syncs.router)
     app.include_router(pages_runs.router)
+    app.include_router(pages_alerts.router)
     app.include_router(metrics.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_api_route("/docs", lambda: RedirectResponse("/api/docs"), include_in_schema=False)
@@ -266,6 +270,7 @@ _TAGS = [
     {"name": "runs", "description": "Trigger runs, poll their status and counts, read rejections."},
     {"name": "syncs", "description": "Define, check, plan and pause syncs."},
     {"name": "connections", "description": "Sources and destinations: define, test, browse."},
+    {"name": "alerts", "description": "The alert rules of syncline.yml; send a test alert."},
     {"name": "account", "description": "Health, the caller, API tokens."},
 ]
 
@@ -279,7 +284,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             "type": "http", "scheme": "bearer",
             "description": "An API token (create one on the dashboard's home page)."}}
         routers = (api_tokens.router, api_users.router, api_connections.router,
-                   api_dbt.router, api_syncs.router, api_runs.router)
+                   api_dbt.router, api_syncs.router, api_runs.router, api_alerts.router)
         for route in (r for router in routers for r in router.routes):
             if isinstance(route, APIRoute) and route.include_in_schema and _needs_token(route):
                 for method in route.methods or ():

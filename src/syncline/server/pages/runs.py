@@ -9,6 +9,8 @@ import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from syncline.engine.synclog_place import SyncLogPlace, sync_log_place
+from syncline.errors import SynclineError
 from syncline.server.api.runs import RunId, rejection_rows, rejections_csv, run_view
 from syncline.server.auth.deps import DbSession
 from syncline.server.errors import UnavailableError
@@ -46,7 +48,17 @@ def run_page(request: Request, run_id: RunId, session: DbSession, code: str = ""
         )
     dropped = manager.store.dropped_fields(run_id, limit=_SHOWN)  # drop_field's warnings
     return page(request, user, "run.html", section="syncs", run=run, rows=rows, codes=codes,
-                code=code, total=len(every), shown=_SHOWN, dropped=dropped)
+                code=code, total=len(every), shown=_SHOWN, dropped=dropped,
+                sync_log=_sync_log(manager, str(run["sync"]), run_id))
+
+
+def _sync_log(manager: RunManager, sync: str, run_id: int) -> SyncLogPlace | None:
+    """Where this run's sync log rows are, when the sync keeps one (read from its definition:
+    the page connects to nothing)."""
+    try:
+        return sync_log_place(manager.project(), sync, run_id)
+    except SynclineError:  # definitions that no longer validate: the rest of the page stands
+        return None
 
 
 @router.get("/runs/{run_id}/status.json")

@@ -29,7 +29,7 @@ _PER_COLUMN = ("to_", *(f"{prefix}_" for prefix in OPTIONS))
 
 STEPS = ("model", "destination", "key", "mappings", "confirm")
 _OWN = {
-    "model": ("source", "model_kind", "table", "query", "preview"),
+    "model": ("source", "model_kind", "table", "query", "dbt", "preview"),
     "destination": ("destination", "object"),
     "key": ("sync_key", "identity_column", "event_name", "event_name_column", "timestamp_column",
             "items_column", "history", "in_doubt", "on_removed", "max_delete_percent",
@@ -76,11 +76,12 @@ class Wizard:
                      base: dict[str, Any] | None = None) -> Wizard:
         state = {k: str(v).strip() for k, v in params.items()
                  if k not in ("col", "ex", "csrf_token") and not k.startswith(_PER_COLUMN)}
-        # the model step shows a table picker and a SQL editor: the chosen kind is the answer
-        if state.get("model_kind") == "table":
-            state.pop("query", None)
-        elif state.get("model_kind") == "query":
-            state.pop("table", None)
+        # the model step shows a table picker, a SQL editor and (for a source with a dbt
+        # project) a dbt model picker: the chosen kind is the answer
+        kind = state.get("model_kind")
+        if kind in ("table", "query", "dbt"):
+            for other in {"table", "query", "dbt"} - {kind}:
+                state.pop(other, None)
         if state.get("step") == "preview":  # the model step's *Preview rows* button
             state.update(step="model", preview="rows")
         cols = [str(c) for c in params.getlist("col")]
@@ -140,7 +141,9 @@ class Wizard:
         return pairs
 
     def model(self) -> ModelConfig:
-        """The model answered: a query when one is given (syncs made by the API), else a table."""
+        """The model answered: a dbt model or a query when one is given, else a table."""
+        if self.state.get("dbt"):
+            return ModelConfig(dbt=self.state["dbt"])
         if self.state.get("query"):
             return ModelConfig(query=self.state["query"])
         return ModelConfig(table=self.state.get("table") or None)
@@ -151,7 +154,8 @@ class Wizard:
         config: dict[str, Any] = {k: v for k, v in base.items() if k not in _ANSWERED}
         config.update({
             "source": s.get("source"),
-            "model": {"query": s["query"]} if s.get("query") else {"table": s.get("table")},
+            "model": ({"dbt": s["dbt"]} if s.get("dbt") else {"query": s["query"]}
+                      if s.get("query") else {"table": s.get("table")}),
             "destination": s.get("destination"), "object": s.get("object"),
             "sync_key": s.get("sync_key"),
         })

@@ -42,8 +42,9 @@ def prefilled(name: str, base: dict[str, Any]) -> Wizard:
              "destination": base.get("destination", ""), "object": base.get("object", ""),
              "sync_key": base.get("sync_key", ""), "schedule": base.get("schedule") or ""}
     model = base.get("model") or {}
-    state["query" if model.get("query") else "table"] = model.get("query") or model.get("table", "")
-    state["model_kind"] = "query" if model.get("query") else "table"
+    kind = "dbt" if model.get("dbt") else "query" if model.get("query") else "table"
+    state[kind] = model.get(kind) or ""
+    state["model_kind"] = kind
     if base.get("object") == "event":
         for key in ("identity_column", "event_name", "event_name_column", "timestamp_column",
                     "items_column", "history", "in_doubt"):

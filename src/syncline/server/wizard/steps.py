@@ -46,7 +46,7 @@ from syncline.server.project.definitions import save_sync as store_sync
 from syncline.server.project.models import Connection, User
 from syncline.server.wizard.answers import STANDARD_FIELDS, STEPS, Wizard
 from syncline.server.wizard.looks import first_rows, key_warnings, user_like_column
-from syncline.sources.base import Column
+from syncline.sources.base import Column, Source
 
 __all__ = ["SAVE", "STANDARD_FIELDS", "first_failing", "render", "router", "source_problems",
            "wanted_step"]
@@ -67,16 +67,16 @@ def _check_model(request: Request, session: Session, w: Wizard) -> None:
     if row is None:
         w.fail("Pick a source (add one on the Connections page first).", "source")
         return
-    if not w.state.get("table") and not w.state.get("query"):
-        w.fail("Pick a table.", "table")
+    if not any(w.state.get(k) for k in ("table", "query", "dbt")):
+        w.fail("Pick a table." if w.state.get("model_kind") != "dbt" else "Pick a dbt model.",
+               "table")
         return
-    from syncline.sources.registry import model_sql
-
-    what = "The query" if w.state.get("query") else f"Table `{w.state.get('table')}`"
+    what = ("The query" if w.state.get("query") else f"dbt model `{w.state['dbt']}`"
+            if w.state.get("dbt") else f"Table `{w.state.get('table')}`")
     try:
-        with opened_source(row.name, connection_config(box(request), row),
-                           project_root(request)) as source:
-            sql = model_sql(w.model(), source)
+        config = connection_config(box(request), row)
+        with opened_source(row.name, config, project_root(request)) as source:
+            sql = _model_sql(request, w, config, source)
             w.columns = [{"name": c.name, "type": c.type} for c in source.columns(sql)]
             if w.state.get("preview") == "rows":
                 w.rows = first_rows(source, sql)
@@ -107,15 +107,44 @@ def _check_key(request: Request, session: Session, w: Wizard) -> None:
     row = _source(session, w.state["source"])
     assert row is not None
     try:
-        with opened_source(row.name, connection_config(box(request), row),
-                           project_root(request)) as source:
-            from syncline.sources.registry import model_sql
-
-            sql = model_sql(w.model(), source)
+        config = connection_config(box(request), row)
+        with opened_source(row.name, config, project_root(request)) as source:
+            sql = _model_sql(request, w, config, source)
             for warning in key_warnings(source, sql, key):
                 w.warn(warning, "sync_key")
-    except BadRequestError as exc:
+    except (BadRequestError, SynclineError) as exc:
         w.fail(str(exc))
+
+
+def _model_sql(request: Request, w: Wizard, config: dict[str, Any], source: Source) -> str:
+    """The SQL reading the answered model; a dbt model is the relation dbt built it into,
+    from the source's manifest, as a run resolves it (``config/dbt.py``)."""
+    from syncline.config.dbt import resolve_model
+    from syncline.sources.registry import model_sql
+
+    model = resolve_model(w.model(), config, project_root(request), sync=None,
+                          source=w.state.get("source", ""))
+    return model_sql(model, source)
+
+
+def dbt_models(request: Request, session: Session, source: str) -> tuple[list[str], str] | None:
+    """The dbt models of ``source``'s manifest and why there are none (a manifest not built
+    yet), or None when the source has no ``dbt:`` section (the page then offers no dbt kind).
+    Reads only the manifest file, never the source."""
+    from syncline.config.dbt import DbtManifest, dbt_config_of
+
+    row = _source(session, source)
+    if row is None:
+        return None
+    config = connection_config(box(request), row)
+    try:
+        dbt = dbt_config_of(config)
+        if dbt is None:
+            return None
+        manifest = DbtManifest.load(dbt, project_root(request), source=source)
+    except (SynclineError, ValidationError) as exc:
+        return [], str(exc)
+    return sorted({node.name for node in manifest.models()}), ""
 
 
 def _check_mappings(w: Wizard) -> None:
@@ -202,6 +231,7 @@ def render(request: Request, session: Session, user: User, w: Wizard, step: str,
     }
     if step == "model":
         context["sources"] = _names(session, "source")
+        context["dbt_models"] = dbt_models(request, session, w.state.get("source", ""))
         if touch_source:
             context["tables"] = _tables(request, session, w) if w.state.get("source") else []
         else:
