@@ -171,7 +171,7 @@ def test_run_page_lists_dropped_fields(web: tuple[Served, httpx.Client]) -> None
     store.add_dropped_fields(run_id, [DroppedField("u005", "Gender", "gender", "514", reason)])
     store.finish_run(run_id, "succeeded", sent=1, accepted=1, fields_dropped=1)
     page = client.get(f"/runs/{run_id}")
-    assert 'id="count-dropped">1<' in page.text
+    assert 'id="count-fields-dropped">1<' in page.text
     assert "<td>u005</td><td>Gender</td><td>gender</td><td>514</td>" in page.text
     plain = client.get(f"/runs/{store.start_run('users')}")
     assert "dropped-fields" not in plain.text

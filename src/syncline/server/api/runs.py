@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 import orjson
@@ -18,8 +19,11 @@ from syncline.server.api.syncs import jobs_of, saved_sync
 from syncline.server.auth.deps import CurrentUser, DbSession, EditorUser
 from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
 from syncline.server.jobs import RunManager
+from syncline.store import RejectedRow
 
-__all__ = ["rejections_csv", "router", "run_view", "start_run"]
+__all__ = [
+    "rejection_csv_lines", "rejections_csv", "router", "run_view", "start_run",
+]
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
@@ -83,17 +87,40 @@ def spreadsheet_safe(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+_CSV_HEADER = ["sync_key", "code", "column", "reason", "record"]
+
+
+def _csv_cells(key: object, code: object, column: object, message: object,
+               record: object) -> list[str]:
+    text = "" if record is None else orjson.dumps(record, default=str).decode()
+    return [spreadsheet_safe(c) for c in (key, code, column or "", message, text)]
+
+
 def rejections_csv(rows: list[dict[str, Any]]) -> str:
     """Rejected records as CSV (the record itself as JSON in the last column), every cell
     safe to open in a spreadsheet (``spreadsheet_safe``)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["sync_key", "code", "column", "reason", "record"])
+    writer.writerow(_CSV_HEADER)
     for row in rows:
-        record = "" if row["record"] is None else orjson.dumps(row["record"], default=str).decode()
-        cells = [row["sync_key"], row["code"], row["column"] or "", row["message"], record]
-        writer.writerow([spreadsheet_safe(c) for c in cells])
+        writer.writerow(_csv_cells(row["sync_key"], row["code"], row["column"], row["message"],
+                                   row["record"]))
     return out.getvalue()
+
+
+def rejection_csv_lines(rows: Iterable[RejectedRow]) -> Iterator[str]:
+    """The same CSV as `rejections_csv`, a line at a time, for a response that streams every
+    rejection of a run however many there are."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_CSV_HEADER)
+    for row in rows:
+        writer.writerow(_csv_cells(row.sync_key, row.code, row.column, row.message, row.record))
+        if out.tell() > 64_000:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 @router.post("/syncs/{name}/runs", status_code=status.HTTP_202_ACCEPTED)

@@ -19,10 +19,12 @@ from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ForbiddenError
 from syncline.server.project.audit import entries
 from syncline.server.project.models import User
+from syncline.store.counts import RUN_COUNTS
 
 __all__ = ["render", "router", "templates"]
 
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+templates.env.globals["RUN_COUNTS"] = RUN_COUNTS  # every page shows a run's counts in one order
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
