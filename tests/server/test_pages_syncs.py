@@ -142,8 +142,11 @@ def test_run_page_counts_filter_csv_and_sync_page(web: tuple[Served, httpx.Clien
     status = client.get(f"/runs/{run_id}/status.json").json()
     assert status["run"]["status"] == "succeeded_with_rejections"
     page = client.get(f"/runs/{run_id}")
-    assert BAD_PHONE_USER in page.text and "516" in page.text
-    assert BAD_PHONE_USER not in client.get(f"/runs/{run_id}", params={"code": "999"}).text
+    assert "<td>516</td><td>phone</td>" in page.text
+    listed = client.get(f"/runs/{run_id}/rejections")
+    assert BAD_PHONE_USER in listed.text and "516" in listed.text
+    assert BAD_PHONE_USER not in client.get(f"/runs/{run_id}/rejections",
+                                            params={"code": "999"}).text
     csv_text = client.get(f"/runs/{run_id}/rejections.csv").text
     assert csv_text.splitlines()[1].startswith(f"{BAD_PHONE_USER},516,phone,")
     sync_page = client.get("/syncs/users")
