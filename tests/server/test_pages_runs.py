@@ -50,7 +50,7 @@ FORMULA = '=HYPERLINK("http://example.com/x","open")'
 """A key as a source may hold it: a spreadsheet would run it unless the CSV escapes it."""
 
 
-def _rejected_run(app: Served) -> int:
+def rejected_run(app: Served) -> int:
     """A finished run of ``users`` with rejections on two codes and columns, invalid keys,
     in-doubt and not-sent records (recorded as the runner records them)."""
     store = app.jobs.store
@@ -79,7 +79,7 @@ def test_the_run_page_the_sync_page_and_the_api_show_the_same_counts(
     web: tuple[Served, httpx.Client],
 ) -> None:
     app, client = web
-    run_id = _rejected_run(app)
+    run_id = rejected_run(app)
     with app.api() as api:
         counts = api.get(f"/api/runs/{run_id}").json()["run"]["counts"]
     assert (counts["invalid"], counts["rejected"], counts["in_doubt"], counts["not_sent"]) == (
@@ -99,7 +99,7 @@ def test_the_rejections_page_summarises_pages_filters_and_downloads_everything(
     web: tuple[Served, httpx.Client],
 ) -> None:
     app, client = web
-    run_id = _rejected_run(app)
+    run_id = rejected_run(app)
     run_page = client.get(f"/runs/{run_id}").text
     summary = re.findall(r"<tr><td>([^<]+)</td><td>([^<]*)</td>\s*<td><a href=\"([^\"]+)\">(\d+)<",
                          run_page)
