@@ -186,3 +186,24 @@ def test_rejections_are_counted_grouped_paged_and_filtered_in_sql(state_url: str
     assert [r.sync_key for r in store.iter_rejections(run, column="email", chunk=2)] == [
         "e0", "e1", "e2"]
     store.close()
+
+
+def test_last_runs_per_sync_and_failures_since(state_url: str) -> None:
+    from datetime import timedelta
+
+    store = StateStore(state_url)
+    old = store.start_run("users")
+    store.finish_run(old, "failed", error="long ago")
+    store.update_run(old, started_at=datetime.now(UTC) - timedelta(hours=30))
+    recent = store.start_run("users")
+    store.finish_run(recent, "failed", error="warehouse unreachable")
+    done = store.start_run("users")
+    store.finish_run(done, "succeeded", sent=1, accepted=1)
+    orders = store.start_run("orders")
+    last = store.last_runs()
+    assert {name: r.id for name, r in last.items()} == {"users": done, "orders": orders}
+    assert last["orders"].status == "running"
+    since = datetime.now(UTC) - timedelta(hours=24)
+    assert [(r.id, r.error) for r in store.failed_since(since)] == [
+        (recent, "warehouse unreachable")]
+    store.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from syncline.store.records import (
     RunRecord,
     SnapshotMark,
 )
-from syncline.store.statuses import STATUSES, run_status, stored_status
+from syncline.store.statuses import FAILED, STATUSES, run_status, stored_status
 
 __all__ = ["Lease", "StateStore"]  # Lease: re-exported from syncline.store.leases
 
@@ -258,6 +258,22 @@ class StateStore:
         query = sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)
         if sync is not None:
             query = query.where(t.runs.c.sync == sync)
+        with self.engine.connect() as conn:
+            return [_record(r._mapping) for r in conn.execute(query)]
+
+    def last_runs(self) -> dict[str, RunRecord]:
+        """Each sync's newest run, by sync name (one query, for the dashboard's overview)."""
+        newest = (sa.select(sa.func.max(t.runs.c.id).label("id"))
+                  .group_by(t.runs.c.sync).subquery())
+        query = sa.select(t.runs).join(newest, t.runs.c.id == newest.c.id)
+        with self.engine.connect() as conn:
+            return {str(r.sync): _record(r._mapping) for r in conn.execute(query)}
+
+    def failed_since(self, since: datetime, limit: int = 100) -> list[RunRecord]:
+        """Runs that failed and started at or after ``since``, newest first."""
+        query = (sa.select(t.runs)
+                 .where(t.runs.c.status == FAILED, t.runs.c.started_at >= since)
+                 .order_by(t.runs.c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [_record(r._mapping) for r in conn.execute(query)]
 
