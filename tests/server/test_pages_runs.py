@@ -1,6 +1,6 @@
 """The run page, the sync page and the rejections page over real HTTP: one set of counts (the
 API's, in `store.counts` order), rejections summarised by code and column, paged and filtered in
-the store, and a CSV of every match with formula cells escaped."""
+the store, and a CSV of every match with formula cells escaped; the home page's overview."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import html
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -128,3 +129,33 @@ def test_the_rejections_page_summarises_pages_filters_and_downloads_everything(
     only = client.get(f"/runs/{run_id}/rejections.csv", params={"code": "512", "key": "e008"})
     assert [r[0] for r in csv.reader(io.StringIO(only.text))][1:] == [
         f"e{i:04}" for i in range(80, 90)]
+
+
+def test_the_home_page_is_an_overview_of_every_sync_and_the_last_days_failures(
+    web: tuple[Served, httpx.Client],
+) -> None:
+    app, client = web
+    with app.api() as api:
+        hourly = {**SYNC, "schedule": "every 1h"}
+        created = api.post("/api/syncs", json={"name": "signups", "config": hourly})
+        assert created.status_code == 201, created.text
+    store = app.jobs.store
+    old = store.start_run("users")
+    store.finish_run(old, "failed", error="long ago")
+    store.update_run(old, started_at=datetime.now(UTC) - timedelta(hours=30))
+    failed = store.start_run("users")
+    store.finish_run(failed, "failed", error="the warehouse did not answer")
+    last = rejected_run(app)
+
+    page = client.get("/").text
+    rows = dict(re.findall(r'<tr data-sync="([a-z]+)">(.*?)</tr>', page, re.S))
+    assert list(rows) == ["signups", "users"]
+    assert "no run yet" in rows["signups"] and "<code>every 1h</code>" in rows["signups"]
+    assert re.search(r"<td>2026-01-05 \d\d:\d\d</td>", rows["signups"])  # next run (the clock)
+    assert f'href="/runs/{last}"' in rows["users"] and "manual" in rows["users"]
+    assert "succeeded with rejections" in rows["users"]
+    assert re.search(r'data-count="invalid">[^<]+<strong>2<', rows["users"])
+    failures = page.split('id="failures"')[1].split("</table>")[0]
+    assert f'href="/runs/{failed}"' in failures and "the warehouse did not answer" in failures
+    assert "long ago" not in failures and "Failures in the last 24 hours (1)" in page
+    assert 'id="tokens"' in page
