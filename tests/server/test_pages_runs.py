@@ -159,3 +159,18 @@ def test_the_home_page_is_an_overview_of_every_sync_and_the_last_days_failures(
     assert f'href="/runs/{failed}"' in failures and "the warehouse did not answer" in failures
     assert "long ago" not in failures and "Failures in the last 24 hours (1)" in page
     assert 'id="tokens"' in page
+
+
+def test_the_api_pages_and_filters_rejections_as_the_page_does(
+    web: tuple[Served, httpx.Client],
+) -> None:
+    app, _ = web
+    run_id = rejected_run(app)
+    with app.api() as api:
+        answer = api.get(f"/api/runs/{run_id}/rejections",
+                         params={"column": "phone", "key": "u01", "offset": 5, "limit": 3}).json()
+        everything = api.get(f"/api/runs/{run_id}/rejections").json()
+    assert answer["total"] == 50  # u0100..u0149
+    assert [r["sync_key"] for r in answer["rejections"]] == ["u0105", "u0106", "u0107"]
+    assert answer["summary"][0] == {"code": "516", "column": "phone", "count": 150}
+    assert everything["total"] == 243 and len(everything["rejections"]) == 243

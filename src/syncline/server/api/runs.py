@@ -65,14 +65,16 @@ def run_view(jobs: RunManager, run_id: int) -> dict[str, Any]:
 
 
 def rejection_rows(
-    jobs: RunManager, run_id: int, code: str | None, limit: int | None
+    jobs: RunManager, run_id: int, code: str | None, limit: int | None, *,
+    column: str | None = None, key: str | None = None, offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """A run's rejected records, as dicts."""
+    """A run's rejected records, as dicts: one page of those matching the filters."""
     run_view(jobs, run_id)  # the 404 for an unknown run
     return [
         {"sync_key": r.sync_key, "code": r.code, "message": r.message, "column": r.column,
          "record": r.record}
-        for r in jobs.store.rejections(run_id, code=code, limit=limit)
+        for r in jobs.store.rejections(run_id, code=code, column=column, key=key,
+                                       offset=offset, limit=limit)
     ]
 
 
@@ -166,15 +168,24 @@ def get_rejections(
     code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    column: str | None = None,
+    key: str | None = None,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Any:
-    """The run's rejected records (code, reason, key, column, record); ``?format=csv``."""
-    rows = rejection_rows(jobs_of(request), run_id, code, limit)
+    """The run's rejected records (code, reason, key, column, record); ``?format=csv``.
+    Filtered by ``code``, ``column`` and ``key`` (a substring), a page at a time (``offset``,
+    ``limit``); ``total`` is how many match, ``summary`` the run's counts by code and column."""
+    jobs = jobs_of(request)
+    rows = rejection_rows(jobs, run_id, code, limit, column=column, key=key, offset=offset)
     if format == "csv":
         return Response(
             rejections_csv(rows), media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="run-{run_id}-rejected.csv"'},
         )
-    return {"ok": True, "rejections": rows}
+    total = jobs.store.count_rejections(run_id, code=code, column=column, key=key)
+    summary = [{"code": g.code, "column": g.column, "count": g.count}
+               for g in jobs.store.rejection_summary(run_id)]
+    return {"ok": True, "total": total, "summary": summary, "rejections": rows}
 
 
 @router.post("/runs/{run_id}/cancel")
