@@ -179,10 +179,13 @@ def test_profile_sync_then_scheduled_event_sync(app: Served, page: Any) -> None:
     app.sandbox.set_faults(ACCOUNT, latency_ms=0)
     assert page.inner_text("#count-accepted") == str(USERS - 1)
     assert page.inner_text("#count-rejected") == "1"
+    assert "516" in page.inner_text("#rejection-summary")  # counted by code and column
+    shot(page, "03-run")
+    page.click("#all-rejections")
     page.click(f"#rejections summary:has-text('{BAD_PHONE_USER}')")
     assert "516" in page.inner_text("#rejections") and "phone" in page.inner_text("#rejections")
     assert '"Phone": "12"' in page.inner_text("#rejections details[open] pre")
-    shot(page, "03-run")
+    shot(page, "03-rejections")
     with page.expect_download() as download:
         page.click("text=Download CSV")
     assert download.value.suggested_filename.endswith("-rejected.csv")

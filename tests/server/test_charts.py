@@ -31,3 +31,13 @@ def test_bars_are_scaled_to_the_largest_run_and_escape_labels() -> None:
     assert "&lt;3&gt;" in svg
     points = root.find(f"{ns}polyline")
     assert points is not None and len(re.findall(",", points.get("points", ""))) == 3
+
+
+def test_invalid_keys_are_their_own_part_of_the_bar_not_rejections() -> None:
+    svg = runs_chart([{"id": 1, "accepted": 50, "rejected": 20, "invalid": 30, "duration_s": 1}])
+    ns = "{http://www.w3.org/2000/svg}"
+    heights = {r.get("class"): float(r.get("height", "0"))
+               for r in ET.fromstring(svg).iter(f"{ns}rect")}
+    assert abs(heights["rejected"] / heights["sent"] - 0.4) < 0.01
+    assert abs(heights["invalid"] / heights["sent"] - 0.6) < 0.01
+    assert "20 rejected, 30 invalid" in svg

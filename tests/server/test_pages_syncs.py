@@ -142,8 +142,11 @@ def test_run_page_counts_filter_csv_and_sync_page(web: tuple[Served, httpx.Clien
     status = client.get(f"/runs/{run_id}/status.json").json()
     assert status["run"]["status"] == "succeeded_with_rejections"
     page = client.get(f"/runs/{run_id}")
-    assert BAD_PHONE_USER in page.text and "516" in page.text
-    assert BAD_PHONE_USER not in client.get(f"/runs/{run_id}", params={"code": "999"}).text
+    assert "<td>516</td><td>phone</td>" in page.text
+    listed = client.get(f"/runs/{run_id}/rejections")
+    assert BAD_PHONE_USER in listed.text and "516" in listed.text
+    assert BAD_PHONE_USER not in client.get(f"/runs/{run_id}/rejections",
+                                            params={"code": "999"}).text
     csv_text = client.get(f"/runs/{run_id}/rejections.csv").text
     assert csv_text.splitlines()[1].startswith(f"{BAD_PHONE_USER},516,phone,")
     sync_page = client.get("/syncs/users")
@@ -171,7 +174,7 @@ def test_run_page_lists_dropped_fields(web: tuple[Served, httpx.Client]) -> None
     store.add_dropped_fields(run_id, [DroppedField("u005", "Gender", "gender", "514", reason)])
     store.finish_run(run_id, "succeeded", sent=1, accepted=1, fields_dropped=1)
     page = client.get(f"/runs/{run_id}")
-    assert 'id="count-dropped">1<' in page.text
+    assert 'id="count-fields-dropped">1<' in page.text
     assert "<td>u005</td><td>Gender</td><td>gender</td><td>514</td>" in page.text
     plain = client.get(f"/runs/{store.start_run('users')}")
     assert "dropped-fields" not in plain.text

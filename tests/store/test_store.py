@@ -161,3 +161,49 @@ def test_a_run_whose_process_died_is_closed_with_counts_that_add_up(state_url: s
     assert (rec.status, rec.error) == ("failed", "the process running it stopped")
     assert (rec.accepted, rec.rejected, rec.in_doubt, rec.not_sent) == (400, 1, 100, 499)
     assert rec.planned_new == rec.accepted + rec.rejected + rec.failed + rec.in_doubt + rec.not_sent
+
+
+def test_rejections_are_counted_grouped_paged_and_filtered_in_sql(state_url: str) -> None:
+    store = StateStore(state_url)
+    run = store.start_run("users")
+    other = store.start_run("users")
+    store.add_rejections(other, [RejectedRow("x1", "516", "bad phone", "phone")])
+    rows = ([RejectedRow(f"u{i:03}", "516", "bad phone", "phone") for i in range(7)]
+            + [RejectedRow(f"e{i}", "512", "bad email", "email") for i in range(3)]
+            + [RejectedRow("50%_off", "513", "too long", None)])
+    store.add_rejections(run, rows)
+    assert [(g.code, g.column, g.count) for g in store.rejection_summary(run)] == [
+        ("516", "phone", 7), ("512", "email", 3), ("513", None, 1)]
+    assert store.count_rejections(run) == 11
+    assert store.count_rejections(run, code="516", column="email") == 0
+    assert [r.sync_key for r in store.rejections(run, code="516", offset=5, limit=5)] == [
+        "u005", "u006"]
+    # the key filter is a literal substring: `%` and `_` are not wildcards
+    assert store.count_rejections(run, key="%_") == 1
+    assert store.count_rejections(run, key="u00") == 7
+    streamed = list(store.iter_rejections(run, chunk=3))
+    assert [r.sync_key for r in streamed] == [r.sync_key for r in rows]
+    assert [r.sync_key for r in store.iter_rejections(run, column="email", chunk=2)] == [
+        "e0", "e1", "e2"]
+    store.close()
+
+
+def test_last_runs_per_sync_and_failures_since(state_url: str) -> None:
+    from datetime import timedelta
+
+    store = StateStore(state_url)
+    old = store.start_run("users")
+    store.finish_run(old, "failed", error="long ago")
+    store.update_run(old, started_at=datetime.now(UTC) - timedelta(hours=30))
+    recent = store.start_run("users")
+    store.finish_run(recent, "failed", error="warehouse unreachable")
+    done = store.start_run("users")
+    store.finish_run(done, "succeeded", sent=1, accepted=1)
+    orders = store.start_run("orders")
+    last = store.last_runs()
+    assert {name: r.id for name, r in last.items()} == {"users": done, "orders": orders}
+    assert last["orders"].status == "running"
+    since = datetime.now(UTC) - timedelta(hours=24)
+    assert [(r.id, r.error) for r in store.failed_since(since)] == [
+        (recent, "warehouse unreachable")]
+    store.close()

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from syncline.store.coordination import Coordination, Fire
-from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord, SnapshotMark
+from syncline.store.records import (
+    DroppedField,
+    InDoubtKey,
+    RejectedRow,
+    RejectionGroup,
+    RunRecord,
+    SnapshotMark,
+)
 from syncline.store.slots import UploadSlots
 from syncline.store.store import Lease, StateStore
 
@@ -14,6 +21,7 @@ __all__ = [
     "InDoubtKey",
     "Lease",
     "RejectedRow",
+    "RejectionGroup",
     "RunRecord",
     "SnapshotMark",
     "StateStore",

@@ -9,7 +9,9 @@ from typing import Any
 from syncline.store.counts import ordered_counts
 from syncline.store.statuses import status_text
 
-__all__ = ["DroppedField", "InDoubtKey", "RejectedRow", "RunRecord", "SnapshotMark"]
+__all__ = [
+    "DroppedField", "InDoubtKey", "RejectedRow", "RejectionGroup", "RunRecord", "SnapshotMark",
+]
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,16 @@ class RejectedRow:
     message: str
     column: str | None = None
     record: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RejectionGroup:
+    """How many of a run's records were rejected with one code on one column: the summary
+    the run and rejections pages show above the rows."""
+
+    code: str
+    column: str | None
+    count: int
 
 
 @dataclass(frozen=True)

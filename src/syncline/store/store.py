@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,15 @@ import sqlalchemy as sa
 from syncline.errors import RunLockedError, StoreError
 from syncline.store import tables as t
 from syncline.store.leases import Lease, as_utc, holder_alive, utc_now
-from syncline.store.records import DroppedField, InDoubtKey, RejectedRow, RunRecord, SnapshotMark
-from syncline.store.statuses import STATUSES, run_status, stored_status
+from syncline.store.records import (
+    DroppedField,
+    InDoubtKey,
+    RejectedRow,
+    RejectionGroup,
+    RunRecord,
+    SnapshotMark,
+)
+from syncline.store.statuses import FAILED, STATUSES, run_status, stored_status
 
 __all__ = ["Lease", "StateStore"]  # Lease: re-exported from syncline.store.leases
 
@@ -254,17 +261,67 @@ class StateStore:
         with self.engine.connect() as conn:
             return [_record(r._mapping) for r in conn.execute(query)]
 
-    def rejections(self, run_id: int, *, code: str | None = None,
-                   limit: int | None = None) -> list[RejectedRow]:
-        """The rejected rows of a run, in insertion order."""
-        query = sa.select(t.rejections).where(t.rejections.c.run_id == run_id)
-        if code is not None:
-            query = query.where(t.rejections.c.code == code)
-        query = query.order_by(t.rejections.c.id).limit(limit)
+    def last_runs(self) -> dict[str, RunRecord]:
+        """Each sync's newest run, by sync name (one query, for the dashboard's overview)."""
+        newest = (sa.select(sa.func.max(t.runs.c.id).label("id"))
+                  .group_by(t.runs.c.sync).subquery())
+        query = sa.select(t.runs).join(newest, t.runs.c.id == newest.c.id)
         with self.engine.connect() as conn:
-            return [RejectedRow(r.sync_key, r.code, r.message, r.column,
-                                json.loads(r.record) if r.record is not None else None)
-                    for r in conn.execute(query)]
+            return {str(r.sync): _record(r._mapping) for r in conn.execute(query)}
+
+    def failed_since(self, since: datetime, limit: int = 100) -> list[RunRecord]:
+        """Runs that failed and started at or after ``since``, newest first."""
+        query = (sa.select(t.runs)
+                 .where(t.runs.c.status == FAILED, t.runs.c.started_at >= since)
+                 .order_by(t.runs.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [_record(r._mapping) for r in conn.execute(query)]
+
+    def rejections(self, run_id: int, *, code: str | None = None, column: str | None = None,
+                   key: str | None = None, offset: int = 0,
+                   limit: int | None = None) -> list[RejectedRow]:
+        """The rejected rows of a run, in insertion order: one page of them (``offset``,
+        ``limit``), filtered in SQL (`_rejection_filters`)."""
+        query = (sa.select(t.rejections)
+                 .where(*_rejection_filters(run_id, code=code, column=column, key=key))
+                 .order_by(t.rejections.c.id).offset(offset or None).limit(limit))
+        with self.engine.connect() as conn:
+            return [_rejected(r) for r in conn.execute(query)]
+
+    def count_rejections(self, run_id: int, *, code: str | None = None,
+                         column: str | None = None, key: str | None = None) -> int:
+        """How many rejected rows of a run match the filters (what a page of them is out of)."""
+        query = (sa.select(sa.func.count()).select_from(t.rejections)
+                 .where(*_rejection_filters(run_id, code=code, column=column, key=key)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def rejection_summary(self, run_id: int) -> list[RejectionGroup]:
+        """A run's rejections counted by code and column, the largest group first."""
+        r = t.rejections.c
+        count = sa.func.count().label("n")
+        query = (sa.select(r.code, r.column, count).where(r.run_id == run_id)
+                 .group_by(r.code, r.column).order_by(count.desc(), r.code, r.column))
+        with self.engine.connect() as conn:
+            return [RejectionGroup(str(row.code), row.column, int(row.n))
+                    for row in conn.execute(query)]
+
+    def iter_rejections(self, run_id: int, *, code: str | None = None,
+                        column: str | None = None, key: str | None = None,
+                        chunk: int = 1000) -> Iterator[RejectedRow]:
+        """Every matching rejected row, ``chunk`` at a time (keyset on the id, a short read
+        each), so a CSV of a million rejections streams without holding them all."""
+        after = 0
+        filters = _rejection_filters(run_id, code=code, column=column, key=key)
+        while True:
+            query = (sa.select(t.rejections).where(*filters, t.rejections.c.id > after)
+                     .order_by(t.rejections.c.id).limit(chunk))
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(query))
+            yield from (_rejected(r) for r in rows)
+            if len(rows) < chunk:
+                return
+            after = int(rows[-1].id)
 
     def in_doubt(self, run_id: int) -> list[InDoubtKey]:
         """The in-doubt keys a run dealt with."""
@@ -273,6 +330,26 @@ class StateStore:
         with self.engine.connect() as conn:
             return [InDoubtKey(r.run_id, r.sync_key, r.action, r.reason)
                     for r in conn.execute(query)]
+
+
+def _rejection_filters(run_id: int, *, code: str | None, column: str | None,
+                       key: str | None) -> list[sa.ColumnElement[bool]]:
+    """One run's rejections, of one code and one column if given, whose key contains ``key``
+    (a literal substring: ``%`` and ``_`` in it match themselves)."""
+    r = t.rejections.c
+    filters: list[sa.ColumnElement[bool]] = [r.run_id == run_id]
+    if code:
+        filters.append(r.code == code)
+    if column:
+        filters.append(r.column == column)
+    if key:
+        filters.append(r.sync_key.contains(key, autoescape=True))
+    return filters
+
+
+def _rejected(row: sa.Row[Any]) -> RejectedRow:
+    return RejectedRow(row.sync_key, row.code, row.message, row.column,
+                       json.loads(row.record) if row.record is not None else None)
 
 
 def _revision_of(conn: sa.Connection) -> list[str]:

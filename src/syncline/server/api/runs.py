@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 import orjson
@@ -18,8 +19,11 @@ from syncline.server.api.syncs import jobs_of, saved_sync
 from syncline.server.auth.deps import CurrentUser, DbSession, EditorUser
 from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
 from syncline.server.jobs import RunManager
+from syncline.store import RejectedRow
 
-__all__ = ["rejections_csv", "router", "run_view", "start_run"]
+__all__ = [
+    "rejection_csv_lines", "rejections_csv", "router", "run_view", "start_run",
+]
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
@@ -61,14 +65,16 @@ def run_view(jobs: RunManager, run_id: int) -> dict[str, Any]:
 
 
 def rejection_rows(
-    jobs: RunManager, run_id: int, code: str | None, limit: int | None
+    jobs: RunManager, run_id: int, code: str | None, limit: int | None, *,
+    column: str | None = None, key: str | None = None, offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """A run's rejected records, as dicts."""
+    """A run's rejected records, as dicts: one page of those matching the filters."""
     run_view(jobs, run_id)  # the 404 for an unknown run
     return [
         {"sync_key": r.sync_key, "code": r.code, "message": r.message, "column": r.column,
          "record": r.record}
-        for r in jobs.store.rejections(run_id, code=code, limit=limit)
+        for r in jobs.store.rejections(run_id, code=code, column=column, key=key,
+                                       offset=offset, limit=limit)
     ]
 
 
@@ -83,17 +89,40 @@ def spreadsheet_safe(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+_CSV_HEADER = ["sync_key", "code", "column", "reason", "record"]
+
+
+def _csv_cells(key: object, code: object, column: object, message: object,
+               record: object) -> list[str]:
+    text = "" if record is None else orjson.dumps(record, default=str).decode()
+    return [spreadsheet_safe(c) for c in (key, code, column or "", message, text)]
+
+
 def rejections_csv(rows: list[dict[str, Any]]) -> str:
     """Rejected records as CSV (the record itself as JSON in the last column), every cell
     safe to open in a spreadsheet (``spreadsheet_safe``)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["sync_key", "code", "column", "reason", "record"])
+    writer.writerow(_CSV_HEADER)
     for row in rows:
-        record = "" if row["record"] is None else orjson.dumps(row["record"], default=str).decode()
-        cells = [row["sync_key"], row["code"], row["column"] or "", row["message"], record]
-        writer.writerow([spreadsheet_safe(c) for c in cells])
+        writer.writerow(_csv_cells(row["sync_key"], row["code"], row["column"], row["message"],
+                                   row["record"]))
     return out.getvalue()
+
+
+def rejection_csv_lines(rows: Iterable[RejectedRow]) -> Iterator[str]:
+    """The same CSV as `rejections_csv`, a line at a time, for a response that streams every
+    rejection of a run however many there are."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_CSV_HEADER)
+    for row in rows:
+        writer.writerow(_csv_cells(row.sync_key, row.code, row.column, row.message, row.record))
+        if out.tell() > 64_000:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 @router.post("/syncs/{name}/runs", status_code=status.HTTP_202_ACCEPTED)
@@ -139,15 +168,24 @@ def get_rejections(
     code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    column: str | None = None,
+    key: str | None = None,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Any:
-    """The run's rejected records (code, reason, key, column, record); ``?format=csv``."""
-    rows = rejection_rows(jobs_of(request), run_id, code, limit)
+    """The run's rejected records (code, reason, key, column, record); ``?format=csv``.
+    Filtered by ``code``, ``column`` and ``key`` (a substring), a page at a time (``offset``,
+    ``limit``); ``total`` is how many match, ``summary`` the run's counts by code and column."""
+    jobs = jobs_of(request)
+    rows = rejection_rows(jobs, run_id, code, limit, column=column, key=key, offset=offset)
     if format == "csv":
         return Response(
             rejections_csv(rows), media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="run-{run_id}-rejected.csv"'},
         )
-    return {"ok": True, "rejections": rows}
+    total = jobs.store.count_rejections(run_id, code=code, column=column, key=key)
+    summary = [{"code": g.code, "column": g.column, "count": g.count}
+               for g in jobs.store.rejection_summary(run_id)]
+    return {"ok": True, "total": total, "summary": summary, "rejections": rows}
 
 
 @router.post("/runs/{run_id}/cancel")

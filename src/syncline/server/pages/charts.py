@@ -1,8 +1,10 @@
 """The sync page's chart of its last runs, as inline SVG drawn on the server.
 
 No chart library and no script: the page's CSP allows no inline script, and an SVG of a few
-dozen rectangles is all a run history needs. Bars are records sent per run (accepted, with the
-rejected part stacked on top); a line gives each run's duration on its own scale.
+dozen rectangles is all a run history needs. Bars are records per run: accepted, then rejected
+by CleverTap, then invalid (null or duplicate keys, never sent) stacked on top, each its own
+colour, as every page keeps invalid and rejected apart; a line gives each run's duration on its
+own scale.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ __all__ = ["runs_chart"]
 
 _W, _H = 640, 200
 _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 48, 12, 28
-_SENT, _REJECTED, _DURATION = "#2456d6", "#d92d20", "#667085"
+_SENT, _REJECTED, _INVALID, _DURATION = "#2456d6", "#d92d20", "#f79009", "#667085"
 
 
 def _num(run: Mapping[str, Any], key: str) -> float:
@@ -36,7 +38,7 @@ def runs_chart(runs: Sequence[Mapping[str, Any]]) -> str:
     bar = max(2.0, min(slot * 0.6, 36.0))
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {_W} {_H}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>Last {len(runs)} runs: records sent (accepted, rejected) and duration</title>",
+        f"<title>Last {len(runs)} runs: records (accepted, rejected, invalid) and duration</title>",
         f'<line x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{_W - _RIGHT}" y2="{_TOP + plot_h}" '
         f'stroke="#dde1e7"/>',
         f'<text x="{_LEFT - 6}" y="{_TOP + 10}" text-anchor="end" font-size="11" '
@@ -50,12 +52,15 @@ def runs_chart(runs: Sequence[Mapping[str, Any]]) -> str:
     for i, run in enumerate(runs):
         x = _LEFT + slot * i + (slot - bar) / 2
         accepted = _num(run, "accepted")
-        rejected = _num(run, "rejected") + _num(run, "invalid")
+        rejected = _num(run, "rejected")
+        invalid = _num(run, "invalid")
         h_acc = plot_h * accepted / top
         h_rej = plot_h * rejected / top
+        h_inv = plot_h * invalid / top
         base = _TOP + plot_h
         label = escape(
             f"run {run.get('id')}: {int(accepted):,} accepted, {int(rejected):,} rejected, "
+            f"{int(invalid):,} invalid, "
             f"{_num(run, 'duration_s'):.1f} s"
         )
         parts.append(
@@ -63,7 +68,9 @@ def runs_chart(runs: Sequence[Mapping[str, Any]]) -> str:
             f'<rect class="sent" x="{x:.1f}" y="{base - h_acc:.1f}" width="{bar:.1f}" '
             f'height="{h_acc:.1f}" fill="{_SENT}"/>'
             f'<rect class="rejected" x="{x:.1f}" y="{base - h_acc - h_rej:.1f}" '
-            f'width="{bar:.1f}" height="{h_rej:.1f}" fill="{_REJECTED}"/></g>'
+            f'width="{bar:.1f}" height="{h_rej:.1f}" fill="{_REJECTED}"/>'
+            f'<rect class="invalid" x="{x:.1f}" y="{base - h_acc - h_rej - h_inv:.1f}" '
+            f'width="{bar:.1f}" height="{h_inv:.1f}" fill="{_INVALID}"/></g>'
         )
         cx = x + bar / 2
         cy = _TOP + plot_h - plot_h * _num(run, "duration_s") / longest

@@ -17,12 +17,15 @@ from syncline.server.auth.security import CSRF_FIELD, authenticate, create_token
 from syncline.server.auth.sessions import end_session, start_session
 from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ForbiddenError
+from syncline.server.pages.overview import overview
 from syncline.server.project.audit import entries
 from syncline.server.project.models import User
+from syncline.store.counts import RUN_COUNTS
 
 __all__ = ["render", "router", "templates"]
 
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+templates.env.globals["RUN_COUNTS"] = RUN_COUNTS  # every page shows a run's counts in one order
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
@@ -116,8 +119,15 @@ def home(request: Request, session: DbSession) -> Response:
     user = _require_user(request, session)
     if isinstance(user, Response):
         return user
+    return _home(request, session, user)
+
+
+def _home(request: Request, session: Session, user: User, status_code: int = 200,
+          **extra: Any) -> Response:
+    """The home page: the overview of every sync, then the user's API tokens."""
     tokens = [token_view(row) for row in user.tokens]
-    return render(request, "home.html", user=user, tokens=tokens)
+    return render(request, "home.html", status_code=status_code, user=user, tokens=tokens,
+                  **overview(getattr(request.app.state, "jobs", None), session), **extra)
 
 
 @router.get("/audit")
@@ -138,6 +148,4 @@ def new_token(request: Request, session: DbSession, name: Annotated[str, Form()]
         return user
     row, token = create_token(session, user, name.strip() or "dashboard")
     session.commit()
-    tokens = [token_view(r) for r in user.tokens]
-    return render(request, "home.html", status_code=201, user=user, tokens=tokens,
-                  new_token=token, new_token_name=row.name)
+    return _home(request, session, user, 201, new_token=token, new_token_name=row.name)

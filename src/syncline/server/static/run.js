@@ -18,9 +18,9 @@
           bar.value = run.progress.done;
           text.textContent = run.progress.done + " of " + run.progress.total + " records handled";
         }
-        ["sent", "accepted", "rejected"].forEach(function (name) {
-          var cell = document.getElementById("count-" + name);
-          if (cell) { cell.textContent = run[name]; }
+        Object.keys(run.counts || {}).forEach(function (name) {  // every count the page shows
+          var cell = document.getElementById("count-" + name.replace(/_/g, "-"));
+          if (cell) { cell.textContent = run.counts[name]; }
         });
         window.setTimeout(poll, 1000);
       })
