@@ -13,8 +13,6 @@ import pytest
 
 from tests.alerts.receivers import webhook
 from tests.e2e.test_dashboard import (
-    app,  # noqa: F401  (a fixture)
-    page,  # noqa: F401  (a fixture)
     shot,
     sign_in,
 )
@@ -23,7 +21,7 @@ from tests.server.served import Served
 pytestmark = pytest.mark.e2e
 
 
-def test_send_test_alert_reaches_the_webhook(app: Served, page: Any) -> None:  # noqa: F811
+def test_send_test_alert_reaches_the_webhook(app: Served, page: Any) -> None:
     with webhook() as (hook, posted):
         (app.root / "syncline.yml").write_text(
             "version: 1\nalerts:\n  on-call:\n"

@@ -12,69 +12,24 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("no /usr/bin/chromium: `apt-get install -y chromium` to run the browser tests",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="install the test extra (playwright)")
+from tests.e2e.conftest import ARTIFACTS, needs_chromium, shot, sign_in
+
+needs_chromium()
 
 from tests.server.served import (  # noqa: E402
     ACCOUNT,
     BAD_PHONE_USER,
     PASSCODE,
-    PASSWORD,
-    USERNAME,
     USERS,
     Served,
-    served,
 )
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Served]:
-    with served(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900})
-            tab = context.new_page()
-            tab.set_default_timeout(15_000)
-            yield tab
-            context.close()
-        finally:
-            browser.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, app: Served) -> None:
-    page.goto(f"{app.url}/syncs")
-    page.fill("input[name=username]", USERNAME)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{app.url}/syncs")
 
 
 def add_connections(page: Any, app: Served) -> None:
@@ -212,7 +167,7 @@ def test_profile_sync_then_scheduled_event_sync(app: Served, page: Any) -> None:
     assert page.locator("svg.chart rect.sent").count() == 5
     shot(page, "04-sync-page")
     if os.environ.get("SYNCLINE_UPDATE_DOCS"):  # refresh the README's screenshot on request
-        docs = ROOT / "docs"
+        docs = ARTIFACTS.parents[1] / "docs"
         docs.mkdir(exist_ok=True)
         shutil.copy(ARTIFACTS / "04-sync-page.png", docs / "sync-page.png")
 

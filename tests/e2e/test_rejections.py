@@ -6,44 +6,18 @@ Needs Debian's ``chromium`` and the ``playwright`` package (see ``test_dashboard
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("no /usr/bin/chromium: `apt-get install -y chromium` to run the browser tests",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="install the test extra (playwright)")
+from tests.e2e.conftest import needs_chromium, shot, sign_in
 
-from tests.e2e.test_dashboard import ARGS, shot, sign_in  # noqa: E402
-from tests.server.served import Served, served  # noqa: E402
+needs_chromium()
+
+from tests.server.served import Served  # noqa: E402
 from tests.server.test_pages_runs import rejected_run  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Served]:
-    with served(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900},
-                                          accept_downloads=True)
-            tab = context.new_page()
-            tab.set_default_timeout(15_000)
-            yield tab
-            context.close()
-        finally:
-            browser.close()
 
 
 def test_filter_by_code_open_page_two_and_download_the_csv(app: Served, page: Any) -> None:

@@ -8,55 +8,24 @@ Needs Debian's ``chromium`` and the ``playwright`` package (see test_dashboard.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("no /usr/bin/chromium: `apt-get install -y chromium` to run the browser tests",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="install the test extra (playwright)")
+from tests.e2e.conftest import needs_chromium, shot, sign_in
+
+needs_chromium()
 
 from tests.server.pg import postgres_database  # noqa: E402
-from tests.server.served import PASSWORD, USERNAME, Served, served  # noqa: E402
+from tests.server.served import Served  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "tests" / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 SECRET_PASSWORD = "pg-ui-password-77"
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Served]:
-    with served(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900})
-            tab = context.new_page()
-            tab.set_default_timeout(15_000)
-            yield tab
-            context.close()
-        finally:
-            browser.close()
-
-
 def test_a_postgres_source_is_created_and_tested_in_the_dashboard(app: Served, page: Any) -> None:
-    page.goto(f"{app.url}/connections")
-    page.fill("input[name=username]", USERNAME)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{app.url}/connections")
+    sign_in(page, app, "/connections")
     with postgres_database() as database:
         page.click("text=+ New Source")
         page.click("#type-postgres")
@@ -74,8 +43,7 @@ def test_a_postgres_source_is_created_and_tested_in_the_dashboard(app: Served, p
         page.fill("#field-database", database)  # fix it; the saved password is kept
         page.click("button[value=test]")
         assert "connection works" in page.inner_text("#test-result")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "source-postgres-tested.png"), full_page=True)
+        shot(page, "source-postgres-tested")
         page.click("#finish")
         assert f"postgres@127.0.0.1:5432/{database}" in page.inner_text("#where-crm")
         page.click("text=crm")

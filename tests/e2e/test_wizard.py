@@ -15,8 +15,6 @@ import pytest
 
 from tests.e2e.test_dashboard import (
     add_connections,
-    app,  # noqa: F401  (a fixture)
-    page,  # noqa: F401  (a fixture)
     shot,
     sign_in,
 )
@@ -28,7 +26,7 @@ ITEMS_QUERY = ("SELECT order_id, user_id, amount,\n"
                "  [{'name': 'Book ' || order_id, 'price': amount::DOUBLE}] AS items\nFROM orders")
 
 
-def test_an_event_sync_with_items_made_with_the_wizard_runs(app: Served, page: Any) -> None:  # noqa: F811
+def test_an_event_sync_with_items_made_with_the_wizard_runs(app: Served, page: Any) -> None:
     sign_in(page, app)
     add_connections(page, app)
     page.goto(f"{app.url}/syncs/new")
