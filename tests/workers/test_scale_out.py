@@ -221,6 +221,9 @@ def _run_and_cancel_from_a_server(root: Path, store: StateStore, queue: Broker) 
     from syncline.server.project.secrets import SecretBox
     from syncline.workers import CeleryQueue
 
+    # `syncline apply` kept ${CLEVERTAP_PASSCODE} as a reference: this process reads it too
+    previous = os.environ.get("CLEVERTAP_PASSCODE")
+    os.environ["CLEVERTAP_PASSCODE"] = PASSCODE
     server = RunManager(root, store, sessionmaker(store.engine), SecretBox(SECRET),
                         queue=CeleryQueue(queue.url, queue.queue))
     try:
@@ -236,6 +239,10 @@ def _run_and_cancel_from_a_server(root: Path, store: StateStore, queue: Broker) 
         return run_id
     finally:
         server.queue.close()  # type: ignore[union-attr]
+        if previous is None:
+            os.environ.pop("CLEVERTAP_PASSCODE", None)
+        else:
+            os.environ["CLEVERTAP_PASSCODE"] = previous
 
 
 def _ran_after(store: StateStore, killed_run: int) -> bool:
