@@ -8,6 +8,7 @@ costs ~0.1 CPU-s, a sixth of a small run's start-up, and an up-to-date store nee
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -49,7 +50,9 @@ def _private_sqlite_file(url: str) -> None:
         return
     path = Path(parsed.database)
     if not path.exists() and path.parent.is_dir():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        # another process opening the new store at the same moment may create it first
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class StateStore:
