@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from syncline.server.auth.security import create_user
 from syncline.server.project.models import User
 from syncline.server.settings import ServerSettings
 from syncline.store import StateStore
+
+from . import served as whole
 
 SECRET = "test-secret-key-0123456789abcdef"
 USERNAME = "ada"
@@ -58,3 +61,25 @@ async def client(settings: ServerSettings) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[tuple[whole.Served, httpx.Client]]:
+    """The whole server with the sandbox destination and the DuckDB source saved, and a
+    dashboard client signed in (the wizard and page tests drive it)."""
+    with whole.served(tmp_path) as app:
+        with app.api() as api:
+            api.post("/api/connections", json=whole.destination_body(app.sandbox))
+            api.post("/api/connections", json=whole.SOURCE_BODY)
+        with httpx.Client(base_url=app.url, timeout=30, follow_redirects=True) as client:
+            page = client.get("/sign-in")
+            client.post("/sign-in", data={
+                "username": whole.USERNAME, "password": whole.PASSWORD, "next": "/",
+                "csrf_token": _csrf(page.text)})
+            yield app, client
+
+
+def _csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)

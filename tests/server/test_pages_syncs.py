@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from syncline.store import DroppedField
 
 from .served import (
     ACCOUNT,
     BAD_PHONE_USER,
-    PASSWORD,
-    SOURCE_BODY,
-    USERNAME,
     Served,
-    destination_body,
-    served,
 )
 
 WIZARD = {"source": "wh", "table": "main.users", "destination": "ct", "object": "profile",
@@ -45,17 +37,6 @@ def previewed(client: httpx.Client, name: str) -> httpx.Response:
     return client.post(f"/syncs/{name}/preview", data={"csrf_token": csrf(page.text)})
 
 
-@pytest.fixture
-def web(tmp_path: Path) -> Iterator[tuple[Served, httpx.Client]]:
-    with served(tmp_path) as app:
-        with app.api() as api:
-            api.post("/api/connections", json=destination_body(app.sandbox))
-            api.post("/api/connections", json=SOURCE_BODY)
-        with httpx.Client(base_url=app.url, timeout=30, follow_redirects=True) as client:
-            page = client.get("/sign-in")
-            client.post("/sign-in", data={"username": USERNAME, "password": PASSWORD,
-                                          "next": "/", "csrf_token": csrf(page.text)})
-            yield app, client
 
 
 def test_each_wizard_step_is_checked_against_the_source(

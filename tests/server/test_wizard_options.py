@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from .served import PASSWORD, SOURCE_BODY, USERNAME, USERS, Served, destination_body, served
+from .served import USERS, Served
 
 BASE = {"source": "wh", "destination": "ct", "object": "profile", "mode": "all"}
 ITEMS_QUERY = ("SELECT order_id, user_id, amount, [{'name': 'Book', 'price': amount}] AS items "
@@ -44,17 +41,6 @@ def config_of(app: Served, name: str) -> dict[str, Any]:
         return found
 
 
-@pytest.fixture
-def web(tmp_path: Path) -> Iterator[tuple[Served, httpx.Client]]:
-    with served(tmp_path) as app:
-        with app.api() as api:
-            api.post("/api/connections", json=destination_body(app.sandbox))
-            api.post("/api/connections", json=SOURCE_BODY)
-        with httpx.Client(base_url=app.url, timeout=30, follow_redirects=True) as client:
-            page = client.get("/sign-in")
-            client.post("/sign-in", data={"username": USERNAME, "password": PASSWORD,
-                                          "next": "/", "csrf_token": csrf(page.text)})
-            yield app, client
 
 
 def test_a_sql_model_shows_its_columns_and_first_rows_then_syncs(
