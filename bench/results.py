@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,9 +114,15 @@ def _row(r: Result) -> str:
 
 
 def render(
-    results: list[Result], notes: list[str], targets: list[str], command: str, quick: bool
+    results: list[Result],
+    notes: list[str],
+    targets: list[str],
+    command: str,
+    quick: bool,
+    sections: Sequence[str] = (),
 ) -> str:
-    """The whole RESULTS.md: machine, command, the table, targets met/missed, notes."""
+    """The whole RESULTS.md: machine, command, the table, the workloads' own sections (W8's
+    scale-out table), targets met/missed, notes."""
     m = machine()
     lines = [
         "# Syncline benchmark results",
@@ -145,6 +152,7 @@ def render(
         _HEAD,
         *(_row(r) for r in results),
         "",
+        *(f"{section}\n" for section in sections),
         "## Targets",
         "",
         *(f"- {t}" for t in targets),

@@ -1,130 +1,199 @@
-"""Scale-out: syncs per minute and scheduler lag with 1, 2 and 3 Celery workers, and the same
-many-syncs workload on the embedded default (one ``syncline serve``, SQLite, in-process runs).
+"""W8, scale-out: how many runs a minute 1, 2 and 3 Celery workers drain, and the embedded
+default (one ``syncline serve``, SQLite, in-process runs) on the same many-syncs workload.
 
-``python -m bench.scale_out [--workers 1,2,3] [--syncs 40] [--minutes 3] [--out FILE]``
-(default ``bench/SCALE_OUT.md``; the main harness rewrites ``RESULTS.md`` whole): each setup gets a
-fresh PostgreSQL database (the warehouse, and the state store when scaled out), the CleverTap
-sandbox with 3 accounts, and ``--syncs`` profile syncs on ``every 1m`` schedules whose every run
-re-sends its rows (5 per sync, one sync of 300). Scaled out: the workers (``--concurrency 2``),
-one ``syncline scheduler``, Redis. It prints a Markdown table for ``bench/RESULTS.md``.
+Each setup gets a fresh PostgreSQL database (the warehouse, and the state store when scaled
+out), the CleverTap sandbox with 3 accounts (in this process), and ``syncs`` profile syncs on
+``every 1m`` (5 rows each, one of 300 in batches of 10; every run re-sends its rows). Interval
+schedules start when the scheduler does, so all the syncs fall due at the same instant every
+minute: each minute is a backlog of ``syncs`` runs at once. Scaled out: the workers
+(``--concurrency 2``, threads) start first and the one ``syncline scheduler`` only once they
+are ready; Redis is the broker. The setup stops after ``rounds`` minutes' runs have finished.
 
-What is measured, from the state store once the processes stopped:
-* runs/min: succeeded scheduled runs per minute of the window;
-* start lag: run start minus its due instant (the queue wait; embedded: minus the sync's first
-  start plus whole minutes), p50 / p95 / max;
-* round: from a minute's first due instant to the last of that minute's runs finishing, p50 / max;
-* CPU: user + system seconds of the worker processes (embedded: the server) per run.
+What is measured, from the state store and the processes:
+* drain: from a minute's due instant to the last of its runs finishing; *capacity* is runs
+  finished per minute of draining (all rounds' runs over all rounds' drain time): what the
+  setup gets through while runs are waiting, which the schedule alone (``syncs`` a minute)
+  cannot show;
+* start lag: a run's start minus its due instant (its wait in the queue during the backlog),
+  p50 / p95 / max; embedded: minus the sync's first start plus whole minutes (its first round
+  starts at once on threads, so that round's lag is 0 by construction);
+* fire lag: how late the scheduler recorded a due run (``schedule_fires.fired_at`` minus the
+  due instant; the embedded scheduler records none);
+* CPU: user + system seconds of the runner processes (the workers; embedded: the server, with
+  its scheduler) from the first run on (their start-up left out) per run, and of this process
+  per run (the sandbox answering every upload, and the polling); the scheduler process's and
+  PostgreSQL's own CPU are not counted. ``2 cores ÷ runner CPU per run`` is the most runs a
+  minute this machine could give the runners alone: the CPU-bound ceiling.
+
+``python -m bench.scale_out [--workers 1,2,3] [--syncs 40] [--rounds 2]`` prints the table;
+``python -m bench --only W8`` writes it into ``bench/RESULTS.md`` (``make bench`` runs it).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
+import resource
 import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
-from tests.workers.brokers import broker
-from tests.workers.test_scale_out import (
+from tests.workers.brokers import REDIS, broker
+from tests.workers.fleet import (
     ACCOUNTS,
     PASSCODE,
     SECRET,
+    Process,
+    apply,
     make_warehouse,
+    postgres_database,
+    postgres_url,
     spawn,
+    stop,
+    wait_ready,
     write_project,
 )
 
+from bench import pg
 from bench.measure import cpu_seconds
+from bench.workloads import Bench
 from syncline.store import StateStore
 from syncline.store import tables as t
 from syncline_sandbox.accounts import Account
 from syncline_sandbox.testing import SandboxServer
 
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+__all__ = ["Setup", "available", "measure_setup", "table", "w8_scale_out"]
+
+MINUTE = 60.0
 
 
-def _database() -> str:
-    name = f"syncline_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"'.encode())
-    return name
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """One setup's figures (``workers`` 0 is the embedded default)."""
+
+    workers: int
+    syncs: int
+    rounds: int
+    runs: int
+    succeeded: int
+    drains: tuple[float, ...]
+    """Seconds from each minute's due instant to the last of its runs finishing."""
+    lags: tuple[float, ...]
+    fire_lag_max: float | None
+    runner_cpu_s: float
+    harness_cpu_s: float
+    load: tuple[float, float]
+    wall_s: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.workers} worker(s)" if self.workers else "embedded (`serve`, SQLite)"
+
+    @property
+    def capacity(self) -> float:
+        """Runs finished per minute of draining a backlog."""
+        return self.runs / sum(self.drains) * MINUTE if sum(self.drains) else 0.0
+
+    @property
+    def runner_cpu_per_run(self) -> float:
+        return self.runner_cpu_s / max(self.runs, 1)
+
+    @property
+    def ceiling(self) -> float:
+        """Runs a minute all the machine's cores could give the runner processes alone."""
+        per_run = self.runner_cpu_per_run
+        return (os.cpu_count() or 1) * MINUTE / per_run if per_run else 0.0
 
 
-def _drop(name: str) -> None:
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+def available() -> str | None:
+    """None when PostgreSQL and Redis answer; else why W8 is skipped."""
+    if (why := pg.available()) is not None:
+        return why.replace("W4", "W8")
+    name, host, port = REDIS
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except OSError as exc:
+        return f"W8 skipped: no {name} at {host}:{port} ({exc.strerror or exc})"
+    return None
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+def w8_scale_out(b: Bench) -> None:
+    """W8: every setup in turn, one table of its own in RESULTS.md."""
+    setups: list[Setup] = []
+    for workers in (*b.sizes.scale_out_workers, 0):
+        print(f"  W8 {workers or 'embedded'}: {b.sizes.scale_out_syncs} syncs, "
+              f"{b.sizes.scale_out_rounds} round(s) …", flush=True)  # fmt: skip
+        setups.append(measure_setup(workers, b.sizes.scale_out_syncs, b.sizes.scale_out_rounds,
+                                    b.fresh("w8")))  # fmt: skip
+        print(f"  {row(setups[-1])}", flush=True)
+    b.sections.append("\n".join(table(setups)))
+    b.facts.update({f"w8_capacity_{s.workers}": s.capacity for s in setups})
 
 
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(120)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def measure_setup(workers: int, syncs: int, rounds: int, work: Path) -> Setup:
+    """One setup: ``workers`` Celery workers and a scheduler, or 0 for ``syncline serve``."""
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    with postgres_database("syncline_bench") as database, tempfile.TemporaryDirectory(
+        dir=work
+    ) as tmp, SandboxServer([Account(a, {PASSCODE}) for a in ACCOUNTS]) as sandbox, broker(
+        "redis"
+    ) as queue:
+        source_url = postgres_url(database)
+        make_warehouse(source_url, syncs)
+        root = Path(tmp) / "project"
+        root.mkdir()
+        write_project(root, database, sandbox.url, syncs)
+        env = {**os.environ, "SYNCLINE_SECRET_KEY": SECRET, "CLEVERTAP_PASSCODE": PASSCODE}
+        for name in ("SYNCLINE_STATE_URL", "SYNCLINE_BROKER_URL", "SYNCLINE_QUEUE"):
+            env.pop(name, None)
+        if workers:
+            env.update(SYNCLINE_STATE_URL=source_url, SYNCLINE_BROKER_URL=queue.url,
+                       SYNCLINE_QUEUE=queue.queue)  # fmt: skip
+            state_url = source_url
+        else:
+            state_url = f"sqlite:///{root / '.syncline' / 'state.db'}"
+        apply(root, env)
+        logs = Path(tmp)
+        harness_before = _own_cpu()
+        if workers:
+            worker_logs = [logs / f"worker{i}.log" for i in range(workers)]
+            runners = [spawn(["worker", "--project", str(root), "--concurrency", "2"], env, log)
+                       for log in worker_logs]  # fmt: skip
+            others: list[Process] = []
+            try:
+                wait_ready(runners, worker_logs)
+                others = [spawn(["scheduler", "--project", str(root)], env, logs / "s.log")]
+                start_up = _wait_done(state_url, syncs * rounds, rounds, runners, others, logs)
+                cpu = sum(cpu_seconds(p.pid) for p in runners) - start_up
+            finally:
+                stop(others)
+                stop(runners)
+        else:
+            runners = [spawn(["serve", "--project", str(root), "--port", str(_free_port())],
+                             env, logs / "serve.log")]  # fmt: skip
+            try:
+                start_up = _wait_done(state_url, syncs * rounds, rounds, runners, [], logs)
+                cpu = sum(cpu_seconds(p.pid) for p in runners) - start_up
+            finally:
+                stop(runners)
+        harness = _own_cpu() - harness_before
+        figures = _figures(state_url, rounds, fired=bool(workers))
+    return Setup(workers, syncs, rounds, figures.runs, figures.succeeded, figures.drains,
+                 figures.lags, figures.fire_lag_max, runner_cpu_s=cpu, harness_cpu_s=harness,
+                 load=(load_before, os.getloadavg()[0]),
+                 wall_s=time.perf_counter() - started)  # fmt: skip
 
 
-def _wait_idle(store: StateStore, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with store.engine.connect() as conn:
-            running = conn.execute(sa.select(sa.func.count()).select_from(t.runs)
-                                   .where(t.runs.c.status == "running")).scalar()
-        if not running:
-            return
-        time.sleep(0.5)
-
-
-def _measure(state_url: str, minutes: float, cpu: float, fired: bool) -> dict[str, float]:
-    store = StateStore(state_url)
-    with store.engine.connect() as conn:
-        runs = list(conn.execute(sa.select(t.runs).where(t.runs.c.trigger == "schedule")
-                                 .order_by(t.runs.c.id)))
-        fires = {r.run_id: r.due_at for r in conn.execute(sa.select(t.schedule_fires))} \
-            if fired else {}
-    store.close()
-    by_sync: dict[str, list[sa.Row[tuple[object, ...]]]] = defaultdict(list)
-    for run in runs:
-        by_sync[run.sync].append(run)
-    lags: list[float] = []
-    rounds: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    first_due = min((fires[r.id] for r in runs if r.id in fires), default=None) if fired else \
-        min((r.started_at for r in runs), default=None)
-    for sync_runs in by_sync.values():
-        base = sync_runs[0].started_at
-        for k, run in enumerate(sync_runs):
-            due = fires.get(run.id) if fired else base + timedelta(minutes=k)
-            if due is None or run.finished_at is None or first_due is None:
-                continue
-            lags.append((run.started_at - due).total_seconds())
-            index = round((due - first_due).total_seconds() / 60)
-            rounds[index].append((due, run.finished_at))
-    round_s = [(max(f for _, f in r) - min(d for d, _ in r)).total_seconds()
-               for r in rounds.values()]
-    ok = [r for r in runs if r.status == "succeeded"]
-    return {"runs_per_min": len(ok) / minutes, "runs": len(runs), "succeeded": len(ok),
-            "lag_p50": _pct(lags, 0.5), "lag_p95": _pct(lags, 0.95), "lag_max": max(lags or [0]),
-            "round_p50": statistics.median(round_s or [0]), "round_max": max(round_s or [0]),
-            "cpu_per_run": cpu / max(len(runs), 1)}
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _free_port() -> int:
@@ -133,75 +202,157 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def one(workers: int, syncs: int, minutes: float) -> dict[str, float]:
-    """One setup: ``workers`` Celery workers, or 0 for the embedded default."""
-    database = _database()
-    source_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+def _wait_done(state_url: str, expected: int, rounds: int, runners: list[Process],
+               others: list[Process], logs: Path) -> float:  # fmt: skip
+    """Wait until ``expected`` scheduled runs have ended (the first ``rounds`` minutes'
+    backlogs); answer the runners' CPU seconds before the first run started (their start-up,
+    which is not the runs' cost).
+
+    The last round falls due ``rounds - 1`` minutes after the first; it then has as long again
+    as a whole minute to drain (a setup that needs longer cannot keep the schedule anyway).
+    """
+    deadline = time.monotonic() + (rounds + 1) * MINUTE + 60
+    store = StateStore(state_url)  # `apply` created it: this only reads
+    start_up = 0.0
     try:
-        make_warehouse(source_url, syncs)
-        with tempfile.TemporaryDirectory() as tmp, \
-                SandboxServer([Account(a, {PASSCODE}) for a in ACCOUNTS]) as sandbox, \
-                broker("redis") as queue:
-            root = Path(tmp) / "project"
-            root.mkdir()
-            write_project(root, database, sandbox.url, syncs)
-            env = {**os.environ, "SYNCLINE_SECRET_KEY": SECRET, "CLEVERTAP_PASSCODE": PASSCODE}
-            if workers:
-                env.update(SYNCLINE_STATE_URL=source_url, SYNCLINE_BROKER_URL=queue.url,
-                           SYNCLINE_QUEUE=queue.queue)
-                state_url = source_url
-            else:
-                env.pop("SYNCLINE_STATE_URL", None)
-                env.pop("SYNCLINE_BROKER_URL", None)
-                state_url = f"sqlite:///{root / '.syncline' / 'state.db'}"
-            subprocess.run([sys.executable, "-m", "syncline", "apply", "--project", str(root)],
-                           env=env, check=True, capture_output=True)
-            log = Path(tmp)
-            if workers:
-                runners = [spawn(["worker", "--project", str(root), "--concurrency", "2"], env,
-                                 log / f"w{i}.log") for i in range(workers)]
-                others = [spawn(["scheduler", "--project", str(root)], env, log / "s.log")]
-            else:
-                runners = [spawn(["serve", "--project", str(root), "--port",
-                                  str(_free_port())], env, log / "serve.log")]
-                others = []
-            time.sleep(minutes * 60)
-            _stop(others)
-            if workers:
-                _wait_idle(StateStore(state_url))
+        while time.monotonic() < deadline:
+            for process in runners + others:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args} exited with {process.returncode}; see "
+                                       f"{logs}")  # fmt: skip
             cpu = sum(cpu_seconds(p.pid) for p in runners)
-            _stop(runners)
-            return _measure(state_url, minutes, cpu, fired=bool(workers))
+            scheduled = t.runs.c.trigger == "schedule"
+            with store.engine.connect() as conn:
+                started, ended = conn.execute(sa.select(
+                    sa.func.count(),
+                    sa.func.count().filter(t.runs.c.status != "running"),
+                ).where(scheduled)).one()
+            if not started:
+                start_up = cpu
+            if ended >= expected:
+                return start_up
+            time.sleep(0.5)
+        raise RuntimeError(f"{expected} scheduled runs did not end within the time allowed")
     finally:
-        _drop(database)
+        store.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    runs: int
+    succeeded: int
+    drains: tuple[float, ...]
+    lags: tuple[float, ...]
+    fire_lag_max: float | None
+
+
+def _figures(state_url: str, rounds: int, fired: bool) -> _Figures:
+    """Drain, lag and run counts of the first ``rounds`` minutes, from the state store."""
+    store = StateStore(state_url)
+    with store.engine.connect() as conn:
+        runs = list(conn.execute(sa.select(t.runs).where(t.runs.c.trigger == "schedule")
+                                 .order_by(t.runs.c.id)))  # fmt: skip
+        fires = list(conn.execute(sa.select(t.schedule_fires))) if fired else []
+    store.close()
+    due_of = {f.run_id: f.due_at for f in fires if f.run_id is not None}
+    if not fired:  # embedded: a sync's k-th run was due k minutes after its first start
+        by_sync: dict[str, list[sa.Row[tuple[object, ...]]]] = defaultdict(list)
+        for run in runs:
+            by_sync[run.sync].append(run)
+        for sync_runs in by_sync.values():
+            for k, run in enumerate(sync_runs):
+                due_of[run.id] = sync_runs[0].started_at + timedelta(minutes=k)
+    first = min(due_of.values(), default=None)
+    kept: dict[int, list[tuple[datetime, sa.Row[tuple[object, ...]]]]] = defaultdict(list)
+    for run in runs:
+        due = due_of.get(run.id)
+        if due is None or first is None or run.finished_at is None:
+            continue
+        index = round((due - first).total_seconds() / MINUTE)
+        if index < rounds:
+            kept[index].append((due, run))
+    measured = [(due, run) for pairs in kept.values() for due, run in pairs]
+    drains = tuple((max(r.finished_at for _, r in pairs) - min(d for d, _ in pairs))
+                   .total_seconds() for _, pairs in sorted(kept.items()))  # fmt: skip
+    fire_lags = [(f.fired_at - f.due_at).total_seconds() for f in fires]
+    return _Figures(runs=len(measured),
+                    succeeded=sum(1 for _, r in measured if r.status == "succeeded"),
+                    drains=drains,
+                    lags=tuple((r.started_at - due).total_seconds() for due, r in measured),
+                    fire_lag_max=max(fire_lags) if fired and fire_lags else None)
+
+
+def _pct(values: Iterable[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+HEAD = ("| setup | runs succeeded | drain per minute's backlog (s) | capacity (runs/min) "
+        "| start lag p50 / p95 / max (s) | fire lag max (s) | runner CPU-s per run "
+        "| harness CPU-s per run | CPU-bound ceiling (runs/min) | load avg before → after "
+        "| wall s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+
+
+def row(s: Setup) -> str:
+    lags = f"{_pct(s.lags, 0.5):.1f} / {_pct(s.lags, 0.95):.1f} / {_pct(s.lags, 1):.1f}"
+    fire = f"{s.fire_lag_max:.2f}" if s.fire_lag_max is not None else "n/a"
+    drains = ", ".join(f"{d:.1f}" for d in s.drains)
+    cells = [s.name, f"{s.succeeded} / {s.syncs * s.rounds}", drains, f"{s.capacity:.0f}", lags,
+             fire, f"{s.runner_cpu_per_run:.2f}", f"{s.harness_cpu_s / max(s.runs, 1):.2f}",
+             f"{s.ceiling:.0f}", f"{s.load[0]:.1f} → {s.load[1]:.1f}", f"{s.wall_s:.0f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(setups: list[Setup]) -> list[str]:
+    """W8's section of RESULTS.md: the conditions, the table, what each column means."""
+    s0 = setups[0]
+    return [
+        "## Scale-out (W8)",
+        "",
+        f"{s0.syncs} profile syncs on `every 1m` over 3 sandbox accounts, all due at the same "
+        f"instant: each minute is a backlog of {s0.syncs} runs, for {s0.rounds} minute(s) per "
+        "setup. Workers: `syncline worker --concurrency 2` (threads) each, one `syncline "
+        "scheduler`, Redis, PostgreSQL (warehouse and state store); embedded: one `syncline "
+        "serve` (SQLite state store, one thread per run) on the same warehouse. Every process, "
+        f"PostgreSQL, Redis and the sandbox share this machine's {os.cpu_count()} CPUs (and, "
+        "when the load average is above that, other work).",
+        "",
+        HEAD,
+        *(row(s) for s in setups),
+        "",
+        "*capacity*: the runs of all the minutes measured over the time spent draining their "
+        "backlogs (each minute's due instant to its last run's end): what the setup gets "
+        "through while runs wait, not the schedule's own rate. *start lag*: a run's start minus "
+        "its due instant: the wait in the backlog (embedded: counted from the sync's first "
+        "start, so its first minute shows 0). *fire lag*: how late the scheduler recorded the "
+        "due run. *runner CPU-s*: the worker processes' (embedded: the server's) user + system "
+        "CPU per run, from the first run on (start-up left out); *harness*: this process's, "
+        "where the sandbox answers every upload; the scheduler process's and PostgreSQL's CPU "
+        "are not counted. *CPU-bound ceiling*: the machine's cores over the runner CPU per run: "
+        "no setup on this machine drains faster than that, however many workers it has.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", default="1,2,3")
+    parser = argparse.ArgumentParser(prog="python -m bench.scale_out", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", default="1,2,3", help="worker counts, e.g. 1,2,3")
     parser.add_argument("--syncs", type=int, default=40)
-    parser.add_argument("--minutes", type=float, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="minutes measured per setup")
     parser.add_argument("--embedded", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "SCALE_OUT.md")
     args = parser.parse_args(argv)
-    setups = [int(n) for n in args.workers.split(",") if n] + ([0] if args.embedded else [])
-    lines = [
-        "# Scale-out: many syncs on Celery workers and on the embedded default", "",
-        f"Written by `python -m bench.scale_out` on {datetime.now().date()}: {args.syncs} "
-        f"profile syncs every minute for {args.minutes:g} min, 3 sandbox accounts, nproc "
-        f"{os.cpu_count()} (shared with other work). Workers run `--concurrency 2`; one "
-        "`syncline scheduler`; Redis; PostgreSQL. See the module docstring for each column.",
-        "", "| setup | runs | runs/min | start lag p50 / p95 / max (s) | round p50 / max (s) "
-        "| CPU-s per run |", "|---|---|---|---|---|---|"]
-    print("\n".join(lines), flush=True)
-    for n in setups:
-        f = one(n, args.syncs, args.minutes)
-        name = f"{n} worker(s)" if n else "embedded (`serve`, SQLite, threads)"
-        lines.append(f"| {name} | {f['runs']:.0f} | {f['runs_per_min']:.1f} | "
-                     f"{f['lag_p50']:.1f} / {f['lag_p95']:.1f} / {f['lag_max']:.1f} | "
-                     f"{f['round_p50']:.1f} / {f['round_max']:.1f} | {f['cpu_per_run']:.2f} |")
-        print(lines[-1], flush=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    if (why := available()) is not None:
+        print(why, file=sys.stderr)
+        return 1
+    counts = [int(n) for n in args.workers.split(",") if n] + ([0] if args.embedded else [])
+    with tempfile.TemporaryDirectory() as work:
+        setups = []
+        for n in counts:
+            setups.append(measure_setup(n, args.syncs, args.rounds, Path(work)))
+            print(row(setups[-1]), flush=True)
+    print("\n".join(table(setups)))
     return 0
 
 

@@ -28,9 +28,11 @@ __all__ = [
     "Sizes",
     "ideal",
     "run_syncline",
+    "size",
     "w1_w2_profiles",
     "w2_large",
     "w3_events",
+    "w5_ceiling",
     "w5_latency",
     "w7_scale",
 ]
@@ -44,11 +46,17 @@ class Sizes:
     postgres: int = 1_000_000
     latency: int = 500_000
     scale: tuple[int, ...] = (1_000_000, 10_000_000, 30_000_000)
+    scale_out_workers: tuple[int, ...] = (1, 2, 3)
+    """W8: the Celery worker counts measured (the embedded default is measured after them)."""
+    scale_out_syncs: int = 40
+    scale_out_rounds: int = 2
+    """W8: minutes measured per setup, each a backlog of every sync due at once."""
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(users=5_000, large=20_000, orders=5_000, postgres=5_000, latency=5_000,
-                   scale=(5_000, 10_000, 30_000))  # fmt: skip
+                   scale=(5_000, 10_000, 30_000), scale_out_workers=(1,), scale_out_syncs=4,
+                   scale_out_rounds=1)  # fmt: skip
 
 
 @dataclass
@@ -60,6 +68,8 @@ class Bench:
     notes: list[str] = field(default_factory=list)
     facts: dict[str, float] = field(default_factory=dict)
     """Figures the targets are checked against (``w1_cpu_per_m``, ``w2_plan_s``, ...)."""
+    sections: list[str] = field(default_factory=list)
+    """Markdown sections of their own, for figures the results table has no columns for (W8)."""
 
     def fresh(self, name: str) -> Path:
         path = self.work / name
@@ -285,7 +295,7 @@ def w5_latency(b: Bench) -> None:
     db = d / "warehouse.duckdb"
     datagen.make_users(db, n)
     for latency in (300, 1000):
-        ceiling = 15 * 1000 * 1000 / latency
+        ceiling = w5_ceiling(latency)
         sync = f"users_{latency}"  # its own snapshot (in the warehouse file): a fresh start
         proj = sl.write_project(
             d / f"syncline-{latency}",
@@ -304,6 +314,12 @@ def w5_latency(b: Bench) -> None:
             step = f"minimal sink, {latency:,} ms latency, --full"
             r = run_syncline(b, sink, "W5", step, n, proj, sync, extra=("--full",))
         r.ideal = _w5_share(r, ceiling)
+
+
+def w5_ceiling(latency_ms: int) -> float:
+    """Records/s when 15 uploads of 1,000 records are always in flight, each answered after
+    ``latency_ms``: the most CleverTap's 15-in-flight rule lets through."""
+    return 15 * 1000 * 1000 / latency_ms
 
 
 def _w5_share(r: Result, ceiling: float) -> str:

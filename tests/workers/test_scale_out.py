@@ -19,9 +19,7 @@ import itertools
 import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,15 +36,21 @@ from syncline_sandbox.testing import SandboxServer
 from tests.servers import need_postgres
 
 from .brokers import Broker, broker
+from .fleet import (
+    ACCOUNTS,
+    BIG,
+    PASSCODE,
+    SECRET,
+    apply,
+    make_warehouse,
+    postgres_database,
+    postgres_url,
+    spawn,
+    stop,
+    write_project,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(600)]
-
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-ACCOUNTS = ("SCALE-ACC-1", "SCALE-ACC-2", "SCALE-ACC-3")
-PASSCODE = "scale-passcode"
-SECRET = "scale-out-secret-key-0123456789abcdef"
-BIG = "big"
-"""The sync whose run is long enough to kill a worker in the middle of it."""
 
 
 @dataclass(frozen=True)
@@ -63,63 +67,8 @@ SHAPES = {"redis": Shape(workers=3, syncs=40, minutes=3),
 @pytest.fixture
 def database() -> Iterator[str]:
     need_postgres()
-    import psycopg
-
-    name = f"syncline_scale_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with postgres_database("syncline_scale") as name:
         yield name
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def make_warehouse(url: str, syncs: int) -> None:
-    """``users``: 5 rows per sync shard, and 300 rows for the big sync."""
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TABLE users AS SELECT 'u' || i AS user_id, mod(i, %(n)s) AS shard, "
-            "'user' || i || '@example.com' AS email FROM generate_series(1, %(rows)s) i",
-            {"n": syncs - 1, "rows": (syncs - 1) * 5})
-        conn.exec_driver_sql(
-            "CREATE TABLE big AS SELECT 'b' || i AS user_id, 'big' || i || '@example.com' "
-            "AS email FROM generate_series(1, 300) i")
-    engine.dispose()
-
-
-def write_project(root: Path, database: str, sandbox_url: str, syncs: int) -> None:
-    """``syncs`` profile syncs every minute, one of them ``big``; every run sends all its rows
-    again (the model carries the current minute), so every run uploads."""
-    lines = ["version: 1", "sources:", "  wh:", "    type: postgres", "    host: 127.0.0.1",
-             "    port: 5432", "    user: postgres", f"    database: {database}",
-             "destinations:"]
-    for i, account in enumerate(ACCOUNTS):
-        lines += [f"  ct{i}:", "    type: clevertap", f"    account_id: {account}",
-                  "    passcode: ${CLEVERTAP_PASSCODE}", "    region: eu1",
-                  f"    endpoint: {sandbox_url}"]
-    lines.append("syncs:")
-    mapping = ["    mappings:", "      columns:", "        - {from: email, to: Email}",
-               "        - {from: minute, to: minute}"]
-    for i in range(syncs - 1):
-        lines += [f"  s{i:02d}:", "    source: wh",
-                  "    model:", "      query: SELECT user_id, email, "
-                  f"date_trunc('minute', now())::text AS minute FROM users WHERE shard = {i}",
-                  f"    destination: ct{i % len(ACCOUNTS)}", "    object: profile",
-                  "    sync_key: user_id", "    schedule: every 1m", *mapping]
-    lines += [f"  {BIG}:", "    source: wh", "    model:",
-              "      query: SELECT user_id, email, date_trunc('minute', now())::text AS minute "
-              "FROM big", f"    destination: ct{len(ACCOUNTS) - 1}", "    object: profile",
-              "    sync_key: user_id", "    schedule: every 1m", "    batch_size: 10",
-              "    in_flight: 1", *mapping]
-    (root / "syncline.yml").write_text("\n".join(lines) + "\n")
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("wb")
-    return subprocess.Popen([sys.executable, "-m", "syncline", *args], env=env,
-                            stdout=handle, stderr=subprocess.STDOUT)
 
 
 def _pid(holder: str | None) -> int | None:
@@ -132,7 +81,7 @@ def test_workers_and_schedulers_run_every_due_run_once(
 ) -> None:
     shape = SHAPES[kind]
     minutes = float(os.environ.get("SYNCLINE_SCALE_OUT_MINUTES", shape.minutes))
-    state_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+    state_url = postgres_url(database)
     make_warehouse(state_url, shape.syncs)
     root = tmp_path / "project"
     root.mkdir()
@@ -143,8 +92,7 @@ def test_workers_and_schedulers_run_every_due_run_once(
         env = {**os.environ, "SYNCLINE_STATE_URL": state_url, "SYNCLINE_SECRET_KEY": SECRET,
                "CLEVERTAP_PASSCODE": PASSCODE, "SYNCLINE_BROKER_URL": queue.url,
                "SYNCLINE_QUEUE": queue.queue}
-        subprocess.run([sys.executable, "-m", "syncline", "apply", "--project", str(root)],
-                       env=env, check=True, capture_output=True)
+        apply(root, env)
         _scenario(root, env, tmp_path, shape, minutes, state_url, queue, sandbox)
 
 
@@ -174,22 +122,12 @@ def _scenario(root: Path, env: dict[str, str], tmp: Path, shape: Shape, minutes:
             if killed_leader is None and time.monotonic() - started > minutes * 30:
                 killed_leader = _kill_leader(coordination, schedulers)
             time.sleep(0.2)
-        for process in schedulers:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+        stop(schedulers)
         stopped_at = datetime.now(UTC)
         _wait_for_runs(store, killed_run)
         cancelled = _run_and_cancel_from_a_server(root, store, queue)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop(processes)
     _check(store, coordination, shape, stopped_at, killed_run, killed_leader, sandbox)
     assert store.run(cancelled).status == "cancelled"
     assert 0 < store.run(cancelled).accepted < 300
