@@ -26,7 +26,8 @@ What is measured, from the state store and the processes:
   minute this machine could give the runners alone: the CPU-bound ceiling.
 
 ``python -m bench.scale_out [--workers 1,2,3] [--syncs 40] [--rounds 2]`` prints the table;
-``python -m bench --only W8`` writes it into ``bench/RESULTS.md`` (``make bench`` runs it).
+``make bench`` (``python -m bench``) writes it into ``bench/RESULTS.md``. Each setup's process
+logs stay in ``bench/.work/w8/``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import socket
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -127,11 +128,12 @@ def available() -> str | None:
 def w8_scale_out(b: Bench) -> None:
     """W8: every setup in turn, one table of its own in RESULTS.md."""
     setups: list[Setup] = []
+    work = b.fresh("w8")
     for workers in (*b.sizes.scale_out_workers, 0):
         print(f"  W8 {workers or 'embedded'}: {b.sizes.scale_out_syncs} syncs, "
               f"{b.sizes.scale_out_rounds} round(s) …", flush=True)  # fmt: skip
         setups.append(measure_setup(workers, b.sizes.scale_out_syncs, b.sizes.scale_out_rounds,
-                                    b.fresh("w8")))  # fmt: skip
+                                    work))  # fmt: skip
         print(f"  {row(setups[-1])}", flush=True)
     b.sections.append("\n".join(table(setups)))
     b.facts.update({f"w8_capacity_{s.workers}": s.capacity for s in setups})
@@ -140,14 +142,17 @@ def w8_scale_out(b: Bench) -> None:
 def measure_setup(workers: int, syncs: int, rounds: int, work: Path) -> Setup:
     """One setup: ``workers`` Celery workers and a scheduler, or 0 for ``syncline serve``."""
     started, load_before = time.perf_counter(), os.getloadavg()[0]
-    with postgres_database("syncline_bench") as database, tempfile.TemporaryDirectory(
-        dir=work
-    ) as tmp, SandboxServer([Account(a, {PASSCODE}) for a in ACCOUNTS]) as sandbox, broker(
-        "redis"
-    ) as queue:
+    logs = work / (f"workers-{workers}" if workers else "embedded")  # kept: the processes' logs
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    with (
+        postgres_database("syncline_bench") as database,
+        SandboxServer([Account(a, {PASSCODE}) for a in ACCOUNTS]) as sandbox,
+        broker("redis") as queue,
+    ):
         source_url = postgres_url(database)
         make_warehouse(source_url, syncs)
-        root = Path(tmp) / "project"
+        root = logs / "project"
         root.mkdir()
         write_project(root, database, sandbox.url, syncs)
         env = {**os.environ, "SYNCLINE_SECRET_KEY": SECRET, "CLEVERTAP_PASSCODE": PASSCODE}
@@ -160,7 +165,6 @@ def measure_setup(workers: int, syncs: int, rounds: int, work: Path) -> Setup:
         else:
             state_url = f"sqlite:///{root / '.syncline' / 'state.db'}"
         apply(root, env)
-        logs = Path(tmp)
         harness_before = _own_cpu()
         if workers:
             worker_logs = [logs / f"worker{i}.log" for i in range(workers)]
@@ -347,11 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         print(why, file=sys.stderr)
         return 1
     counts = [int(n) for n in args.workers.split(",") if n] + ([0] if args.embedded else [])
-    with tempfile.TemporaryDirectory() as work:
-        setups = []
-        for n in counts:
-            setups.append(measure_setup(n, args.syncs, args.rounds, Path(work)))
-            print(row(setups[-1]), flush=True)
+    work = Path(__file__).parent / ".work" / "w8"  # each setup's logs stay there
+    setups = []
+    for n in counts:
+        setups.append(measure_setup(n, args.syncs, args.rounds, work))
+        print(row(setups[-1]), flush=True)
     print("\n".join(table(setups)))
     return 0
 

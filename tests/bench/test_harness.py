@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import httpx
 import pytest
 from bench.__main__ import main, targets
 from bench.measure import run_measured
+from bench.scale_out import Setup
 from bench.servers import AUTH, Receiver
+from tests.servers import need_postgres, need_server
+from tests.workers.brokers import REDIS
 
 PEERS_VENV = Path(__file__).parents[2] / "bench" / ".work" / "peers-venv" / "bin" / "python"
 
@@ -82,6 +86,37 @@ def test_quick_sync_log_overhead_is_reported(tmp_path: Path) -> None:
     text = out.read_text()
     assert "initial run, with sync log | 5,000 | 5,000 |" in text
     assert "W6 a 1M run with the sync log ≤ 1.10× the time without" in text
+
+
+def test_quick_scale_out_writes_its_own_table(tmp_path: Path) -> None:
+    """W8 at --quick: one worker and the embedded default each drain a backlog of 4 due syncs,
+    every run succeeds, and the section says what each setup got through."""
+    need_postgres()
+    need_server(*REDIS)
+    out = tmp_path / "RESULTS.md"
+    assert main(["--quick", "--only", "W8", "--no-peers", "--work", str(tmp_path / "w"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    text = out.read_text()
+    assert "did not complete" not in text and "skipped" not in text, text
+    section = text.split("## Scale-out (W8)")[1].split("## Targets")[0]
+    assert "a backlog of 4 runs" in section and "CPU-bound ceiling" in section
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in section.splitlines()
+            if line.startswith(("| 1 worker", "| embedded"))}  # fmt: skip
+    assert set(rows) == {"| 1 worker(s)", "| embedded (`serve`, SQLite)"}, section
+    for cells in rows.values():
+        assert cells[1] == "4 / 4", cells  # every due run ran and succeeded
+        assert float(cells[3]) > 0 and float(cells[6]) > 0, cells  # capacity, CPU per run
+    assert float(rows["| 1 worker(s)"][5]) >= 0  # the scheduler recorded its fires
+    assert rows["| embedded (`serve`, SQLite)"][5] == "n/a"
+
+
+def test_scale_out_capacity_is_the_backlog_over_its_drain_time() -> None:
+    setup = Setup(workers=2, syncs=40, rounds=2, runs=80, succeeded=80, drains=(30.0, 10.0),
+                  lags=(0.0, 5.0), fire_lag_max=0.1, runner_cpu_s=16.0, harness_cpu_s=4.0,
+                  load=(1.0, 2.0), wall_s=90.0)  # fmt: skip
+    assert setup.capacity == 120.0  # 80 runs in 40 s of draining, not the schedule's 40/min
+    assert setup.runner_cpu_per_run == 0.2
+    assert setup.ceiling == pytest.approx((os.cpu_count() or 1) * 60 / 0.2)
 
 
 def test_wait4_measures_the_child_cpu_and_memory() -> None:
