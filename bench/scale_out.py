@@ -14,9 +14,10 @@ What is measured, from the state store and the processes:
   finished per minute of draining (all rounds' runs over all rounds' drain time): what the
   setup gets through while runs are waiting, which the schedule alone (``syncs`` a minute)
   cannot show;
-* start lag: a run's start minus its due instant (its wait in the queue during the backlog),
-  p50 / p95 / max; embedded: minus the sync's first start plus whole minutes (its first round
-  starts at once on threads, so that round's lag is 0 by construction);
+* start lag: a run's start minus its due instant (its wait in the backlog), p50 / p95 / max;
+  embedded, which records no due instants: every sync fell due when the server's scheduler
+  started, taken as the first run's start (so its lags are slight underestimates), and every
+  minute after;
 * fire lag: how late the scheduler recorded a due run (``schedule_fires.fired_at`` minus the
   due instant; the embedded scheduler records none);
 * CPU: user + system seconds of the runner processes (the workers; embedded: the server, with
@@ -174,7 +175,7 @@ def measure_setup(workers: int, syncs: int, rounds: int, work: Path) -> Setup:
             try:
                 wait_ready(runners, worker_logs)
                 others = [spawn(["scheduler", "--project", str(root)], env, logs / "s.log")]
-                start_up = _wait_done(state_url, syncs * rounds, rounds, runners, others, logs)
+                start_up = _wait_done(state_url, syncs, rounds, runners, others, logs)
                 cpu = sum(cpu_seconds(p.pid) for p in runners) - start_up
             finally:
                 stop(others)
@@ -183,7 +184,7 @@ def measure_setup(workers: int, syncs: int, rounds: int, work: Path) -> Setup:
             runners = [spawn(["serve", "--project", str(root), "--port", str(_free_port())],
                              env, logs / "serve.log")]  # fmt: skip
             try:
-                start_up = _wait_done(state_url, syncs * rounds, rounds, runners, [], logs)
+                start_up = _wait_done(state_url, syncs, rounds, runners, [], logs)
                 cpu = sum(cpu_seconds(p.pid) for p in runners) - start_up
             finally:
                 stop(runners)
@@ -206,11 +207,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_done(state_url: str, expected: int, rounds: int, runners: list[Process],
+def _wait_done(state_url: str, syncs: int, rounds: int, runners: list[Process],
                others: list[Process], logs: Path) -> float:  # fmt: skip
-    """Wait until ``expected`` scheduled runs have ended (the first ``rounds`` minutes'
-    backlogs); answer the runners' CPU seconds before the first run started (their start-up,
-    which is not the runs' cost).
+    """Wait until every sync's first ``rounds`` scheduled runs have ended (the first
+    ``rounds`` minutes' backlogs: a sync's runs take its lease one after another); answer the
+    runners' CPU seconds before the first run started (their start-up, not the runs' cost).
 
     The last round falls due ``rounds - 1`` minutes after the first; it then has as long again
     as a whole minute to drain (a setup that needs longer cannot keep the schedule anyway).
@@ -225,18 +226,19 @@ def _wait_done(state_url: str, expected: int, rounds: int, runners: list[Process
                     raise RuntimeError(f"{process.args} exited with {process.returncode}; see "
                                        f"{logs}")  # fmt: skip
             cpu = sum(cpu_seconds(p.pid) for p in runners)
-            scheduled = t.runs.c.trigger == "schedule"
             with store.engine.connect() as conn:
-                started, ended = conn.execute(sa.select(
-                    sa.func.count(),
-                    sa.func.count().filter(t.runs.c.status != "running"),
-                ).where(scheduled)).one()
+                per_sync = conn.execute(
+                    sa.select(t.runs.c.sync, sa.func.count()).where(
+                        t.runs.c.trigger == "schedule", t.runs.c.status != "running"
+                    ).group_by(t.runs.c.sync)).all()  # fmt: skip
+                started = conn.execute(sa.select(sa.func.count()).select_from(t.runs).where(
+                    t.runs.c.trigger == "schedule")).scalar()  # fmt: skip
             if not started:
                 start_up = cpu
-            if ended >= expected:
+            if sum(1 for _, ended in per_sync if ended >= rounds) >= syncs:
                 return start_up
             time.sleep(0.5)
-        raise RuntimeError(f"{expected} scheduled runs did not end within the time allowed")
+        raise RuntimeError(f"{syncs} syncs' first {rounds} scheduled runs did not end in time")
     finally:
         store.close()
 
@@ -259,13 +261,14 @@ def _figures(state_url: str, rounds: int, fired: bool) -> _Figures:
         fires = list(conn.execute(sa.select(t.schedule_fires))) if fired else []
     store.close()
     due_of = {f.run_id: f.due_at for f in fires if f.run_id is not None}
-    if not fired:  # embedded: a sync's k-th run was due k minutes after its first start
+    if not fired:  # embedded: every sync fell due when the server started, then each minute
+        start = min((r.started_at for r in runs), default=None)
         by_sync: dict[str, list[sa.Row[tuple[object, ...]]]] = defaultdict(list)
         for run in runs:
             by_sync[run.sync].append(run)
         for sync_runs in by_sync.values():
             for k, run in enumerate(sync_runs):
-                due_of[run.id] = sync_runs[0].started_at + timedelta(minutes=k)
+                due_of[run.id] = start + timedelta(minutes=k)
     first = min(due_of.values(), default=None)
     kept: dict[int, list[tuple[datetime, sa.Row[tuple[object, ...]]]]] = defaultdict(list)
     for run in runs:
@@ -329,13 +332,14 @@ def table(setups: list[Setup]) -> list[str]:
         "*capacity*: the runs of all the minutes measured over the time spent draining their "
         "backlogs (each minute's due instant to its last run's end): what the setup gets "
         "through while runs wait, not the schedule's own rate. *start lag*: a run's start minus "
-        "its due instant: the wait in the backlog (embedded: counted from the sync's first "
-        "start, so its first minute shows 0). *fire lag*: how late the scheduler recorded the "
-        "due run. *runner CPU-s*: the worker processes' (embedded: the server's) user + system "
-        "CPU per run, from the first run on (start-up left out); *harness*: this process's, "
-        "where the sandbox answers every upload; the scheduler process's and PostgreSQL's CPU "
-        "are not counted. *CPU-bound ceiling*: the machine's cores over the runner CPU per run: "
-        "no setup on this machine drains faster than that, however many workers it has.",
+        "its due instant: the wait in the backlog (embedded, which records no due instants: "
+        "from the first run's start, when its scheduler fired, plus whole minutes). *fire "
+        "lag*: how late the scheduler recorded the due run. *runner CPU-s*: the worker "
+        "processes' (embedded: the server's) user + system CPU per run, from the first run on "
+        "(start-up left out); *harness*: this process's, where the sandbox answers every "
+        "upload; the scheduler process's and PostgreSQL's CPU are not counted. *CPU-bound "
+        "ceiling*: the machine's cores over the runner CPU per run: no setup on this machine "
+        "drains faster than that, however many workers it has.",
     ]
 
 
