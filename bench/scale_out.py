@@ -133,11 +133,17 @@ def w8_scale_out(b: Bench) -> None:
     for workers in (*b.sizes.scale_out_workers, 0):
         print(f"  W8 {workers or 'embedded'}: {b.sizes.scale_out_syncs} syncs, "
               f"{b.sizes.scale_out_rounds} round(s) …", flush=True)  # fmt: skip
-        setups.append(measure_setup(workers, b.sizes.scale_out_syncs, b.sizes.scale_out_rounds,
-                                    work))  # fmt: skip
+        try:
+            setups.append(measure_setup(workers, b.sizes.scale_out_syncs,
+                                        b.sizes.scale_out_rounds, work))  # fmt: skip
+        except Exception as exc:  # one setup that breaks must not hide the others
+            name = f"{workers} worker(s)" if workers else "the embedded default"
+            b.notes.append(f"W8 with {name} did not complete: {exc}; its logs are in {work}")
+            continue
         print(f"  {row(setups[-1])}", flush=True)
+    if not setups:
+        return
     b.sections.append("\n".join(table(setups)))
-    b.facts.update({f"w8_capacity_{s.workers}": s.capacity for s in setups})
 
 
 def measure_setup(workers: int, syncs: int, rounds: int, work: Path) -> Setup:
@@ -213,10 +219,11 @@ def _wait_done(state_url: str, syncs: int, rounds: int, runners: list[Process],
     ``rounds`` minutes' backlogs: a sync's runs take its lease one after another); answer the
     runners' CPU seconds before the first run started (their start-up, not the runs' cost).
 
-    The last round falls due ``rounds - 1`` minutes after the first; it then has as long again
-    as a whole minute to drain (a setup that needs longer cannot keep the schedule anyway).
+    The last round falls due ``rounds - 1`` minutes after the first; it then has three minutes
+    more to drain. A setup that needs longer cannot keep the schedule: it is measured as it
+    stands (the table's *runs succeeded* shows how many of the due runs had ended).
     """
-    deadline = time.monotonic() + (rounds + 1) * MINUTE + 60
+    deadline = time.monotonic() + (rounds + 2) * MINUTE
     store = StateStore(state_url)  # `apply` created it: this only reads
     start_up = 0.0
     try:
@@ -236,9 +243,9 @@ def _wait_done(state_url: str, syncs: int, rounds: int, runners: list[Process],
             if not started:
                 start_up = cpu
             if sum(1 for _, ended in per_sync if ended >= rounds) >= syncs:
-                return start_up
+                break
             time.sleep(0.5)
-        raise RuntimeError(f"{syncs} syncs' first {rounds} scheduled runs did not end in time")
+        return start_up  # past the deadline, the table shows how many runs had ended
     finally:
         store.close()
 
