@@ -23,8 +23,8 @@ What is measured, from the state store and the processes:
 * CPU: user + system seconds of the runner processes (the workers; embedded: the server, with
   its scheduler) from the first run on (their start-up left out) per run, and of this process
   per run (the sandbox answering every upload, and the polling); the scheduler process's and
-  PostgreSQL's own CPU are not counted. ``2 cores ÷ runner CPU per run`` is the most runs a
-  minute this machine could give the runners alone: the CPU-bound ceiling.
+  PostgreSQL's own CPU are not counted. ``cores × 60 s ÷ runner CPU-s per run`` is the most
+  runs a minute this machine's cores could give the runners alone: the CPU-bound ceiling.
 
 ``python -m bench.scale_out [--workers 1,2,3] [--syncs 40] [--rounds 2]`` prints the table;
 ``make bench`` (``python -m bench``) writes it into ``bench/RESULTS.md``. Each setup's process
@@ -288,7 +288,8 @@ def _figures(state_url: str, rounds: int, fired: bool) -> _Figures:
     measured = [(due, run) for pairs in kept.values() for due, run in pairs]
     drains = tuple((max(r.finished_at for _, r in pairs) - min(d for d, _ in pairs))
                    .total_seconds() for _, pairs in sorted(kept.items()))  # fmt: skip
-    fire_lags = [(f.fired_at - f.due_at).total_seconds() for f in fires]
+    fire_lags = [(f.fired_at - f.due_at).total_seconds() for f in fires
+                 if first is not None and f.due_at < first + timedelta(minutes=rounds)]
     return _Figures(runs=len(measured),
                     succeeded=sum(1 for _, r in measured if r.status == "succeeded"),
                     drains=drains,
