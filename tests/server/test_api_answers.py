@@ -9,8 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+from syncline.engine.summary import RunSummary
+from syncline.server.api.models import Plan, Run, RunCounts, RunWithProgress
+from syncline.store.records import RunRecord
 from tests.alerts.receivers import webhook
 
 from .answers import operations
@@ -106,3 +110,15 @@ def test_every_operation_answers_as_declared(tmp_path: Path) -> None:
 
         doc = client.get("/api/openapi.json").json()
     assert operations(doc) - app.answers.seen == ELSEWHERE
+
+
+def test_the_models_keep_the_fields_in_the_order_the_cli_prints_them() -> None:
+    """``--json`` prints ``to_dict`` as it is; the API answers through its model: the same
+    fields in the same order, so the two never drift apart (tests/server/test_runs_agree.py)."""
+    record = RunRecord(id=1, sync="users", status="succeeded", trigger="api", full=False,
+                       started_at=datetime(2026, 1, 5, tzinfo=UTC), finished_at=None,
+                       heartbeat_at=None, error=None)
+    assert list(record.to_dict()) == list(Run.model_fields)
+    assert list(RunWithProgress.model_fields) == [*Run.model_fields, "progress"]
+    assert list(record.counts) == list(RunCounts.model_fields)
+    assert list(RunSummary(sync="users").to_dict()) == list(Plan.model_fields)
