@@ -1,6 +1,8 @@
 """schemathesis against ``/openapi.json`` with an admin token: generated requests to every
-operation, none of which may answer with a 5xx. Bounded (a few examples per operation, no
-shrinking) so it runs in seconds; the attacks are the other files' job, this finds crashes."""
+operation, none of which may answer with a 5xx, nor off what the document declares (status,
+content type, response schema: schemathesis' conformance checks). Bounded (a few examples per
+operation, no shrinking) so it runs in seconds; the attacks are the other files' job, this finds
+crashes and undocumented answers."""
 
 from __future__ import annotations
 
@@ -10,8 +12,15 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from ..server.served import SOURCE_BODY, Served, destination_body, served
+
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture
@@ -44,6 +53,10 @@ def test_no_request_makes_the_server_fail(running: Served) -> None:
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path}: {response.status_code} "
                                 f"{response.text[:300]}")
+                return
+            # raises schemathesis' failure group (with a curl line to reproduce) when the
+            # answer is off its declaration
+            case.validate_response(response, checks=CONFORMANCE)
 
         call()
     assert not failures, "\n".join(failures)

@@ -18,6 +18,7 @@ from syncline.server.settings import ServerSettings
 from syncline.store import StateStore
 
 from . import served as whole
+from .answers import Answers
 
 SECRET = "test-secret-key-0123456789abcdef"
 USERNAME = "ada"
@@ -58,8 +59,11 @@ def settings(sessions: sessionmaker[Session]) -> ServerSettings:
 
 @pytest.fixture
 async def client(settings: ServerSettings) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    app = create_app(settings)
+    answers = Answers(app.openapi())  # every API answer is checked against its declaration
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
+                                 event_hooks={"response": [answers.async_hook]}) as client:
         yield client
 
 

@@ -28,6 +28,8 @@ from syncline.server.settings import ServerSettings
 from syncline_sandbox.accounts import Account
 from syncline_sandbox.testing import SandboxServer
 
+from .answers import Answers
+
 SECRET = "served-secret-key-0123456789abcdef"
 USERNAME, PASSWORD = "grace", "a long enough password"
 ACCOUNT, PASSCODE = "ACC-SERVED", "served-passcode"
@@ -63,10 +65,13 @@ class Served:
     clock: ManualClock
     sandbox: SandboxServer
     store: Any
+    answers: Answers
+    """Checks every API answer against ``/openapi.json`` (``tests/server/answers.py``)."""
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30,
-                            headers={"Authorization": f"Bearer {self.token}"})
+                            headers={"Authorization": f"Bearer {self.token}"},
+                            event_hooks={"response": [self.answers.hook]})
 
     def wait_run(self, client: httpx.Client, run_id: int, timeout: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -111,7 +116,9 @@ def served(tmp: Path) -> Iterator[Served]:
                 assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
                 time.sleep(0.01)
             port = server.servers[0].sockets[0].getsockname()[1]
-            yield Served(f"http://127.0.0.1:{port}", token, root, jobs, clock, sandbox, store)
+            url = f"http://127.0.0.1:{port}"
+            answers = Answers(httpx.get(f"{url}/api/openapi.json", timeout=30).json())
+            yield Served(url, token, root, jobs, clock, sandbox, store, answers)
             server.should_exit = True
             thread.join(15)
     finally:

@@ -35,8 +35,9 @@ from syncline.server.api import runs as api_runs
 from syncline.server.api import syncs as api_syncs
 from syncline.server.api import tokens as api_tokens
 from syncline.server.api import users as api_users
+from syncline.server.api.models import error_responses
 from syncline.server.audit import AuditLog
-from syncline.server.auth.deps import require_token
+from syncline.server.auth.deps import RoleCheck, require_token
 from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.errors import ApiError, FieldError, InvalidInputError, error_body
 from syncline.server.pages import alerts as pages_alerts
@@ -276,30 +277,53 @@ _TAGS = [
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with the bearer token declared on the operations that need one
-    (``require_token`` reads the header itself, so FastAPI cannot see it) and the tags."""
+    """The OpenAPI document, with the tags, the bearer token declared on the operations that
+    need one, and the errors that follow from the route's dependencies (``require_token``
+    and ``RoleCheck`` read the request themselves, so FastAPI cannot see them): 401 with the
+    token, 403 with a role, and FastAPI's 422 shown as the server answers it (``ErrorBody``)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, routes=app.routes, tags=_TAGS)
-        schema.setdefault("components", {})["securitySchemes"] = {"bearer": {
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = {"bearer": {
             "type": "http", "scheme": "bearer",
             "description": "An API token (create one on the dashboard's home page)."}}
         routers = (api_tokens.router, api_users.router, api_connections.router,
                    api_dbt.router, api_syncs.router, api_runs.router, api_alerts.router)
         for route in (r for router in routers for r in router.routes):
-            if isinstance(route, APIRoute) and route.include_in_schema and _needs_token(route):
-                for method in route.methods or ():
-                    operation = schema["paths"][route.path_format].get(method.lower())
-                    if operation is not None:
-                        operation["security"] = [{"bearer": []}]
+            if not (isinstance(route, APIRoute) and route.include_in_schema):
+                continue
+            needs = _dependencies(route)
+            for method in route.methods or ():
+                operation = schema["paths"][route.path_format].get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation["responses"]
+                if require_token in needs:
+                    operation["security"] = [{"bearer": []}]
+                    responses.setdefault("401", _error_response(401))
+                if any(isinstance(call, RoleCheck) for call in needs):
+                    responses.setdefault("403", _error_response(403))
+                if "422" in responses:
+                    responses["422"] = _error_response(422)
+        schemas = components.setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
         app.openapi_schema = schema
     return app.openapi_schema
 
 
-def _needs_token(route: APIRoute) -> bool:
+def _error_response(status: int) -> dict[str, Any]:
+    declared = error_responses(status)[status]
+    return {"description": declared["description"], "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
+def _dependencies(route: APIRoute) -> list[Any]:
+    """Every dependency a route calls, its dependencies' included."""
+    found: list[Any] = []
     todo = list(route.dependant.dependencies)
     while todo:
         dependant = todo.pop()
-        if dependant.call is require_token:
-            return True
+        found.append(dependant.call)
         todo.extend(dependant.dependencies)
-    return False
+    return found

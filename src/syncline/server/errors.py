@@ -13,7 +13,9 @@ attribute, so raising ``NotFoundError("sync `x` does not exist")`` is enough.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar
+
+from typing_extensions import TypedDict  # pydantic reads it into the OpenAPI schema on 3.11
 
 from syncline.errors import SynclineError
 

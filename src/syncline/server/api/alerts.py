@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 
 from syncline.alerts import AlertNotifier
 from syncline.config.alerts import AlertConditions, AlertRule, EmailChannel
+from syncline.server.api.models import AlertsAnswer, AlertTestAnswer, error_responses
 from syncline.server.auth.deps import AdminUser, CurrentUser
 from syncline.server.errors import NotFoundError, UnavailableError
 from syncline.server.jobs import RunManager
@@ -90,13 +91,14 @@ def send_test(manager: RunManager, name: str) -> dict[str, Any]:
     return {"ok": True, "alert": name, "sent": result.error is None, "error": result.error}
 
 
-@router.get("/alerts")
+@router.get("/alerts", response_model=AlertsAnswer, responses=error_responses(503))
 def list_alerts(request: Request, user: CurrentUser) -> dict[str, Any]:
     """The alert rules of ``syncline.yml`` (channel kind and host only) and what is open."""
     return {"ok": True, "alerts": alert_views(_manager(request))}
 
 
-@router.post("/alerts/{name}/test")
+@router.post("/alerts/{name}/test", response_model=AlertTestAnswer,
+             responses=error_responses(404, 503))
 def test_alert(request: Request, name: str, user: AdminUser) -> dict[str, Any]:
     """Send a test alert through rule ``name`` (admins): ``sent`` true, or the channel's
     ``error`` (the answer is 200 either way: the request worked, the channel may not)."""

@@ -16,6 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syncline.errors import ConfigError
+from syncline.server.api.models import (
+    ColumnsAnswer,
+    ConnectionAnswer,
+    ConnectionsAnswer,
+    ConnectionTestAnswer,
+    Done,
+    SchemasAnswer,
+    TablesAnswer,
+    error_responses,
+)
 from syncline.server.auth.deps import AdminUser, CurrentUser, DbSession, EditorUser
 from syncline.server.checks import browse_columns, browse_schemas, browse_tables, test_connection
 from syncline.server.errors import (
@@ -157,7 +167,7 @@ def store_connection(
                            settings=settings, secrets=secrets, references=refs)
 
 
-@router.get("/connections")
+@router.get("/connections", response_model=ConnectionsAnswer)
 def list_connections(
     request: Request, user: CurrentUser, session: DbSession, kind: Kind | None = None
 ) -> dict[str, Any]:
@@ -169,7 +179,8 @@ def list_connections(
     return {"ok": True, "connections": [view(box, row) for row in session.scalars(query)]}
 
 
-@router.post("/connections", status_code=status.HTTP_201_CREATED)
+@router.post("/connections", status_code=status.HTTP_201_CREATED,
+             response_model=ConnectionAnswer, responses=error_responses(409))
 def create_connection(
     request: Request, body: ConnectionIn, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
@@ -186,7 +197,8 @@ def create_connection(
     return {"ok": True, "connection": view(box_of(request), row)}
 
 
-@router.get("/connections/{kind}/{name}")
+@router.get("/connections/{kind}/{name}", response_model=ConnectionAnswer,
+            responses=error_responses(404))
 def get_one(
     request: Request, kind: Kind, name: str, user: CurrentUser, session: DbSession
 ) -> dict[str, Any]:
@@ -194,7 +206,8 @@ def get_one(
     return {"ok": True, "connection": view(box_of(request), saved(session, kind, name))}
 
 
-@router.put("/connections/{kind}/{name}")
+@router.put("/connections/{kind}/{name}", response_model=ConnectionAnswer,
+            responses=error_responses(404))
 def update_connection(
     request: Request, kind: Kind, name: str, body: ConnectionUpdate, user: AdminUser,
     session: DbSession,
@@ -207,7 +220,8 @@ def update_connection(
     return {"ok": True, "connection": view(box_of(request), row)}
 
 
-@router.delete("/connections/{kind}/{name}")
+@router.delete("/connections/{kind}/{name}", response_model=Done,
+               responses=error_responses(404, 409))
 def delete_connection(
     kind: Kind, name: str, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
@@ -239,7 +253,8 @@ def remove_connection(session: Session, kind: Kind, name: str) -> None:
     session.delete(row)
 
 
-@router.post("/connections/{kind}/{name}/test")
+@router.post("/connections/{kind}/{name}/test", response_model=ConnectionTestAnswer,
+             responses=error_responses(404))
 def test_saved(
     request: Request, kind: Kind, name: str, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
@@ -248,7 +263,8 @@ def test_saved(
     return test_connection(kind, name, config, project_root(request))
 
 
-@router.get("/sources/{name}/schemas")
+@router.get("/sources/{name}/schemas", response_model=SchemasAnswer,
+            responses=error_responses(400, 404))
 def schemas(
     request: Request, name: str, user: CurrentUser, session: DbSession
 ) -> dict[str, Any]:
@@ -257,7 +273,8 @@ def schemas(
     return {"ok": True, "schemas": browse_schemas(name, config, project_root(request))}
 
 
-@router.get("/sources/{name}/schemas/{schema}/tables")
+@router.get("/sources/{name}/schemas/{schema}/tables", response_model=TablesAnswer,
+            responses=error_responses(400, 404))
 def tables(
     request: Request, name: str, schema: str, user: CurrentUser, session: DbSession
 ) -> dict[str, Any]:
@@ -266,7 +283,8 @@ def tables(
     return {"ok": True, "tables": browse_tables(name, config, project_root(request), schema)}
 
 
-@router.get("/sources/{name}/columns")
+@router.get("/sources/{name}/columns", response_model=ColumnsAnswer,
+            responses=error_responses(400, 404))
 def columns(
     request: Request,
     name: str,
@@ -298,7 +316,8 @@ class ColumnsBody(BaseModel):
     query: str | None = Field(default=None, description="one SELECT (or WITH … SELECT)")
 
 
-@router.post("/sources/{name}/columns")
+@router.post("/sources/{name}/columns", response_model=ColumnsAnswer,
+             responses=error_responses(400, 404))
 def query_columns(
     request: Request, name: str, body: ColumnsBody, user: EditorUser, session: DbSession
 ) -> dict[str, Any]:

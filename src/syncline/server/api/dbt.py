@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from syncline.config.dbt import DbtManifest, dbt_config_of
 from syncline.errors import SynclineError
 from syncline.server.api.connections import box_of, project_root, saved
+from syncline.server.api.models import DbtModelsAnswer, error_responses
 from syncline.server.auth.deps import CurrentUser, DbSession
 from syncline.server.errors import BadRequestError
 from syncline.server.project.definitions import connection_config
@@ -22,7 +23,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api", tags=["connections"])
 
 
-@router.get("/sources/{name}/dbt-models")
+@router.get("/sources/{name}/dbt-models", response_model=DbtModelsAnswer,
+            responses=error_responses(400, 404))
 def dbt_models(request: Request, name: str, user: CurrentUser,
                session: DbSession) -> dict[str, Any]:
     """The source's dbt models (name, relation, kind, tags); 400 saying why when there are

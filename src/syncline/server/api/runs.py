@@ -15,6 +15,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from syncline.errors import ConfigError, RunLockedError, SynclineError
+from syncline.server.api.models import (
+    CancelAnswer,
+    RejectionsAnswer,
+    RunAnswer,
+    RunsAnswer,
+    TriggerAnswer,
+    error_responses,
+)
 from syncline.server.api.syncs import jobs_of, saved_sync
 from syncline.server.auth.deps import CurrentUser, DbSession, EditorUser
 from syncline.server.errors import BadRequestError, ConflictError, NotFoundError
@@ -125,7 +133,8 @@ def rejection_csv_lines(rows: Iterable[RejectedRow]) -> Iterator[str]:
     yield out.getvalue()
 
 
-@router.post("/syncs/{name}/runs", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/syncs/{name}/runs", status_code=status.HTTP_202_ACCEPTED,
+             response_model=TriggerAnswer, responses=error_responses(400, 404, 409, 503))
 def trigger(
     request: Request, name: str, user: EditorUser, session: DbSession,
     body: RunIn | None = None,
@@ -141,7 +150,7 @@ RunId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1, description="a run id")]
 """A run id as the store can hold it (a bigger one is a 422, not a database overflow)."""
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=RunsAnswer, responses=error_responses(503))
 def list_runs(
     request: Request,
     user: CurrentUser,
@@ -154,13 +163,18 @@ def list_runs(
     return {"ok": True, "runs": runs}
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunAnswer, responses=error_responses(404, 503))
 def get_run(request: Request, run_id: RunId, user: CurrentUser) -> dict[str, Any]:
     """One run: status, counts and, while it runs, progress."""
     return {"ok": True, "run": run_view(jobs_of(request), run_id)}
 
 
-@router.get("/runs/{run_id}/rejections")
+@router.get(
+    "/runs/{run_id}/rejections", response_model=RejectionsAnswer,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                     "description": "JSON, or with `?format=csv` the page as CSV"},
+               **error_responses(404, 503)},
+)
 def get_rejections(
     request: Request,
     run_id: RunId,
@@ -188,7 +202,8 @@ def get_rejections(
     return {"ok": True, "total": total, "summary": summary, "rejections": rows}
 
 
-@router.post("/runs/{run_id}/cancel")
+@router.post("/runs/{run_id}/cancel", response_model=CancelAnswer,
+             responses=error_responses(404, 409, 503))
 def cancel(request: Request, run_id: RunId, user: EditorUser) -> dict[str, Any]:
     """Ask a running run to stop (it ends as ``cancelled`` after its batch in flight)."""
     jobs = jobs_of(request)

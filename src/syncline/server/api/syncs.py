@@ -13,6 +13,13 @@ from sqlalchemy.orm import Session
 from syncline.config.models import SyncConfig
 from syncline.errors import RunLockedError, SynclineError
 from syncline.server.api.connections import box_of, project_root
+from syncline.server.api.models import (
+    Done,
+    PlanAnswer,
+    SyncAnswer,
+    SyncsAnswer,
+    error_responses,
+)
 from syncline.server.auth.deps import CurrentUser, DbSession, EditorUser
 from syncline.server.checks import check_sync
 from syncline.server.errors import (
@@ -122,13 +129,14 @@ def saved_sync(session: Session, name: str) -> SyncDefinition:
     return row
 
 
-@router.get("/syncs")
+@router.get("/syncs", response_model=SyncsAnswer)
 def list_all(user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """Every sync."""
     return {"ok": True, "syncs": [sync_view(row) for row in list_syncs(session)]}
 
 
-@router.post("/syncs", status_code=status.HTTP_201_CREATED)
+@router.post("/syncs", status_code=status.HTTP_201_CREATED, response_model=SyncAnswer,
+             responses=error_responses(409))
 def create(request: Request, body: SyncIn, user: EditorUser, session: DbSession) -> dict[str, Any]:
     """Create a sync (409 if the name is taken; 422 if it does not fit its source)."""
     check_name(body.name)
@@ -140,13 +148,13 @@ def create(request: Request, body: SyncIn, user: EditorUser, session: DbSession)
     return {"ok": True, "sync": sync_view(row)}
 
 
-@router.get("/syncs/{name}")
+@router.get("/syncs/{name}", response_model=SyncAnswer, responses=error_responses(404))
 def get_one(name: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """One sync."""
     return {"ok": True, "sync": sync_view(saved_sync(session, name))}
 
 
-@router.put("/syncs/{name}")
+@router.put("/syncs/{name}", response_model=SyncAnswer, responses=error_responses(404))
 def update(
     request: Request, name: str, body: SyncUpdate, user: EditorUser, session: DbSession
 ) -> dict[str, Any]:
@@ -158,7 +166,7 @@ def update(
     return {"ok": True, "sync": sync_view(row)}
 
 
-@router.delete("/syncs/{name}")
+@router.delete("/syncs/{name}", response_model=Done, responses=error_responses(404))
 def delete(request: Request, name: str, user: EditorUser, session: DbSession) -> dict[str, Any]:
     """Delete a sync definition (its past runs stay in the state store)."""
     session.delete(saved_sync(session, name))
@@ -167,19 +175,21 @@ def delete(request: Request, name: str, user: EditorUser, session: DbSession) ->
     return {"ok": True}
 
 
-@router.post("/syncs/{name}/pause")
+@router.post("/syncs/{name}/pause", response_model=SyncAnswer, responses=error_responses(404))
 def pause(request: Request, name: str, user: EditorUser, session: DbSession) -> dict[str, Any]:
     """Stop the schedule from starting runs (manual runs still work)."""
     return _set_paused(request, session, name, paused=True)
 
 
-@router.post("/syncs/{name}/resume")
+@router.post("/syncs/{name}/resume", response_model=SyncAnswer,
+             responses=error_responses(404))
 def resume(request: Request, name: str, user: EditorUser, session: DbSession) -> dict[str, Any]:
     """Let the schedule start runs again, from its next due instant."""
     return _set_paused(request, session, name, paused=False)
 
 
-@router.post("/syncs/{name}/plan")
+@router.post("/syncs/{name}/plan", response_model=PlanAnswer,
+             responses=error_responses(400, 404, 409, 503))
 def plan(
     request: Request, name: str, user: EditorUser, session: DbSession,
     preview: Annotated[int, Query(ge=0, le=100)] = 5,

@@ -13,6 +13,15 @@ from fastapi import Path as FastApiPath
 from pydantic import BaseModel, ConfigDict, Field
 
 from syncline import __version__
+from syncline.server.api.models import (
+    AuditAnswer,
+    Done,
+    HealthAnswer,
+    MeAnswer,
+    NewTokenAnswer,
+    TokensAnswer,
+    error_responses,
+)
 from syncline.server.auth.deps import AdminUser, CurrentUser, DbSession, allows
 from syncline.server.auth.security import create_token, revoke_token, token_role
 from syncline.server.errors import ForbiddenError, NotFoundError
@@ -52,26 +61,27 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthAnswer)
 def health() -> dict[str, Any]:
     """Liveness, without authentication."""
     return {"ok": True, "status": "ok", "version": __version__}
 
 
-@router.get("/me")
+@router.get("/me", response_model=MeAnswer)
 def me(request: Request, user: CurrentUser) -> dict[str, Any]:
     """Who the token belongs to, and the role it acts with."""
     return {"ok": True, "user": {"id": user.id, "username": user.username,
                                  "role": request.state.role}}
 
 
-@router.get("/tokens")
+@router.get("/tokens", response_model=TokensAnswer)
 def list_tokens(user: CurrentUser) -> dict[str, Any]:
     """The caller's tokens (their secrets are never shown again)."""
     return {"ok": True, "tokens": [token_view(row) for row in user.tokens]}
 
 
-@router.post("/tokens", status_code=status.HTTP_201_CREATED)
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=NewTokenAnswer,
+             responses=error_responses(403))
 def add_token(
     request: Request, body: TokenCreate, user: CurrentUser, session: DbSession
 ) -> dict[str, Any]:
@@ -85,7 +95,7 @@ def add_token(
     return {"ok": True, "token": token, "details": token_view(row)}
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditAnswer)
 def audit_log(
     user: AdminUser, session: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> dict[str, Any]:
@@ -93,7 +103,7 @@ def audit_log(
     return {"ok": True, "entries": entries(session, limit)}
 
 
-@router.delete("/tokens/{token_id}")
+@router.delete("/tokens/{token_id}", response_model=Done, responses=error_responses(404))
 def delete_token(
     token_id: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], user: CurrentUser,
     session: DbSession,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from syncline.errors import ConfigError
+from syncline.server.api.models import Done, UserAnswer, UsersAnswer, error_responses
 from syncline.server.auth.deps import AdminUser, DbSession
 from syncline.server.auth.security import create_user, delete_user, get_user, set_password
 from syncline.server.errors import ConflictError, InvalidInputError, NotFoundError
@@ -54,14 +55,15 @@ def _found(session: DbSession, username: str) -> User:
         raise NotFoundError(str(exc)) from None
 
 
-@router.get("/users")
+@router.get("/users", response_model=UsersAnswer)
 def list_users(user: AdminUser, session: DbSession) -> dict[str, Any]:
     """Every user and their role."""
     return {"ok": True, "users": [_view(u) for u in session.scalars(
         select(User).order_by(User.username))]}
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED)
+@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserAnswer,
+             responses=error_responses(409))
 def add_user(body: UserIn, user: AdminUser, session: DbSession) -> dict[str, Any]:
     """Add a user (default role: viewer, the least)."""
     if session.scalar(select(User.id).where(User.username == body.username)) is not None:
@@ -74,7 +76,7 @@ def add_user(body: UserIn, user: AdminUser, session: DbSession) -> dict[str, Any
     return {"ok": True, "user": _view(added)}
 
 
-@router.put("/users/{username}")
+@router.put("/users/{username}", response_model=UserAnswer, responses=error_responses(404))
 def change_user(
     username: str, body: UserUpdate, user: AdminUser, session: DbSession
 ) -> dict[str, Any]:
@@ -91,7 +93,7 @@ def change_user(
     return {"ok": True, "user": _view(changed)}
 
 
-@router.delete("/users/{username}")
+@router.delete("/users/{username}", response_model=Done, responses=error_responses(404))
 def remove_user(username: str, user: AdminUser, session: DbSession) -> dict[str, Any]:
     """Remove a user: their sessions and API tokens end with them."""
     _found(session, username)

@@ -3,7 +3,7 @@ user and CSRF checks for the dashboard."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -21,6 +21,7 @@ __all__ = [
     "CurrentUser",
     "DbSession",
     "EditorUser",
+    "RoleCheck",
     "allows",
     "db_session",
     "require_token",
@@ -76,8 +77,15 @@ def allows(role: str, needed: str) -> bool:
     return ROLES.index(role) >= ROLES.index(needed)
 
 
-def _api_role(needed: str) -> Callable[..., User]:
-    def check(request: Request, user: CurrentUser) -> User:
+class RoleCheck:
+    """The dependency that lets an API caller through only with role ``needed`` or more
+    (a class, not a closure, so ``/openapi.json`` can tell which routes may answer 403)."""
+
+    def __init__(self, needed: str) -> None:
+        self.needed = needed
+
+    def __call__(self, request: Request, user: CurrentUser) -> User:
+        needed = self.needed
         role = getattr(request.state, "role", user.role)
         if not allows(role, needed):
             raise ForbiddenError(
@@ -85,12 +93,10 @@ def _api_role(needed: str) -> Callable[..., User]:
                 f"create a token with more: `syncline token create NAME --role {needed}`)")
         return user
 
-    return check
 
-
-EditorUser = Annotated[User, Depends(_api_role("editor"))]
+EditorUser = Annotated[User, Depends(RoleCheck("editor"))]
 """An API caller allowed to change syncs and models and to run them."""
-AdminUser = Annotated[User, Depends(_api_role("admin"))]
+AdminUser = Annotated[User, Depends(RoleCheck("admin"))]
 """An API caller allowed to manage connections (and their secrets), users and tokens."""
 
 
