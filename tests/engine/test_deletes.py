@@ -23,6 +23,7 @@ from syncline.errors import (
     MassDeleteError,
 )
 from syncline.sources.registry import model_sql
+from tests.engine.placing import place_of
 from tests.engine.test_pushdown import Database, make_database
 
 # (source database, where the diff runs): the local DuckDB diff store, and each pushdown
@@ -49,7 +50,7 @@ def _planner(db: Database, diff: str, tmp: Path) -> Planner:
     src = db.source()
     return Planner("people", src, model_sql(ModelConfig(table="people"), src),
                    key_column="User Id", hash_columns=["Name"], salt="s", mode="upsert",
-                   diff=diff, local_path=tmp / "diff" / "d.duckdb")  # type: ignore[arg-type]
+                   place=place_of(src, diff), local_path=tmp / "diff" / "d.duckdb")
 
 
 def test_removed_keys_are_exactly_the_snapshot_keys_gone_from_the_model(

@@ -15,6 +15,7 @@ from syncline.engine.snapshot import Snapshot
 from syncline.errors import SynclineError
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
+from tests.engine.placing import place_of
 
 TABLE = '"My Schema"."User ""Table"""'
 
@@ -41,7 +42,8 @@ def _planner(tmp: Path, src: DuckDBSource, *, diff: str = "source", salt: str = 
              mode: str = "upsert") -> Planner:
     sql = model_sql(ModelConfig(table='"My Schema"."User ""Table"""'), src)
     return Planner("users", src, sql, key_column="User Id", hash_columns=["Name", "city"],
-                   salt=salt, mode=mode, diff=diff, local_path=tmp / "diff.duckdb")  # type: ignore[arg-type]
+                   salt=salt, mode=mode, place=place_of(src, diff),
+                   local_path=tmp / "diff.duckdb")
 
 
 def _commit_all(planner: Planner, plan: Plan) -> None:
@@ -255,7 +257,8 @@ def test_a_model_query_reads_nothing_but_the_source_file(tmp_path: Path) -> None
     query = ModelConfig(query=f"SELECT t.*, (SELECT content FROM read_text('{secret}')) AS x "
                               f"FROM {TABLE} t")
     p = Planner("users", src, model_sql(query, src), key_column="User Id", hash_columns=["x"],
-                salt="m1", mode="upsert", diff="source", local_path=tmp_path / "diff.duckdb")
+                salt="m1", mode="upsert", place=place_of(src, "source"),
+                local_path=tmp_path / "diff.duckdb")
     with pytest.raises(SynclineError, match="Cannot access file"):
         p.plan()
     with pytest.raises(duckdb.Error, match=r"(?i)configuration"):

@@ -21,6 +21,7 @@ from syncline.engine.planner import Plan, Planner
 from syncline.errors import ConfigError, ModelError
 from syncline.sources.registry import model_sql
 from syncline.sources.sql import SQLSource, open_sql_source
+from tests.engine.placing import place_of
 from tests.servers import need_mariadb, need_postgres
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -132,7 +133,7 @@ def _planner(tmp: Path, src: SQLSource, *, diff: str = "source", salt: str = "m1
              mode: str = "upsert", name: str = "users") -> Planner:
     sql = model_sql(ModelConfig(table=TABLE), src)
     return Planner(name, src, sql, key_column="User Id", hash_columns=["Name", "city"],
-                   salt=salt, mode=mode, diff=diff,  # type: ignore[arg-type]
+                   salt=salt, mode=mode, place=place_of(src, diff),
                    local_path=tmp / "diff" / "d.duckdb")
 
 
@@ -272,7 +273,8 @@ def test_bad_key_column_is_a_model_error(db: Database, tmp_path: Path) -> None:
     src = db.source()
     sql = model_sql(ModelConfig(table=TABLE), src)
     p = Planner("users", src, sql, key_column="nope", hash_columns=["Name"], salt="s",
-                mode="upsert", diff="source", local_path=tmp_path / "d.duckdb")
+                mode="upsert", place=place_of(src, "source"),
+                local_path=tmp_path / "d.duckdb")
     with pytest.raises(ModelError, match="`nope`"):
         p.plan()
     p.close()

@@ -75,3 +75,39 @@ def test_a_lease_not_renewable_for_its_ttl_is_lost(tmp_path: Path) -> None:
     assert lease.lost.is_set() and lease.lost_reason is not None
     assert "could not be renewed" in lease.lost_reason
     store.engine.dispose()
+
+
+def test_a_run_finished_with_its_lease_frees_the_sync_in_the_same_commit(state_url: str) -> None:
+    one, two = StateStore(state_url), StateStore(state_url)
+    lease = one.lease("users", holder=A, ttl_s=60)
+    run = one.start_run("users")
+    assert lease.renew(run)
+    lease.keep_alive(every_s=0.01)
+    one.finish_run(run, "succeeded", release=lease, sent=2, accepted=2)
+    assert (two.run(run).status, two.run(run).accepted) == ("succeeded", 2)
+    assert two.lease_of("users") is None
+    again = two.lease("users", holder=A, ttl_s=60)  # the next run, in the same process
+    time.sleep(0.05)  # the stopped heartbeat renews nothing
+    lease.release()  # the `with` exit after finish_run: leaves the next run's lease alone
+    assert two.lease_of("users") == A and again.renew()
+    again.release()
+    one.close()
+    two.close()
+
+
+def test_a_run_that_lost_its_lease_finishes_without_freeing_the_new_holder(
+    state_url: str,
+) -> None:
+    one, two = StateStore(state_url), StateStore(state_url)
+    lease = one.lease("users", holder=A, ttl_s=0.3)
+    run = one.start_run("users")
+    assert lease.renew(run)
+    time.sleep(0.4)
+    taken = two.lease("users", holder=B, ttl_s=60)
+    one.finish_run(run, "failed", error="lost its lease", release=lease)
+    assert two.run(run).error == "lost its lease"
+    with pytest.raises(RunLockedError):
+        one.lease("users", holder="host-c:1")
+    taken.release()
+    one.close()
+    two.close()

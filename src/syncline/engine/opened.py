@@ -18,6 +18,7 @@ from syncline.destinations.base import DestinationClient
 from syncline.destinations.registry import destination_client
 from syncline.engine import deletes
 from syncline.engine.mapping import ResolvedMapping, resolve_mapping
+from syncline.engine.placement import diff_place
 from syncline.engine.planner import Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.engine.summary import RunSummary
@@ -92,14 +93,14 @@ class RunOpener:
         mapping = (deletes.erasure_mapping(self.name, sync, columns) if sync.object == "delete"
                    else resolve_mapping(self.name, sync, columns))
         self.summary.warnings = list(mapping.warnings)
-        diff = sync.diff or ("source" if source.capabilities.writable else "local")
+        place = diff_place(self.name, sync, project.sources[sync.source], source.capabilities)
         local_dir = self.project.root / ".syncline" / "diff"
         local_dir.mkdir(parents=True, exist_ok=True)
         planner = Planner(
             self.name, source, sql, key_column=sync.sync_key,
             hash_columns=mapping.hash_columns, salt=mapping.fingerprint,
             mode="upsert" if sync.object == "profile" else "append",
-            diff=diff, local_path=local_dir / f"{self.name}.duckdb",
+            place=place, local_path=local_dir / f"{self.name}.duckdb",
         )
         close = getattr(planner, "close", None)
         if callable(close):

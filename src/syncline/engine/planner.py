@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from syncline.engine.diff.sql import HASH, KEY, DiffSQL
 from syncline.engine.diff.store import DiffStore, DuckDBStore, map_store_error, sql_store
+from syncline.engine.placement import DiffPlace
 from syncline.engine.snapshot import Snapshot
 from syncline.errors import ConfigError
 from syncline.sources.base import Source
@@ -105,15 +106,16 @@ class Planner:
 
     def __init__(self, sync_name: str, source: Source, model_sql: str, *, key_column: str,
                  hash_columns: Sequence[str], salt: str, mode: Literal["upsert", "append"],
-                 diff: Literal["local", "source"], local_path: Path) -> None:
+                 place: DiffPlace, local_path: Path) -> None:
         self.sync_name, self.source, self.model_sql = sync_name, source, model_sql
         self.key_column, self.hash_columns, self.salt, self.mode = (
             key_column, list(hash_columns), salt, mode)
-        self.diff = diff
+        self.place = place
+        self.diff = place.diff
         self._local_path = local_path
         self._store = self._open(local_path)
         safe = re.sub(r"[^A-Za-z0-9_]", "_", self._store.namespace + sync_name)
-        model = model_sql if diff == "source" else self._store.dialect.table(f"stage_{safe}")
+        model = model_sql if self.diff == "source" else self._store.dialect.table(f"stage_{safe}")
         self._sql = DiffSQL(self._store.dialect, safe, model, key_column, self.hash_columns,
                             salt, mode)
         self._setup()
@@ -122,15 +124,14 @@ class Planner:
         self._snapshot = Snapshot(self._store, self._sql)
 
     def _open(self, local_path: Path) -> DiffStore:
+        """The diff store where ``place`` says (``engine/placement.py`` decides, not this)."""
+        if self.place.refused is not None:
+            raise ConfigError(self.place.refused)
         source_file: Path | None = None
         if self.diff == "source":
-            if not self.source.capabilities.writable:
-                raise ConfigError(f"sync `{self.sync_name}`: `diff: source` needs a writable "
-                                  f"source, and `{self.source.name}` is read-only; use "
-                                  "`diff: local` or set `read_only: false` on the source.")
             source_file = getattr(self.source, "path", None)
-            if self.source.capabilities.dialect != "duckdb" or not isinstance(source_file, Path):
-                return sql_store(self.source, self.sync_name)
+            if not self.place.local_file or not isinstance(source_file, Path):
+                return sql_store(self.source, self.sync_name, self.place.namespace)
         # DuckDB: the snapshot is in Syncline's own file; a DuckDB source is read in place
         local_path.parent.mkdir(parents=True, exist_ok=True)
         return DuckDBStore(_tuned(duckdb.connect(), local_path), local_path, source_file)

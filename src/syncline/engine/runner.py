@@ -147,9 +147,10 @@ class Runner:
                 summary.duration_s = time.monotonic() - started
                 reached = opened.reached if opened is not None else 0
                 summary.not_sent = max(0, summary.new + summary.changed - reached)
-                self.store.finish_run(
-                    run_id, summary.status, error=summary.error, **summary.store_counts()
-                )
+                # the lease goes in the same transaction: once the status is final, the
+                # next run can start (alerts and progress below no longer hold the sync)
+                self.store.finish_run(run_id, summary.status, error=summary.error,
+                                      release=lease, **summary.store_counts())
                 self._finished(summary)
                 self.progress.finish(summary)
         return summary

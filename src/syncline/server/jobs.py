@@ -406,8 +406,10 @@ class RunManager:
             self.queue.enqueue(fire.sync, full=False, trigger="schedule", due=fire.due_at)
 
     def _running(self, sync: str) -> bool:
-        with self._lock:
-            return any(live.sync == sync for live in self._live.values())
+        """Whether a *run* of ``sync`` holds its lock (in this process or any other), as the
+        state store tells: a run this process just finished is no longer one, even while its
+        thread is still winding down."""
+        return self.store.lease_run(sync) is not None
 
     def _record_skipped(self, sync: str, due: datetime) -> None:
         run_id = self.store.start_run(sync, trigger="schedule", full=False)

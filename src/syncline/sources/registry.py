@@ -12,10 +12,11 @@ from sqlglot import exp
 
 from syncline.config.models import ModelConfig
 from syncline.errors import ConfigError, ModelError
-from syncline.sources.base import Source
+from syncline.sources.base import Source, SourceCapabilities
 from syncline.sources.model_query import check_model_query
+from syncline.sources.sql_connect import DIALECTS as SQL_DIALECTS
 
-__all__ = ["model_sql", "open_source"]
+__all__ = ["capabilities_of", "model_sql", "open_source"]
 
 _Opener = Callable[[str, Any, Path], Source]
 
@@ -59,6 +60,21 @@ def open_source(name: str, config: Any, root: Path) -> Source:
         raise ConfigError(f"source `{name}`: unknown type `{kind}`; known types: "
                           f"{', '.join(known)}. Fix `type:` or install the plugin.")
     return opener(name, config, root)
+
+
+def capabilities_of(config: Any) -> SourceCapabilities | None:
+    """What a built-in source of this config says of itself once opened, told from the config
+    alone (a GET of the dashboard opens nothing); None for a plugin, whose capabilities only
+    opening it tells. A test checks each built-in's opened source agrees."""
+    kind = str(getattr(config, "type", ""))
+    if kind in ("files", "google_sheets"):  # read into DuckDB, never written
+        return SourceCapabilities(dialect="duckdb", writable=False)
+    read_only = bool(getattr(config, "read_only", False))
+    if kind == "duckdb":
+        return SourceCapabilities(dialect="duckdb", writable=not read_only)
+    if kind in SQL_DIALECTS:
+        return SourceCapabilities(dialect=SQL_DIALECTS[kind][1], writable=not read_only)
+    return None
 
 
 def model_sql(model: ModelConfig, source: Source | None = None) -> str:

@@ -11,6 +11,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +60,7 @@ class Lease:
         self._run_id: int | None = None
         self._renewed = time.monotonic()
         self._heartbeat: Heartbeat | None = None
+        self._released = False
 
     def __enter__(self) -> Lease:
         return self
@@ -117,10 +120,28 @@ class Lease:
 
     def release(self) -> None:
         """Stop renewing and give the lock up so the next run can start at once."""
+        if not self._released:
+            with self.releasing():
+                pass
+
+    @contextmanager
+    def releasing(self) -> Iterator[sa.Connection]:
+        """A transaction that gives the lock up when it commits, with whatever the caller wrote
+        in it: ``finish_run`` closes a run this way, so its final status and the end of its
+        lock become visible together (a client that sees the status can start the next run).
+
+        Only our own row is deleted: a run that lost its lease leaves the new holder's alone.
+        The row is deleted last, after the caller's writes, in the order a takeover writes
+        the same rows (the run, then the lease), so two such transactions cannot deadlock.
+        Once committed, ``release`` does nothing, so a later ``with`` exit cannot delete the
+        lease of a run that started meanwhile in this process (same holder).
+        """
         if self._heartbeat is not None:
             self._heartbeat.stop()
         with self.store.engine.begin() as conn:
+            yield conn
             conn.execute(sa.delete(t.leases).where(self._mine()))
+        self._released = True
 
 
 def holder_alive(holder: str) -> bool:

@@ -127,6 +127,17 @@ class StateStore:
 
     def lease_of(self, sync: str) -> str | None:
         """Who holds the lock of ``sync`` now (``host:pid``), or None if nobody does."""
+        row = self._held_lease(sync)
+        return None if row is None else str(row.holder)
+
+    def lease_run(self, sync: str) -> int | None:
+        """The run holding the lock of ``sync`` now; None when nobody holds it, or a dry-run
+        plan does (it holds the lock without a run). A finished run is never named: its lock
+        goes in the transaction that finishes it (``finish_run``)."""
+        row = self._held_lease(sync)
+        return None if row is None or row.run_id is None else int(row.run_id)
+
+    def _held_lease(self, sync: str) -> sa.Row[Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.leases).where(t.leases.c.sync == sync)).first()
         if row is None:
@@ -134,7 +145,7 @@ class StateStore:
         expires = as_utc(row.expires_at)
         if expires is None or expires <= utc_now() or not holder_alive(row.holder):
             return None
-        return str(row.holder)
+        return row
 
     def _fail_stale(self, conn: sa.Connection, run_id: int | None) -> bool:
         """Mark a run whose process is gone failed; whether there was one to mark."""
@@ -180,20 +191,26 @@ class StateStore:
 
     def update_run(self, run_id: int, **fields: object) -> None:
         """Save counts/progress; also bumps the heartbeat that tells a live run from a dead one."""
-        unknown = set(fields) - set(t.runs.c.keys())
-        if unknown:
-            raise StoreError(f"update_run: unknown run fields {sorted(unknown)}")
-        fields.setdefault("heartbeat_at", utc_now())
         with self.engine.begin() as conn:
-            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**fields))
+            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id)
+                         .values(**_run_fields(fields)))
 
     def finish_run(self, run_id: int, status: str, *, error: str | None = None,
-                   **counts: int) -> None:
-        """Close a run with its final status, error and counts."""
+                   release: Lease | None = None, **counts: int) -> None:
+        """Close a run with its final status, error and counts.
+
+        ``release``: the run's lease, given up in the same transaction. Whoever sees the final
+        status (the scheduler, an orchestrator polling the API) may start the next run at once,
+        so the lock must be gone by then; a crash before the commit leaves both the lock and
+        the running status, and the next holder finishes the run from its snapshot
+        (``finish_crashed``).
+        """
         if status not in STATUSES:
             raise StoreError(f"finish_run: status `{status}` is not one of {sorted(STATUSES)}")
-        self.update_run(run_id, status=stored_status(status), error=error,
-                        finished_at=utc_now(), **counts)
+        fields = _run_fields({"status": stored_status(status), "error": error,
+                              "finished_at": utc_now(), **counts})
+        with release.releasing() if release is not None else self.engine.begin() as conn:
+            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**fields))
 
     def add_rejections(self, run_id: int, rows: Iterable[RejectedRow]) -> None:
         """Bulk insert of the records a run did not deliver."""
@@ -333,6 +350,14 @@ class StateStore:
         with self.engine.connect() as conn:
             return [InDoubtKey(r.run_id, r.sync_key, r.action, r.reason)
                     for r in conn.execute(query)]
+
+
+def _run_fields(fields: dict[str, object]) -> dict[str, object]:
+    """Checked columns of a run row to write, with the heartbeat bumped (a live run)."""
+    unknown = set(fields) - set(t.runs.c.keys())
+    if unknown:
+        raise StoreError(f"update_run: unknown run fields {sorted(unknown)}")
+    return {"heartbeat_at": utc_now(), **fields}
 
 
 def _rejection_filters(run_id: int, *, code: str | None, column: str | None,

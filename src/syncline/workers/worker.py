@@ -60,12 +60,14 @@ class WorkerRuntime:
                                              resend_events=resend_events)
         except RunLockedError:
             run_id = store.start_run(sync, trigger=trigger, full=full)
-            store.finish_run(run_id, "skipped", error=(
-                f"the previous run was still going at {datetime.now(UTC).isoformat()}; this "
-                "run was skipped"))
+            # named after its task and its due run before its status is final: whoever sees
+            # it skipped can already find it by either
             store.update_run(run_id, task_id=task_id)
             if due is not None:
                 coordination.fire_ran_as(sync, due, run_id)
+            store.finish_run(run_id, "skipped", error=(
+                f"the previous run was still going at {datetime.now(UTC).isoformat()}; this "
+                "run was skipped"))
             return run_id
         store.update_run(run_id, task_id=task_id)
         if due is not None:  # at once: if this worker dies, the fire still names its run

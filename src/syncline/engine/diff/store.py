@@ -207,18 +207,18 @@ class SQLStore:
     """
 
     def __init__(self, engine: sa.Engine, source: Source, dialect: DiffDialect,
-                 owns_engine: bool) -> None:
+                 owns_engine: bool, namespace: str = "") -> None:
+        """``namespace``: the prefix of the table names (MySQL/MariaDB: ``<database>__``, one
+        ``syncline`` database serving every database of the server)."""
         self.dialect, self._engine, self._source = dialect, engine, source
         self._owns = owns_engine
-        self.namespace = ""
+        self.namespace = namespace
         self.location = (f"the `syncline_*` tables of source `{source.name}`"
                          if dialect.schema is None else
                          f"the `syncline` schema of source `{source.name}`")
-        if dialect.sqlglot == "mysql":  # one `syncline` database serves every database
-            database = self.query('SELECT DATABASE()')[0][0] or 'none'
-            self.namespace = f"{database}__"
-            self.location = (f"the `syncline` database beside `{database}` (source "
-                             f"`{source.name}`)")
+        if dialect.sqlglot == "mysql":
+            self.location = (f"the `syncline` database beside `{namespace.removesuffix('__')}` "
+                             f"(source `{source.name}`)")
 
     def execute(self, statements: Sequence[str]) -> None:
         """One transaction (MySQL commits DDL implicitly: each CREATE is then its own)."""
@@ -277,8 +277,9 @@ def _sqlite_engine(source_engine: sa.Engine, name: str) -> sa.Engine:
     return sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.NullPool)
 
 
-def sql_store(source: Source, sync_name: str) -> SQLStore:
-    """The diff store inside a writable SQL source; a clear error when it cannot be one."""
+def sql_store(source: Source, sync_name: str, namespace: str = "") -> SQLStore:
+    """The diff store inside a writable SQL source (whether the diff may run there is decided
+    by ``engine/placement.py``); a clear error when the source has no engine to run it on."""
     engine = getattr(source, "engine", None)
     dialect = DIALECTS.get(source.capabilities.dialect)
     if not isinstance(engine, sa.Engine) or dialect is None:
@@ -286,10 +287,7 @@ def sql_store(source: Source, sync_name: str) -> SQLStore:
                           f"`{source.name}` ({source.capabilities.dialect}); use `diff: local`.")
     if dialect.sqlglot == "sqlite":
         return SQLStore(_sqlite_engine(engine, source.name), source, dialect, owns_engine=True)
-    if not dialect.upsert.startswith("INSERT"):
-        raise ConfigError(f"sync `{sync_name}`: `diff: source` on {dialect.sqlglot} is rendered "
-                          "but not yet run by Syncline; use `diff: local` for now.")
-    return SQLStore(engine, source, dialect, owns_engine=False)
+    return SQLStore(engine, source, dialect, owns_engine=False, namespace=namespace)
 
 
 def map_store_error(exc: Exception, sync_name: str, model: str, key: str) -> Exception:
