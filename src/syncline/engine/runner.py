@@ -21,6 +21,7 @@ from typing import Literal
 from syncline.alerts import AlertNotifier
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
+from syncline.destinations.base import EncodesByColumn
 from syncline.engine import deletes, validation
 from syncline.engine.delivery import Batch, Delivery, RetryPolicy
 from syncline.engine.guard import SnapshotGuard
@@ -331,23 +332,27 @@ class Runner:
             summary.error = "cancelled by a user"
 
     def _send_plan(self, run: OpenedRun, plan: Plan, delivery: Delivery, lease: Lease) -> None:
-        """Cut the plan into batches and send them, until it ends or the run stops."""
-        size, pending = run.sync.batch_size, Batch([], [], [])
+        """Cut the plan into batches and send them, until it ends or the run stops.
+
+        Chunks wait whole in ``pending`` until they hold a batch: each batch is cut once, by
+        index, rather than re-slicing everything still pending for every batch.
+        """
+        size, pending, count = run.sync.batch_size, list[Batch](), 0
         last_store = time.monotonic()
         for chunk in validation.chunks(run, plan, self.outcomes):
-            pending.keys += chunk.keys
-            pending.hashes += chunk.hashes
-            pending.records += chunk.records
-            while len(pending.records) >= size and not self._stopping(run):
-                batch = Batch(pending.keys[:size], pending.hashes[:size], pending.records[:size])
-                pending = Batch(pending.keys[size:], pending.hashes[size:], pending.records[size:])
+            if chunk.keys:
+                pending.append(chunk)
+                count += len(chunk.keys)
+            while count >= size and not self._stopping(run):
+                batch, pending = _take(pending, size)
+                count -= size
                 self._submit(run, delivery, batch)
             if self._stopping(run):
                 break
             if time.monotonic() - last_store > _STORE_EVERY_S:
                 last_store = self._heartbeat(run, lease)
-        if pending.records and not self._stopping(run):
-            self._submit(run, delivery, pending)
+        if pending and not self._stopping(run):
+            self._submit(run, delivery, Batch.join(pending))
 
     def _delete(self, run: OpenedRun, plan: Plan, lease: Lease) -> None:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
@@ -381,7 +386,11 @@ class Runner:
         return run.aborted is not None or self.cancel.is_set() or lost
 
     def _submit(self, run: OpenedRun, delivery: Delivery, batch: Batch) -> None:
-        batch.body = run.client.encode(batch.records)
+        client = run.client
+        if batch.encoded is not None and isinstance(client, EncodesByColumn):
+            batch.body = client.encode_body(batch.encoded)
+        else:
+            batch.body = client.encode(list(batch.records))
         finished = delivery.wait_for_slot()
         if not self._stopping(run):  # a stop while waiting for a slot: this batch is not sent
             if run.first_upload is None:
@@ -411,6 +420,22 @@ class Runner:
             return "cancelled" if summary.error == "cancelled by a user" else "failed"
         return run_status(SUCCEEDED, rejected=summary.rejected, invalid=summary.invalid,
                           fields_dropped=summary.fields_dropped)
+
+
+def _take(pending: list[Batch], size: int) -> tuple[Batch, list[Batch]]:
+    """The first ``size`` rows of the chunks in ``pending`` as one batch, and what is left."""
+    parts: list[Batch] = []
+    wanted = size
+    for at, chunk in enumerate(pending):
+        if len(chunk.keys) < wanted:
+            parts.append(chunk)
+            wanted -= len(chunk.keys)
+            continue
+        head, rest = chunk.cut(wanted)
+        parts.append(head)
+        left = pending[at + 1:]
+        return Batch.join(parts), [rest, *left] if rest.keys else left
+    raise AssertionError("fewer pending rows than a batch")  # the caller counted them
 
 
 def full_resend_refused(name: str) -> str:

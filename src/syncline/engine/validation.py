@@ -9,12 +9,12 @@ same steps over a whole plan for ``syncline plan`` and the dashboard's preview, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import cast
 
-from syncline.destinations.base import FieldFault, Record, Rejection
+from syncline.destinations.base import EncodesByColumn, FieldFault, Record, Rejection
 from syncline.engine.builder import RecordBuilder
-from syncline.engine.delivery import Batch
+from syncline.engine.delivery import Batch, Picked
 from syncline.engine.opened import OpenedRun
 from syncline.engine.outcomes import Outcomes
 from syncline.engine.planner import HASH, Plan
@@ -53,15 +53,18 @@ def chunks(run: OpenedRun, plan: Plan, outcomes: Outcomes) -> Iterator[Batch]:
         for i, faults in drops.items():
             if i not in rejections:
                 outcomes.drop_fields(run, built.keys[i], faults)
-        if not rejections:
-            yield Batch(built.keys, hashes, cast(list[Record], built.records))
-            continue
-        run.reached += len(rejections)
-        for i in sorted(rejections):
-            outcomes.reject(run, built.keys[i], rejections[i], built.records[i])
-        keep = [i for i in range(len(built.keys)) if i not in rejections]
-        yield Batch([built.keys[i] for i in keep], [hashes[i] for i in keep],
-                    [cast(Record, built.records[i]) for i in keep])
+        keep: Sequence[int] = range(len(built.keys))
+        if rejections:
+            run.reached += len(rejections)
+            for i in sorted(rejections):
+                outcomes.reject(run, built.keys[i], rejections[i], built.records[i])
+            keep = [i for i in keep if i not in rejections]
+        encoded = None
+        if isinstance(run.client, EncodesByColumn):
+            encoded = run.client.encode_rows(built.columns, keep, built.changed())
+        yield Batch([built.keys[i] for i in keep] if rejections else built.keys,
+                    [hashes[i] for i in keep] if rejections else hashes,
+                    Picked(built.records, keep), encoded=encoded)  # fmt: skip
 
 
 def local_rejection(run: OpenedRun, record: Record) -> Rejection | None:
