@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -171,7 +171,6 @@ class DestinationClient(Protocol):
         """Release connections."""
 
 
-@runtime_checkable
 class EncodesByColumn(Protocol):
     """A destination that encodes records from the columns the engine built (optional).
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Literal
+from typing import Literal, cast
 
 from syncline.alerts import AlertNotifier
 from syncline.config.load import LoadedProject
@@ -386,11 +386,10 @@ class Runner:
         return run.aborted is not None or self.cancel.is_set() or lost
 
     def _submit(self, run: OpenedRun, delivery: Delivery, batch: Batch) -> None:
-        client = run.client
-        if batch.encoded is not None and isinstance(client, EncodesByColumn):
-            batch.body = client.encode_body(batch.encoded)
+        if batch.encoded is not None:  # only a destination that encodes by column gives them
+            batch.body = cast(EncodesByColumn, run.client).encode_body(batch.encoded)
         else:
-            batch.body = client.encode(list(batch.records))
+            batch.body = run.client.encode(list(batch.records))
         finished = delivery.wait_for_slot()
         if not self._stopping(run):  # a stop while waiting for a slot: this batch is not sent
             if run.first_upload is None:

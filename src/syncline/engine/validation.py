@@ -59,9 +59,12 @@ def chunks(run: OpenedRun, plan: Plan, outcomes: Outcomes) -> Iterator[Batch]:
             for i in sorted(rejections):
                 outcomes.reject(run, built.keys[i], rejections[i], built.records[i])
             keep = [i for i in keep if i not in rejections]
+        # a destination that encodes by column (EncodesByColumn, optional for a plugin)
+        encode_rows = getattr(run.client, "encode_rows", None)
         encoded = None
-        if isinstance(run.client, EncodesByColumn):
-            encoded = run.client.encode_rows(built.columns, keep, built.changed())
+        if encode_rows is not None:
+            encoded = cast(EncodesByColumn, run.client).encode_rows(
+                built.columns, keep, built.changed())  # fmt: skip
         yield Batch([built.keys[i] for i in keep] if rejections else built.keys,
                     [hashes[i] for i in keep] if rejections else hashes,
                     Picked(built.records, keep), encoded=encoded)  # fmt: skip
