@@ -24,11 +24,14 @@ __all__ = ["check_all", "chunks", "local_rejection"]
 _EXAMPLES = 3  # example keys `plan` shows per rejection code and column
 
 
-def chunks(run: OpenedRun, plan: Plan, outcomes: Outcomes) -> Iterator[Batch]:
+def chunks(
+    run: OpenedRun, plan: Plan, outcomes: Outcomes, *, encode: bool = True
+) -> Iterator[Batch]:
     """The plan's valid records, a chunk per Arrow batch; rejected rows are noted on the way.
 
     The destination screens each chunk by column; only the rows it suspects are checked
-    one by one, with the exact rules.
+    one by one, with the exact rules. With ``encode``, a destination that encodes by column
+    (``EncodesByColumn``) encodes each chunk's records (``Batch.encoded``).
     """
     builder = RecordBuilder(run.sync, run.mapping)
     drop = run.sync.on_invalid_field == "drop_field"
@@ -60,7 +63,7 @@ def chunks(run: OpenedRun, plan: Plan, outcomes: Outcomes) -> Iterator[Batch]:
                 outcomes.reject(run, built.keys[i], rejections[i], built.records[i])
             keep = [i for i in keep if i not in rejections]
         # a destination that encodes by column (EncodesByColumn, optional for a plugin)
-        encode_rows = getattr(run.client, "encode_rows", None)
+        encode_rows = getattr(run.client, "encode_rows", None) if encode else None
         encoded = None
         if encode_rows is not None:
             encoded = cast(EncodesByColumn, run.client).encode_rows(
@@ -108,7 +111,7 @@ def check_all(run: OpenedRun, plan: Plan, limit: int,
         if len(examples) < _EXAMPLES:
             examples.append(key)
 
-    for chunk in chunks(run, plan, outcomes):
+    for chunk in chunks(run, plan, outcomes, encode=False):
         if len(preview) < limit:
             preview.extend(chunk.records[: limit - len(preview)])
         for row in run.rejections:
