@@ -6,8 +6,6 @@ column, cheap), is this record valid (``validate``, exact), turn records into a 
 (``encode``), and deliver that body (``deliver``), with one outcome per record. Deletes are one
 more call (``delete_profiles``), confirmed or refused as a whole.
 Batching, concurrency, retries and commits belong to the engine, not to the destination.
-A destination may also encode records straight from the batch's columns (``EncodesByColumn``):
-the engine then makes no dict per record except for the rows it must look at one by one.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ __all__ = [
     "BatchOutcome",
     "DestinationCapabilities",
     "DestinationClient",
-    "EncodesByColumn",
     "FieldFault",
     "Record",
     "RecordColumns",
@@ -169,23 +166,3 @@ class DestinationClient(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-
-
-class EncodesByColumn(Protocol):
-    """A destination that encodes records from the columns the engine built (optional).
-
-    ``encode(records)`` needs one dict per record; for a large sync building those dicts and
-    encoding them is most of the CPU. A destination with these two methods gets the columns
-    instead, and the engine joins the encoded rows into requests of its own size.
-    """
-
-    def encode_rows(
-        self, columns: RecordColumns, rows: Sequence[int], records: Mapping[int, Record]
-    ) -> pa.Array | None:
-        """One encoded record per position of ``rows``, in order (a text or binary array),
-        each exactly what ``encode`` would put in a body for that record; ``records`` holds the
-        rows to encode from a dict instead (changed after they were built). None when these
-        columns cannot be encoded by column: the engine then calls ``encode``."""
-
-    def encode_body(self, rows: pa.Array) -> bytes:
-        """The request body for records encoded by ``encode_rows`` (concatenated arrays)."""

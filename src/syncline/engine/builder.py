@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
 import pyarrow as pa
 
@@ -30,60 +31,16 @@ from syncline.engine.multivalue import multi_values
 __all__ = ["BuiltBatch", "RecordBuilder"]
 
 
-class BuiltRecords(Sequence[Record | None]):
-    """A batch's records, each made a dict only when asked for: None for a row that failed.
-
-    Requests are encoded from the columns (``DestinationClient.encode_rows``); a dict is made
-    for the rows that need one (a suspect the exact rules check, a rejection, the preview).
-    ``records[i] = record`` replaces a row's record (a field dropped): ``changed`` holds those.
-    """
-
-    def __init__(self, columns: RecordColumns, failed: Collection[int],
-                 dropped: Mapping[int, list[tuple[str, Rejection]]]) -> None:  # fmt: skip
-        self._columns, self._failed, self._dropped = columns, frozenset(failed), dropped
-        self.changed: dict[int, Record] = {}
-        self._made: dict[int, Record] = {}
-
-    def __len__(self) -> int:
-        return len(self._columns.identities)
-
-    @overload
-    def __getitem__(self, i: int) -> Record | None: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Record | None]: ...
-
-    def __getitem__(self, i: int | slice) -> Record | list[Record | None] | None:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        if i in self._failed:
-            return None
-        if i in self.changed:
-            return self.changed[i]
-        record = self._made.get(i)
-        if record is None:
-            record = self._made[i] = _record(self._columns, i, self._dropped.get(i, ()))
-        return record
-
-    def __setitem__(self, i: int, record: Record) -> None:
-        self.changed[i] = record
-
-
 @dataclass
 class BuiltBatch:
     """One Arrow batch turned into records: a record, or a rejection, per row.
 
-    ``columns`` holds the values by column, so the destination can check its rules once
-    per column (``DestinationClient.suspects``) instead of once per record, and encode the
-    requests from them (``DestinationClient.encode_rows``).
+    ``columns`` holds the same values by column, so the destination can check its rules once
+    per column (``DestinationClient.suspects``) instead of once per record.
     """
 
     keys: list[str]
-    records: BuiltRecords
+    records: list[Record | None]
     rejections: Failures
     columns: RecordColumns
     dropped: dict[int, list[tuple[str, Rejection]]] = dataclasses.field(default_factory=dict)
@@ -92,21 +49,17 @@ class BuiltBatch:
 
     def rows(self) -> list[tuple[str, Record | None, Rejection | None]]:
         """``(key, record, None)`` or ``(key, None, rejection)`` per row, in order."""
-        return [(k, self.records[i], self.rejections.get(i)) for i, k in enumerate(self.keys)]
-
-    def changed(self) -> dict[int, Record]:
-        """Rows whose record is not the one the columns make (a field dropped): by dict."""
-        out = {i: r for i in self.dropped if (r := self.records[i]) is not None}
-        out.update(self.records.changed)
-        return out
+        return [
+            (k, r, self.rejections.get(i))
+            for i, (k, r) in enumerate(zip(self.keys, self.records, strict=True))
+        ]
 
 
 class RecordBuilder:
     """Turns Arrow batches of a sync's model into CleverTap records, one outcome per row.
 
-    Work is done by column (one ``to_pylist`` and one converter per field); no record is
-    assembled here: per-row Python code is what limits throughput, so requests are encoded
-    from the columns by the destination and a record's dict is made only when asked for.
+    Work is done by column (one ``to_pylist`` and one converter per field) and records are
+    assembled with C-level ``dict(zip(...))``: per-row Python code is what limits throughput.
     """
 
     def __init__(self, sync: SyncConfig, mapping: ResolvedMapping) -> None:
@@ -146,19 +99,31 @@ class RecordBuilder:
         users = array(s.user_column)
         same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(users.type)
         identities = keys if same else _texts(users)  # text keys are the same text in SQL
+        data = _dicts(self._fields, values, n)
+        for i, faults in dropped.items():
+            for name, _ in faults:
+                data[i].pop(name, None)  # a null sent on purpose would clear the property
         properties = dict(zip(self._fields, values, strict=True))
         if self._profile:
-            columns = RecordColumns("profile", s.identity_field, identities, properties,
-                                    arrays=arrays)  # fmt: skip
+            field = s.identity_field
+            records: list[Record | None] = [
+                {field: user, "type": "profile", "profileData": d}
+                for user, d in zip(identities, data, strict=True)
+            ]
+            columns = RecordColumns("profile", field, identities, properties, arrays=arrays)
         else:
-            columns = self._events(array, n, identities, properties, arrays, failures)
-        records = BuiltRecords(columns, failures, dropped)
+            records, columns = self._events(
+                array, n, identities, data, properties, arrays, failures
+            )
+        for i in failures:
+            records[i] = None
         return BuiltBatch(keys, records, failures, columns, dropped)
 
     def _events(
         self, array: Callable[[str], pa.Array], n: int, identities: list[str],
-        properties: dict[str, list[Any]], arrays: dict[str, pa.Array], failures: Failures,
-    ) -> RecordColumns:  # fmt: skip
+        data: list[dict[str, Any]], properties: dict[str, list[Any]],
+        arrays: dict[str, pa.Array], failures: Failures,
+    ) -> tuple[list[Record | None], RecordColumns]:  # fmt: skip
         s = self._sync
         names: list[Any] = (
             array(s.event_name_column).to_pylist() if s.event_name_column else [s.event_name] * n
@@ -171,9 +136,28 @@ class RecordBuilder:
         if s.items_column:
             items, bad = items_column(array(s.items_column), s.items_column)
             _merge(failures, bad)
-        return RecordColumns("event", s.identity_field, identities, properties,
-                             event_names=names, timestamps=stamps, items=items,
-                             arrays=arrays)  # fmt: skip
+            for d, row_items in zip(data, items, strict=True):
+                if row_items is not None:
+                    d["Items"] = row_items
+        field = s.identity_field
+        records: list[Record | None] = []
+        for i, (user, name, d) in enumerate(zip(identities, names, data, strict=True)):
+            record: Record = {field: user, "type": "event", "evtName": name}
+            if stamps is not None:
+                record["ts"] = stamps[i]
+            record["evtData"] = d
+            records.append(record)
+        columns = RecordColumns(
+            "event",
+            field,
+            identities,
+            properties,
+            event_names=names,
+            timestamps=stamps,
+            items=items,
+            arrays=arrays,
+        )
+        return records, columns
 
 
 def _field_values(
@@ -212,23 +196,15 @@ def _texts(array: pa.Array) -> list[str]:
     return [to_string(v) if v is not None else "" for v in values]
 
 
-def _record(
-    columns: RecordColumns, i: int, dropped: Iterable[tuple[str, Rejection]]
-) -> Record:
-    """Row ``i``'s record as a dict, nulls left out (``on_null: clear`` turned them into
+def _dicts(fields: tuple[str, ...], values: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """One properties dict per row, nulls left out (``on_null: clear`` turned them into
     ``$delete`` already): a JSON null is never sent, no CleverTap doc says what it does."""
-    data = {name: v for name, column in columns.properties.items() if (v := column[i]) is not None}
-    for name, _ in dropped:
-        data.pop(name, None)  # a null sent on purpose would clear the property
-    field = columns.identity_field
-    if columns.object == "profile":
-        return {field: columns.identities[i], "type": "profile", "profileData": data}
-    if columns.items is not None and columns.items[i] is not None:
-        data["Items"] = columns.items[i]
-    names = columns.event_names
-    record: Record = {field: columns.identities[i], "type": "event",
-                      "evtName": names[i] if names is not None else None}  # fmt: skip
-    if columns.timestamps is not None:
-        record["ts"] = columns.timestamps[i]
-    record["evtData"] = data
-    return record
+    if not fields:
+        return [{} for _ in range(n)]
+    rows = list(map(dict, map(zip, itertools.repeat(fields), zip(*values, strict=True))))
+    for field, column in zip(fields, values, strict=True):
+        if None not in column:
+            continue
+        for i in [i for i, v in enumerate(column) if v is None]:
+            del rows[i][field]
+    return rows

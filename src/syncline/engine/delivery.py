@@ -21,18 +21,15 @@ back with ``attempts == 0``.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Protocol, overload
+from typing import Protocol
 
 import httpx
-import pyarrow as pa
 
 from syncline.destinations.base import BatchOutcome, DestinationClient, Record
 from syncline.errors import (
@@ -43,8 +40,8 @@ from syncline.errors import (
     Transient,
 )
 
-__all__ = ["Batch", "BatchResult", "Budget", "Delivery", "Joined", "Picked", "RetryPolicy",
-           "is_ambiguous", "uploads_in_flight"]
+__all__ = ["Batch", "BatchResult", "Budget", "Delivery", "RetryPolicy", "is_ambiguous",
+           "uploads_in_flight"]
 
 _CANCEL_POLL_S = 0.1
 
@@ -88,95 +85,12 @@ class RetryPolicy:
 
 @dataclass(slots=True)
 class Batch:
-    """One request's worth of records, with the sync keys and row hashes they came from.
-
-    ``encoded``: the records already encoded by the destination, one per row
-    (``EncodesByColumn.encode_rows``), when it encodes by column; ``records`` then makes each
-    record's dict only when asked for (a rejection's record).
-    """
+    """One request's worth of records, with the sync keys and row hashes they came from."""
 
     keys: list[str]
     hashes: list[object]
-    records: Sequence[Record]
+    records: list[Record]
     body: bytes = b""
-    encoded: pa.Array | None = None
-
-    def cut(self, size: int) -> tuple[Batch, Batch]:
-        """The first ``size`` rows, and the rest."""
-        head = Batch(self.keys[:size], self.hashes[:size], self.records[:size])
-        rest = Batch(self.keys[size:], self.hashes[size:], self.records[size:])
-        if self.encoded is not None:
-            head.encoded, rest.encoded = self.encoded[:size], self.encoded[size:]
-        return head, rest
-
-    @staticmethod
-    def join(parts: Sequence[Batch]) -> Batch:
-        """One batch of ``parts``' rows, in order."""
-        if len(parts) == 1:
-            return parts[0]
-        records = (
-            list(itertools.chain.from_iterable(p.records for p in parts))
-            if all(isinstance(p.records, list) for p in parts)
-            else Joined([p.records for p in parts])
-        )
-        joined = Batch([k for p in parts for k in p.keys], [h for p in parts for h in p.hashes],
-                       records)  # fmt: skip
-        encoded = [p.encoded for p in parts]
-        if all(e is not None for e in encoded):
-            joined.encoded = pa.concat_arrays([e for e in encoded if e is not None])
-        return joined
-
-
-class Picked(Sequence[Record]):
-    """Some rows of a batch's records (``rows``: their positions), without making their dicts:
-    a record is made when asked for."""
-
-    def __init__(self, source: Sequence[Record | None], rows: Sequence[int]) -> None:
-        self._source, self._rows = source, rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, i: int) -> Record: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> Picked: ...
-
-    def __getitem__(self, i: int | slice) -> Record | Picked:
-        if isinstance(i, slice):
-            return Picked(self._source, self._rows[i])
-        record = self._source[self._rows[i]]
-        if record is None:
-            raise ValueError(f"row {self._rows[i]} has no record (it failed)")
-        return record
-
-
-class Joined(Sequence[Record]):
-    """Records of several batches as one sequence, without making their dicts."""
-
-    def __init__(self, parts: Sequence[Sequence[Record]]) -> None:
-        self._parts = parts
-        self._starts = list(itertools.accumulate((len(p) for p in parts), initial=0))
-
-    def __len__(self) -> int:
-        return self._starts[-1]
-
-    @overload
-    def __getitem__(self, i: int) -> Record: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[Record]: ...
-
-    def __getitem__(self, i: int | slice) -> Record | Sequence[Record]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        part = bisect.bisect_right(self._starts, i) - 1
-        return self._parts[part][i - self._starts[part]]
 
 
 @dataclass(slots=True)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Literal, cast
+from typing import Literal
 
 from syncline.alerts import AlertNotifier
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
-from syncline.destinations.base import EncodesByColumn
+from syncline.destinations.base import Record
 from syncline.engine import deletes, validation
 from syncline.engine.delivery import Batch, Delivery, RetryPolicy
 from syncline.engine.guard import SnapshotGuard
@@ -352,7 +352,7 @@ class Runner:
             if time.monotonic() - last_store > _STORE_EVERY_S:
                 last_store = self._heartbeat(run, lease)
         if pending and not self._stopping(run):
-            self._submit(run, delivery, Batch.join(pending))
+            self._submit(run, delivery, _take(pending, count)[0])
 
     def _delete(self, run: OpenedRun, plan: Plan, lease: Lease) -> None:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
@@ -386,10 +386,7 @@ class Runner:
         return run.aborted is not None or self.cancel.is_set() or lost
 
     def _submit(self, run: OpenedRun, delivery: Delivery, batch: Batch) -> None:
-        if batch.encoded is not None:  # only a destination that encodes by column gives them
-            batch.body = cast(EncodesByColumn, run.client).encode_body(batch.encoded)
-        else:
-            batch.body = run.client.encode(list(batch.records))
+        batch.body = run.client.encode(batch.records)
         finished = delivery.wait_for_slot()
         if not self._stopping(run):  # a stop while waiting for a slot: this batch is not sent
             if run.first_upload is None:
@@ -422,18 +419,31 @@ class Runner:
 
 
 def _take(pending: list[Batch], size: int) -> tuple[Batch, list[Batch]]:
-    """The first ``size`` rows of the chunks in ``pending`` as one batch, and what is left."""
-    parts: list[Batch] = []
-    wanted = size
+    """The first ``size`` rows of the chunks in ``pending`` as one batch, and what is left.
+
+    A chunk of exactly ``size`` rows (every row of a plan batch valid) is sent as it is.
+    """
+    first = pending[0]
+    if len(first.keys) == size:
+        return first, pending[1:]
+    keys: list[str] = []
+    hashes: list[object] = []
+    records: list[Record] = []
     for at, chunk in enumerate(pending):
+        wanted = size - len(keys)
         if len(chunk.keys) < wanted:
-            parts.append(chunk)
-            wanted -= len(chunk.keys)
+            keys += chunk.keys
+            hashes += chunk.hashes
+            records += chunk.records
             continue
-        head, rest = chunk.cut(wanted)
-        parts.append(head)
+        keys += chunk.keys[:wanted]
+        hashes += chunk.hashes[:wanted]
+        records += chunk.records[:wanted]
         left = pending[at + 1:]
-        return Batch.join(parts), [rest, *left] if rest.keys else left
+        if len(chunk.keys) > wanted:
+            left.insert(0, Batch(chunk.keys[wanted:], chunk.hashes[wanted:],
+                                 chunk.records[wanted:]))  # fmt: skip
+        return Batch(keys, hashes, records), left
     raise AssertionError("fewer pending rows than a batch")  # the caller counted them
 
 

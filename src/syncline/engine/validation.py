@@ -9,12 +9,12 @@ same steps over a whole plan for ``syncline plan`` and the dashboard's preview, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import cast
 
-from syncline.destinations.base import EncodesByColumn, FieldFault, Record, Rejection
+from syncline.destinations.base import FieldFault, Record, Rejection
 from syncline.engine.builder import RecordBuilder
-from syncline.engine.delivery import Batch, Picked
+from syncline.engine.delivery import Batch
 from syncline.engine.opened import OpenedRun
 from syncline.engine.outcomes import Outcomes
 from syncline.engine.planner import HASH, Plan
@@ -24,14 +24,11 @@ __all__ = ["check_all", "chunks", "local_rejection"]
 _EXAMPLES = 3  # example keys `plan` shows per rejection code and column
 
 
-def chunks(
-    run: OpenedRun, plan: Plan, outcomes: Outcomes, *, encode: bool = True
-) -> Iterator[Batch]:
+def chunks(run: OpenedRun, plan: Plan, outcomes: Outcomes) -> Iterator[Batch]:
     """The plan's valid records, a chunk per Arrow batch; rejected rows are noted on the way.
 
     The destination screens each chunk by column; only the rows it suspects are checked
-    one by one, with the exact rules. With ``encode``, a destination that encodes by column
-    (``EncodesByColumn``) encodes each chunk's records (``Batch.encoded``).
+    one by one, with the exact rules.
     """
     builder = RecordBuilder(run.sync, run.mapping)
     drop = run.sync.on_invalid_field == "drop_field"
@@ -56,21 +53,15 @@ def chunks(
         for i, faults in drops.items():
             if i not in rejections:
                 outcomes.drop_fields(run, built.keys[i], faults)
-        keep: Sequence[int] = range(len(built.keys))
-        if rejections:
-            run.reached += len(rejections)
-            for i in sorted(rejections):
-                outcomes.reject(run, built.keys[i], rejections[i], built.records[i])
-            keep = [i for i in keep if i not in rejections]
-        # a destination that encodes by column (EncodesByColumn, optional for a plugin)
-        encode_rows = getattr(run.client, "encode_rows", None) if encode else None
-        encoded = None
-        if encode_rows is not None:
-            encoded = cast(EncodesByColumn, run.client).encode_rows(
-                built.columns, keep, built.changed())  # fmt: skip
-        yield Batch([built.keys[i] for i in keep] if rejections else built.keys,
-                    [hashes[i] for i in keep] if rejections else hashes,
-                    Picked(built.records, keep), encoded=encoded)  # fmt: skip
+        if not rejections:
+            yield Batch(built.keys, hashes, cast(list[Record], built.records))
+            continue
+        run.reached += len(rejections)
+        for i in sorted(rejections):
+            outcomes.reject(run, built.keys[i], rejections[i], built.records[i])
+        keep = [i for i in range(len(built.keys)) if i not in rejections]
+        yield Batch([built.keys[i] for i in keep], [hashes[i] for i in keep],
+                    [cast(Record, built.records[i]) for i in keep])
 
 
 def local_rejection(run: OpenedRun, record: Record) -> Rejection | None:
@@ -111,7 +102,7 @@ def check_all(run: OpenedRun, plan: Plan, limit: int,
         if len(examples) < _EXAMPLES:
             examples.append(key)
 
-    for chunk in chunks(run, plan, outcomes, encode=False):
+    for chunk in chunks(run, plan, outcomes):
         if len(preview) < limit:
             preview.extend(chunk.records[: limit - len(preview)])
         for row in run.rejections:

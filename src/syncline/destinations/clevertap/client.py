@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 import httpx
 import orjson
-import pyarrow as pa
 
 from syncline.config.models import CleverTapDestinationConfig
 from syncline.destinations.base import (
@@ -30,7 +29,6 @@ from syncline.destinations.base import (
     Rejection,
 )
 from syncline.destinations.clevertap import CAPABILITIES, rules, screen
-from syncline.destinations.clevertap.encode import encode_body, encode_rows
 from syncline.destinations.clevertap.regions import REGIONS, base_url, region_host
 from syncline.errors import (
     DestinationAnswerError,
@@ -224,16 +222,6 @@ class CleverTapClient:
     def encode(self, records: Sequence[Record]) -> bytes:
         """The upload body ``{"d": [...]}``."""
         return orjson.dumps({"d": records})
-
-    def encode_rows(
-        self, columns: RecordColumns, rows: Sequence[int], records: Mapping[int, Record]
-    ) -> pa.Array | None:
-        """Each record of ``rows`` as JSON text, built by column (``encode.encode_rows``)."""
-        return encode_rows(columns, rows, records)
-
-    def encode_body(self, rows: pa.Array) -> bytes:
-        """The upload body ``{"d": [...]}`` from ``encode_rows``'s texts."""
-        return encode_body(rows)
 
     def deliver(self, body: bytes, size: int, *, dry_run: bool = False) -> BatchOutcome:
         """POST one encoded batch to ``/1/upload``; map ``unprocessed`` back to positions."""
