@@ -21,6 +21,7 @@ from typing import Literal
 from syncline.alerts import AlertNotifier
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
+from syncline.destinations.base import Record
 from syncline.engine import deletes, validation
 from syncline.engine.delivery import Batch, Delivery, RetryPolicy
 from syncline.engine.guard import SnapshotGuard
@@ -332,23 +333,27 @@ class Runner:
             summary.error = "cancelled by a user"
 
     def _send_plan(self, run: OpenedRun, plan: Plan, delivery: Delivery, lease: Lease) -> None:
-        """Cut the plan into batches and send them, until it ends or the run stops."""
-        size, pending = run.sync.batch_size, Batch([], [], [])
+        """Cut the plan into batches and send them, until it ends or the run stops.
+
+        Chunks wait whole in ``pending`` until they hold a batch: each batch is cut once, by
+        index, rather than re-slicing everything still pending for every batch.
+        """
+        size, pending, count = run.sync.batch_size, list[Batch](), 0
         last_store = time.monotonic()
         for chunk in validation.chunks(run, plan, self.outcomes):
-            pending.keys += chunk.keys
-            pending.hashes += chunk.hashes
-            pending.records += chunk.records
-            while len(pending.records) >= size and not self._stopping(run):
-                batch = Batch(pending.keys[:size], pending.hashes[:size], pending.records[:size])
-                pending = Batch(pending.keys[size:], pending.hashes[size:], pending.records[size:])
+            if chunk.keys:
+                pending.append(chunk)
+                count += len(chunk.keys)
+            while count >= size and not self._stopping(run):
+                batch, pending = _take(pending, size)
+                count -= size
                 self._submit(run, delivery, batch)
             if self._stopping(run):
                 break
             if time.monotonic() - last_store > _STORE_EVERY_S:
                 last_store = self._heartbeat(run, lease)
-        if pending.records and not self._stopping(run):
-            self._submit(run, delivery, pending)
+        if pending and not self._stopping(run):
+            self._submit(run, delivery, _take(pending, count)[0])
 
     def _delete(self, run: OpenedRun, plan: Plan, lease: Lease) -> None:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
@@ -412,6 +417,35 @@ class Runner:
             return "cancelled" if summary.error == "cancelled by a user" else "failed"
         return run_status(SUCCEEDED, rejected=summary.rejected, invalid=summary.invalid,
                           fields_dropped=summary.fields_dropped)
+
+
+def _take(pending: list[Batch], size: int) -> tuple[Batch, list[Batch]]:
+    """The first ``size`` rows of the chunks in ``pending`` as one batch, and what is left.
+
+    A chunk of exactly ``size`` rows (every row of a plan batch valid) is sent as it is.
+    """
+    first = pending[0]
+    if len(first.keys) == size:
+        return first, pending[1:]
+    keys: list[str] = []
+    hashes: list[object] = []
+    records: list[Record] = []
+    for at, chunk in enumerate(pending):
+        wanted = size - len(keys)
+        if len(chunk.keys) < wanted:
+            keys += chunk.keys
+            hashes += chunk.hashes
+            records += chunk.records
+            continue
+        keys += chunk.keys[:wanted]
+        hashes += chunk.hashes[:wanted]
+        records += chunk.records[:wanted]
+        left = pending[at + 1:]
+        if len(chunk.keys) > wanted:
+            left.insert(0, Batch(chunk.keys[wanted:], chunk.hashes[wanted:],
+                                 chunk.records[wanted:]))  # fmt: skip
+        return Batch(keys, hashes, records), left
+    raise AssertionError("fewer pending rows than a batch")  # the caller counted them
 
 
 def full_resend_refused(name: str) -> str:
