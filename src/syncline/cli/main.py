@@ -23,8 +23,6 @@ from rich.table import Table
 
 from syncline.cli.output import console, err_console, handles_errors, print_json
 from syncline.errors import ConfigError
-from syncline.store.counts import LABELS
-from syncline.store.statuses import CANCELLED, is_success, status_text
 
 if TYPE_CHECKING:
     from syncline.engine.runner import Runner
@@ -290,6 +288,7 @@ def run(
     """
     from syncline.cli.selected import list_syncs, run_selected
     from syncline.cli.signals import EXIT_INTERRUPTED, stop_on_signals
+    from syncline.store.statuses import CANCELLED, is_success, status_text
 
     if sync is not None and select:
         raise ConfigError("give a sync or --select, not both")
@@ -344,6 +343,8 @@ _SHOWN_IF_SET = ("not_sent", "in_doubt_skipped", "in_doubt_resent", "fields_drop
 
 def _print_summary(data: dict[str, Any], *, title: str) -> None:
     """The run summary: every count of `syncline.store.counts`, in its order and words."""
+    from syncline.store.counts import LABELS
+
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -385,6 +386,8 @@ def runs(
     as_json: JsonOpt = False,
 ) -> None:
     """Run history: status and counts of the newest runs (every count: --json)."""
+    from syncline.store.statuses import status_text
+
     with _store(project) as store:
         records = store.runs(sync, limit=limit)
     if as_json:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from syncline.cli.output import console, handles_errors, print_json
-from syncline.config.models import ModelConfig
 from syncline.errors import ConfigError
-from syncline.sources.base import Source
+
+if TYPE_CHECKING:  # imported on use: `syncline --version` needs neither pyarrow nor pydantic
+    from syncline.sources.base import Source
 
 __all__ = ["sources_app"]
 
@@ -81,6 +82,7 @@ def columns(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Columns of a table or a query, with the source's types."""
+    from syncline.config.models import ModelConfig
     from syncline.sources.registry import model_sql
 
     try:

@@ -33,8 +33,11 @@ __all__ = ["HASH", "KEY", "MEMORY_LIMIT", "Plan", "PlanCounts", "Planner"]
 # beside the DuckDB source, whose locked connection gets it when it opens), so memory stays
 # flat on any model size. The process holds more: ~170 MB for Python, its imports and the open
 # database, plus DuckDB's own unpooled allocations (tens of MB). 500MB put a 10M-row plan at
-# 727 MB; 200MB keeps it near 430 MB (the diff joins narrow rows, so spilling stays cheap) and
-# still leaves a 10M-key snapshot's index room to be updated.
+# 727 MB and 200MB near 430 MB. The pool fills to its limit and stays full while the plan's
+# rows are sent (the sorted plan is read back batch by batch), the very time Python's own
+# memory peaks: 100MB takes ~100 MB off the peak of every run, first or incremental, and the
+# diff joins narrow rows, so spilling more costs the 10M nothing-changed plan no measurable CPU
+# (bench/PROFILING.md, "H7"; a 10M first run committed its first 2.9M keys at ~350 MB).
 # `history: skip` marks existing keys as seen in transactions of this many keys
 HISTORY_CHUNK = 100_000
 

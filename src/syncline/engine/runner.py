@@ -18,7 +18,6 @@ import threading
 import time
 from typing import Literal
 
-from syncline.alerts import AlertNotifier
 from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
 from syncline.destinations.base import Record
@@ -182,6 +181,10 @@ class Runner:
         log.info("run finished", extra={"event": "run_end", **summary.log_fields()})
         if summary.run_id is None or not self.project.project.alerts:
             return
+        # imported here: alerts bring httpx's mail and TLS stack, which a project without
+        # alerts never needs (tests/cli/test_startup.py)
+        from syncline.alerts import AlertNotifier
+
         try:
             AlertNotifier(self.project.project, self.store).after_run(summary.run_id)
         except SynclineError as exc:  # the run is recorded; a broken alert must not hide it

@@ -32,8 +32,8 @@ from syncline.sources.model_query import check_duckdb_select
 __all__ = ["LOCKED_DOWN", "LOCK_WAIT_S", "MEMORY_LIMIT", "DuckDBSource", "open_duckdb_source",
            "wait_for_lock"]
 
-MEMORY_LIMIT = "200MB"
-"""DuckDB's buffer pool for the diff (``engine.planner`` says why 200MB); spills beyond it."""
+MEMORY_LIMIT = "100MB"
+"""DuckDB's buffer pool for the diff (``engine.planner`` says why 100MB); spills beyond it."""
 
 LOCKED_DOWN: dict[str, str | bool] = {
     "enable_external_access": False,

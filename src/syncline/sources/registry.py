@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, cast
@@ -21,24 +22,30 @@ __all__ = ["capabilities_of", "model_sql", "open_source"]
 _Opener = Callable[[str, Any, Path], Source]
 
 
-def _builtins() -> dict[str, _Opener]:
-    """Imported lazily so a broken optional source does not break the others."""
-    from syncline.sources.duckdb import open_duckdb_source
-    from syncline.sources.files import open_files_source
-    from syncline.sources.sheets import open_sheets_source
-    from syncline.sources.sql import open_sql_source
+_BUILTINS: dict[str, str] = {
+    "duckdb": "syncline.sources.duckdb:open_duckdb_source",
+    "files": "syncline.sources.files:open_files_source",
+    "google_sheets": "syncline.sources.sheets:open_sheets_source",
+    **{kind: "syncline.sources.sql:open_sql_source"
+       for kind in ("sqlite", "postgres", "mysql", "mariadb", "redshift", "snowflake", "bigquery",
+                    "databricks")},
+}
+"""Each built-in type's opener as `module:function`, imported only when a source of that type
+opens: a broken optional source does not break the others, and a run on DuckDB does not pay
+for the Google Sheets client's cryptography."""
 
-    openers: dict[str, _Opener] = {"duckdb": open_duckdb_source, "files": open_files_source,
-                                   "google_sheets": open_sheets_source}
-    for kind in ("sqlite", "postgres", "mysql", "mariadb", "redshift", "snowflake", "bigquery",
-                 "databricks"):
-        openers[kind] = open_sql_source
-    return openers
+
+def _builtin(kind: str) -> _Opener | None:
+    target = _BUILTINS.get(kind)
+    if target is None:
+        return None
+    module, function = target.split(":")
+    return cast(_Opener, getattr(import_module(module), function))
 
 
 def _opener(kind: str) -> _Opener | None:
     """The built-in opener of `kind`, else the one plugin registering it (only that one loads)."""
-    builtin = _builtins().get(kind)
+    builtin = _builtin(kind)
     if builtin is not None:
         return builtin
     for ep in entry_points(group="syncline.sources", name=kind):
@@ -56,7 +63,7 @@ def open_source(name: str, config: Any, root: Path) -> Source:
     kind = str(getattr(config, "type", ""))
     opener = _opener(kind)
     if opener is None:
-        known = sorted({*_builtins(), *(ep.name for ep in entry_points(group="syncline.sources"))})
+        known = sorted({*_BUILTINS, *(ep.name for ep in entry_points(group="syncline.sources"))})
         raise ConfigError(f"source `{name}`: unknown type `{kind}`; known types: "
                           f"{', '.join(known)}. Fix `type:` or install the plugin.")
     return opener(name, config, root)
