@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest-xdist workers for `make test`: most test time is waiting (subprocesses, servers,
-# databases, the scale-out minutes), so more workers than cores pays; `TEST_WORKERS=0` runs serially
+# databases, the scale-out minutes), so more workers than cores; `TEST_WORKERS=0` runs serially
 TEST_WORKERS ?= 4
 
 .PHONY: help venv test test-integrations lint demo dashboard bench bench-quick sandbox clean
