@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers for `make test`: most test time is waiting (subprocesses, servers,
+# databases, the scale-out minutes), so more workers than cores; `TEST_WORKERS=0` runs serially
+TEST_WORKERS ?= 4
 
 .PHONY: help venv test test-integrations lint demo dashboard bench bench-quick sandbox clean
 
@@ -20,7 +23,7 @@ venv: $(STAMP)  ## create .venv and install Syncline with its test tools
 test: $(STAMP)  ## run lint, types and the test suite
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -m "not venv" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not venv" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-integrations: $(STAMP)  ## the Dagster and Airflow tests (each builds a venv of its own: minutes)
 	$(BIN)/pytest -m venv $(PYTEST_ARGS)

@@ -18,6 +18,8 @@ from tests.workers.brokers import REDIS
 PEERS_VENV = Path(__file__).parents[2] / "bench" / ".work" / "peers-venv" / "bin" / "python"
 
 
+@pytest.mark.slow  # minutes of CPU: under pytest-xdist it starts first, with a longer timeout
+@pytest.mark.timeout(600)
 def test_quick_runs_every_workload_of_the_fair_comparison(tmp_path: Path) -> None:
     """W1, W2, W3, W5 and W7 at --quick sizes: every new row and target is written.
 

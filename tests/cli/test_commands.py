@@ -36,11 +36,14 @@ def test_sandbox_command_serves_the_upload_api_and_keeps_data(tmp_path: Path) ->
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(100):
+            deadline = time.monotonic() + 60  # a loaded machine (a parallel suite) starts slowly
+            while True:
                 try:
                     httpx.get(f"{url}/v1/connect", headers=headers, timeout=1)
                     break
                 except httpx.TransportError:
+                    assert proc.poll() is None, f"`syncline sandbox` exited ({proc.returncode})"
+                    assert time.monotonic() < deadline, "`syncline sandbox` did not start in 60 s"
                     time.sleep(0.1)
             if attempt == 0:
                 answer = httpx.post(f"{url}/1/upload", headers=headers, json={"d": [record]})

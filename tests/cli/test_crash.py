@@ -26,6 +26,10 @@ EVENTS = 20_000
 BATCH = 500
 KILLS = 3
 
+# Under pytest-xdist the three run one after another on one worker: each keeps a CPU busy for
+# minutes, and side by side on 2 cores they would each outlast the timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("crash"), pytest.mark.timeout(600)]
+
 
 def _start(project: Project, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
@@ -74,7 +78,6 @@ def crash_project(tmp_path: Path, sandbox_account: dict[str, Any]) -> EventProje
     return project
 
 
-@pytest.mark.slow
 def test_killed_event_runs_never_duplicate_and_report_what_is_missing(
     crash_project: EventProject,
 ) -> None:
@@ -88,7 +91,6 @@ def test_killed_event_runs_never_duplicate_and_report_what_is_missing(
     assert len(in_doubt) <= KILLS * 4 * BATCH  # at most the batches that were in flight
 
 
-@pytest.mark.slow
 def test_killed_event_runs_resent_in_doubt_miss_nothing(crash_project: EventProject) -> None:
     crash_project.configure_events(batch_size=BATCH)
     in_doubt = _crash_then_finish(crash_project, "orders", "--resend-in-doubt")
@@ -98,7 +100,6 @@ def test_killed_event_runs_resent_in_doubt_miss_nothing(crash_project: EventProj
     assert duplicated <= in_doubt
 
 
-@pytest.mark.slow
 def test_killed_profile_runs_end_equal_to_the_source(tmp_path: Path,
                                                      sandbox_account: dict[str, Any]) -> None:
     project = Project.create(tmp_path, sandbox_account, users=8_000)

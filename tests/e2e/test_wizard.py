@@ -13,12 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dashboard import (
+from tests.e2e.conftest import needs_chromium
+
+needs_chromium()  # before test_dashboard: without Chromium it is only half imported
+
+from tests.e2e.test_dashboard import (  # noqa: E402
     add_connections,
     shot,
     sign_in,
 )
-from tests.server.served import ACCOUNT, Served
+from tests.server.served import ACCOUNT, Served  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
