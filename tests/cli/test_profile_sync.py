@@ -118,7 +118,8 @@ def test_second_concurrent_run_is_refused(project: Project) -> None:
     project.config_path.write_text(
         project.config_path.read_text().replace("batch_size: 1000", "batch_size: 20")
     )
-    project.set_faults(latency_ms=500)  # 15 uploads, 4 at a time: about 2 s
+    project.set_faults(latency_ms=3000)  # 15 uploads, 4 at a time: about 12 s, so a loaded
+    # machine starts the second CLI well inside the first run
     first = subprocess.Popen(
         [sys.executable, "-m", "syncline", "run", "users", "--project", str(project.root),
          "--json"], env=project.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
