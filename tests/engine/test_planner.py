@@ -48,6 +48,7 @@ def _commit_all(planner: Planner, plan: Plan) -> None:
     for batch in plan.batches(7):
         d = batch.to_pydict()
         planner.snapshot().commit(d["__syncline_key"], d["__syncline_hash"], 1)
+    planner.snapshot().merge()  # as a run does at its end
 
 
 def test_first_second_changed_unrelated_salt(tmp_path: Path) -> None:
@@ -131,7 +132,7 @@ def test_history_skip_is_chunked_and_finishes_after_an_interruption(
     src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
     p = _planner(tmp_path, src, mode="append")
     monkeypatch.setattr(planner_module, "HISTORY_CHUNK", 2)
-    commit, calls = Snapshot.commit, []
+    commit, calls = Snapshot.accept_history, []
 
     def dies_after_one_chunk(self: Snapshot, *args: Any) -> None:
         calls.append(args)
@@ -139,10 +140,10 @@ def test_history_skip_is_chunked_and_finishes_after_an_interruption(
             raise RuntimeError("killed")
         commit(self, *args)
 
-    monkeypatch.setattr(Snapshot, "commit", dies_after_one_chunk)
+    monkeypatch.setattr(Snapshot, "accept_history", dies_after_one_chunk)
     with pytest.raises(RuntimeError, match="killed"):
         p.plan(history="skip")
-    monkeypatch.setattr(Snapshot, "commit", commit)
+    monkeypatch.setattr(Snapshot, "accept_history", commit)
     assert p.snapshot().first_run()  # two keys seen, the marker still there
     plan = p.plan(history="skip")
     assert (plan.counts.new, list(plan.batches())) == (0, [])
@@ -221,7 +222,7 @@ def test_the_memory_limit_holds_and_the_source_file_is_never_written(tmp_path: P
     with duckdb.connect(str(tmp_path / "diff.duckdb"), read_only=True) as conn:
         tables = conn.execute("SELECT table_name FROM information_schema.tables "
                               "WHERE table_schema = 'syncline'").fetchall()
-        assert sorted(tables) == [("guard_users",), ("snapshot_users",)]
+        assert sorted(tables) == [("guard_users",), ("journal_users",), ("snapshot_users",)]
         assert conn.execute("SELECT count(*) FROM syncline.snapshot_users").fetchall() == [(5,)]
 
 
