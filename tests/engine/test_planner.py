@@ -10,11 +10,13 @@ import pytest
 
 from syncline.config.models import ModelConfig
 from syncline.engine import planner as planner_module
+from syncline.engine import snapshot as snapshot_module
 from syncline.engine.planner import MEMORY_LIMIT, Plan, Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.errors import SynclineError
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
+from tests.engine.test_pushdown import crash_with_a_journal
 
 TABLE = '"My Schema"."User ""Table"""'
 
@@ -265,3 +267,15 @@ def test_a_model_query_reads_nothing_but_the_source_file(tmp_path: Path) -> None
     fine = _planner(tmp_path, src)
     assert fine.plan().counts.new == 3
     fine.close()
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_a_journal_left_by_a_crash_is_merged_first_in_duckdb(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: int) -> None:
+    """The same crash as on the SQL databases; ``parts``: merged in several transactions."""
+    if parts > 1:
+        monkeypatch.setattr(snapshot_module, "_MERGE_ENTRIES", 10)  # 32 entries: 4 parts
+    _make(tmp_path / "w.duckdb", _rows(50))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    crash_with_a_journal(lambda: _planner(tmp_path, src, mode="append"))
+    src.close()
