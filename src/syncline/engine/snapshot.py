@@ -91,16 +91,18 @@ class Snapshot:
         """
         if not self._pending:
             return
-        entries = int(self._store.query(f"SELECT count(*) FROM {self.journal}")[0][0])
+        entries, released = (int(v or 0) for v in self._store.query(self._sql.journal_size())[0])
         if entries:
             empty = self.is_empty()
             parts = -(-entries // _MERGE_ENTRIES) if self._duck else 1
             if parts == 1:
-                self._store.execute([*self._sql.journal_merge(empty=empty),
+                self._store.execute([*self._sql.journal_merge(empty=empty,
+                                                              released=released > 0),
                                      self._sql.journal_clear()])
             else:
                 for i in range(parts):
-                    self._store.execute(self._sql.journal_merge(empty=empty, part=(i, parts)))
+                    self._store.execute(self._sql.journal_merge(
+                        empty=empty, released=released > 0, part=(i, parts)))
                 self._store.execute([self._sql.journal_clear()])
         self._pending = False
 

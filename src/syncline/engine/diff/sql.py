@@ -86,7 +86,8 @@ class DiffSQL:
             return f"INSERT INTO {cols} SELECT k, h, s, r FROM __syncline_in"
         return f"INSERT INTO {cols} VALUES (:k, :h, :s, :r)"
 
-    def journal_merge(self, *, empty: bool, part: tuple[int, int] | None = None) -> list[str]:
+    def journal_merge(self, *, empty: bool, released: bool = True,
+                      part: tuple[int, int] | None = None) -> list[str]:
         """Fold the journal's entries into the snapshot (the journal is emptied after).
 
         The journal holds one run's entries (a run merges a leftover journal before it appends),
@@ -94,7 +95,8 @@ class DiffSQL:
         `accepted` or `released` (rejected or failed: it leaves the snapshot). So a key's last
         state is its settled entry if it has one, else its in-flight mark, without ordering the
         entries. Merging twice gives the same snapshot. ``empty``: the snapshot holds no key, so
-        rows are inserted plainly (DuckDB then builds the key's index without probing it).
+        rows are inserted plainly (DuckDB then builds the key's index without probing it);
+        ``released``: some entries release keys (else the snapshot is not searched for them).
         ``part`` (i, n): only the keys whose hash is i modulo n (DuckDB: one statement's
         index update must fit its memory limit; 10M keys at once do not).
         """
@@ -105,12 +107,18 @@ class DiffSQL:
                  f"FROM {j} o WHERE o.sync_key = j.sync_key AND o.status <> 'in_flight'))){only}")
         upsert = (f"INSERT INTO {snap} (sync_key, row_hash, status, run_id) {final}" if empty
                   else self.dialect.merge.format(table=snap, select=final))
-        return [f"DELETE FROM {snap} WHERE sync_key IN "
-                f"(SELECT j.sync_key FROM {j} j WHERE j.status = 'released'{only})", upsert]
+        delete = (f"DELETE FROM {snap} WHERE sync_key IN "
+                  f"(SELECT j.sync_key FROM {j} j WHERE j.status = 'released'{only})")
+        return [delete, upsert] if released and not empty else [upsert]
 
     def journal_clear(self) -> str:
         """Empty the journal once every entry is in the snapshot."""
         return f"DELETE FROM {self.tables['journal']}"
+
+    def journal_size(self) -> str:
+        """The journal's entries, and how many of them release a key."""
+        return (f"SELECT COUNT(*), SUM(CASE WHEN status = 'released' THEN 1 ELSE 0 END) "
+                f"FROM {self.tables['journal']}")
 
     def guard_write(self, snapshot_id: str, run_id: int) -> list[str]:
         """The snapshot's mark, replaced in one transaction: its id, the run, its key count."""
