@@ -1,10 +1,11 @@
 """What became of each batch: accepted keys committed, everything else accounted for.
 
 A batch's answer splits its records between the counts of ``RunSummary``: accepted (into the
-snapshot, in groups for profiles, batch by batch for events), rejected (with CleverTap's code
-and the source column), failed (sent again next run), or in doubt (events that may have
-arrived: their keys stay in flight and the sync's in-doubt policy decides next run). Rejections
-and dropped fields are buffered and written to the state store with each heartbeat.
+snapshot's journal, in groups for profiles, with the next batch's in-flight mark for events),
+rejected (with CleverTap's code and the source column), failed (sent again next run), or in
+doubt (events that may have arrived: their keys stay in flight and the sync's in-doubt policy
+decides next run). Rejections and dropped fields are buffered and written to the state store
+with each heartbeat.
 """
 
 from __future__ import annotations

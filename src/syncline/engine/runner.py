@@ -4,7 +4,8 @@ Every row of the model ends in exactly one count: unchanged, invalid (null or du
 rejected (locally or by the destination, with the reason), accepted, failed (its request failed
 after retries; planned again next run), in doubt (an event whose upload may or may not have
 been stored) or not sent (a run that stopped early never reached it; planned again next run).
-Only accepted keys enter the snapshot, batch by batch, so a crash loses nothing.
+Only accepted keys enter the snapshot (its journal, batch by batch, merged at the end of the run
+or by the next one after a crash), so a crash loses nothing.
 
 A run stops early on a terminal error, or when ``cancel`` is set (Ctrl+C, the dashboard's
 cancel): it takes no new batch, waits up to ``stop_grace_s`` for the uploads in flight to
