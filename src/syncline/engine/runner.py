@@ -361,6 +361,9 @@ class Runner:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
         summary = run.summary
         last_store = time.monotonic()
+        # the run's journal first: deleting removed keys streams them from the work cursor,
+        # which a merge in the middle (`Snapshot.forget`) would interrupt
+        run.snapshot.merge()
 
         def tick() -> None:
             nonlocal last_store
