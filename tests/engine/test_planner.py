@@ -10,12 +10,14 @@ import pytest
 
 from syncline.config.models import ModelConfig
 from syncline.engine import planner as planner_module
+from syncline.engine import snapshot as snapshot_module
 from syncline.engine.planner import MEMORY_LIMIT, Plan, Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.errors import SynclineError
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
 from tests.engine.placing import place_of
+from tests.engine.test_pushdown import crash_with_a_journal
 
 TABLE = '"My Schema"."User ""Table"""'
 
@@ -50,6 +52,7 @@ def _commit_all(planner: Planner, plan: Plan) -> None:
     for batch in plan.batches(7):
         d = batch.to_pydict()
         planner.snapshot().commit(d["__syncline_key"], d["__syncline_hash"], 1)
+    planner.snapshot().merge()  # as a run does at its end
 
 
 def test_first_second_changed_unrelated_salt(tmp_path: Path) -> None:
@@ -133,7 +136,7 @@ def test_history_skip_is_chunked_and_finishes_after_an_interruption(
     src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
     p = _planner(tmp_path, src, mode="append")
     monkeypatch.setattr(planner_module, "HISTORY_CHUNK", 2)
-    commit, calls = Snapshot.commit, []
+    commit, calls = Snapshot.accept_history, []
 
     def dies_after_one_chunk(self: Snapshot, *args: Any) -> None:
         calls.append(args)
@@ -141,10 +144,10 @@ def test_history_skip_is_chunked_and_finishes_after_an_interruption(
             raise RuntimeError("killed")
         commit(self, *args)
 
-    monkeypatch.setattr(Snapshot, "commit", dies_after_one_chunk)
+    monkeypatch.setattr(Snapshot, "accept_history", dies_after_one_chunk)
     with pytest.raises(RuntimeError, match="killed"):
         p.plan(history="skip")
-    monkeypatch.setattr(Snapshot, "commit", commit)
+    monkeypatch.setattr(Snapshot, "accept_history", commit)
     assert p.snapshot().first_run()  # two keys seen, the marker still there
     plan = p.plan(history="skip")
     assert (plan.counts.new, list(plan.batches())) == (0, [])
@@ -223,7 +226,7 @@ def test_the_memory_limit_holds_and_the_source_file_is_never_written(tmp_path: P
     with duckdb.connect(str(tmp_path / "diff.duckdb"), read_only=True) as conn:
         tables = conn.execute("SELECT table_name FROM information_schema.tables "
                               "WHERE table_schema = 'syncline'").fetchall()
-        assert sorted(tables) == [("guard_users",), ("snapshot_users",)]
+        assert sorted(tables) == [("guard_users",), ("journal_users",), ("snapshot_users",)]
         assert conn.execute("SELECT count(*) FROM syncline.snapshot_users").fetchall() == [(5,)]
 
 
@@ -267,3 +270,15 @@ def test_a_model_query_reads_nothing_but_the_source_file(tmp_path: Path) -> None
     fine = _planner(tmp_path, src)
     assert fine.plan().counts.new == 3
     fine.close()
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_a_journal_left_by_a_crash_is_merged_first_in_duckdb(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: int) -> None:
+    """The same crash as on the SQL databases; ``parts``: merged in several transactions."""
+    if parts > 1:
+        monkeypatch.setattr(snapshot_module, "_MERGE_ENTRIES", 10)  # 32 entries: 4 parts
+    _make(tmp_path / "w.duckdb", _rows(50))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    crash_with_a_journal(lambda: _planner(tmp_path, src, mode="append"))
+    src.close()

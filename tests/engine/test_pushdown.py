@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,3 +315,42 @@ def test_first_runs_of_many_syncs_at_once_all_create_their_snapshot(
     for src in sources:
         src.close()
     assert failures == []
+
+
+def crash_with_a_journal(make: Callable[[], Planner]) -> None:
+    """A run that dies with its journal unmerged loses nothing, and `plan` sees it committed.
+
+    Events: keys 0-4 accepted, 5-6 released (rejected), 7-9 left in flight, 10-19 accepted with
+    no mark; then the process dies (its store closed without the end-of-run merge).
+    """
+    p = make()
+    keys = _keys(p.plan())
+    assert len(keys) == 50
+    hashes = {k: h for b in p.plan().batches(50)
+              for k, h in zip(b.to_pydict()["__syncline_key"], b.to_pydict()["__syncline_hash"],
+                              strict=True)}
+    snap = p.snapshot()
+    snap.mark_in_flight(keys[:10], [hashes[k] for k in keys[:10]], 7)
+    snap.record(7, accepted=(keys[:5], [hashes[k] for k in keys[:5]]), released=keys[5:7],
+                in_flight=(keys[20:22], [hashes[k] for k in keys[20:22]]))
+    snap.commit(keys[10:20], [hashes[k] for k in keys[10:20]], 7)
+    snap.release(keys[20:22])
+    p._store.close()  # SIGKILL: no merge
+    p = make()
+    plan = p.plan(history="send")  # merges the journal first: its rows count as committed
+    assert (plan.counts.new, plan.counts.unchanged) == (50 - 5 - 3 - 10, 5 + 3 + 10)
+    assert _keys(plan) == sorted(keys[5:7] + keys[20:])
+    assert p.snapshot().in_doubt_keys() == keys[7:10]
+    assert p.snapshot().run_counts(7) == (15, 3)
+    p.close()
+    p = make()  # merging again changes nothing
+    assert p.snapshot().run_counts(7) == (15, 3)
+    p.close()
+
+
+def test_a_journal_left_by_a_crash_is_merged_before_anything_reads_the_snapshot(
+        db: Database, tmp_path: Path) -> None:
+    _create(db, _rows(50))
+    src = db.source()
+    crash_with_a_journal(lambda: _planner(tmp_path, src, mode="append"))
+    src.close()

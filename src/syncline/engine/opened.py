@@ -56,6 +56,8 @@ class OpenedRun:
     dropped: list[DroppedField] = field(default_factory=list)
     accepted_keys: list[str] = field(default_factory=list)
     accepted_hashes: list[object] = field(default_factory=list)
+    released_keys: list[str] = field(default_factory=list)
+    """Events rejected or failed: their in-flight marks are released with the next write."""
     log: SyncLog | None = None
     reached: int = 0
     """Planned rows sent or rejected locally; the rest of the plan is ``not_sent``."""

@@ -1,10 +1,11 @@
 """What became of each batch: accepted keys committed, everything else accounted for.
 
 A batch's answer splits its records between the counts of ``RunSummary``: accepted (into the
-snapshot, in groups for profiles, batch by batch for events), rejected (with CleverTap's code
-and the source column), failed (sent again next run), or in doubt (events that may have
-arrived: their keys stay in flight and the sync's in-doubt policy decides next run). Rejections
-and dropped fields are buffered and written to the state store with each heartbeat.
+snapshot's journal, in groups for profiles, with the next batch's in-flight mark for events),
+rejected (with CleverTap's code and the source column), failed (sent again next run), or in
+doubt (events that may have arrived: their keys stay in flight and the sync's in-doubt policy
+decides next run). Rejections and dropped fields are buffered and written to the state store
+with each heartbeat.
 """
 
 from __future__ import annotations
@@ -37,10 +38,35 @@ class Outcomes:
     def __init__(self, store: StateStore, progress: Progress, cancel: threading.Event) -> None:
         self.store, self.progress, self.cancel = store, progress, cancel
 
-    def handle(self, run: OpenedRun, result: BatchResult) -> None:
-        """Commit what the destination accepted; account for everything else."""
+    def settle(self, run: OpenedRun, result: BatchResult) -> None:
+        """Buffer what the snapshot learns from a batch's answer; ``flush_accepted`` writes it.
+
+        Accepted keys (with their hash) enter it; events rejected or failed leave it (their
+        in-flight mark is released); events in doubt or not understood stay in flight.
+        """
+        batch, events = result.batch, run.sync.object == "event"
+        if result.outcome is not None:
+            rejected, unknown = result.outcome.rejected, result.outcome.unknown
+            if rejected or unknown:
+                accepted = [i for i in range(len(batch.keys))
+                            if i not in rejected and i not in unknown]
+                run.accepted_keys.extend(batch.keys[i] for i in accepted)
+                run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
+            else:
+                run.accepted_keys.extend(batch.keys)
+                run.accepted_hashes.extend(batch.hashes)
+            if events and rejected:
+                run.released_keys.extend(batch.keys[i] for i in rejected)
+        elif not result.in_doubt and events:
+            run.released_keys.extend(batch.keys)
+
+    def handle(self, run: OpenedRun, result: BatchResult, *, settled: bool = False) -> None:
+        """Account for a batch's answer; its snapshot part is buffered (``settle``) unless
+        ``settled`` says the caller did that already. Profiles' accepted keys are written in
+        groups here; events' with the next batch's in-flight mark (the runner) or a flush."""
         batch, summary = result.batch, run.summary
-        events = run.sync.object == "event"
+        if not settled:
+            self.settle(run, result)
         if result.retried_after:
             summary.retries += len(result.retried_after)
             summary.throttled += result.throttled
@@ -50,22 +76,12 @@ class Outcomes:
                 "last_error": result.retried_after[-1]})
         if result.outcome is not None:
             rejected, unknown = result.outcome.rejected, result.outcome.unknown
-            if rejected or unknown:
-                accepted = [i for i in range(len(batch.keys))
-                            if i not in rejected and i not in unknown]
-                run.accepted_keys.extend(batch.keys[i] for i in accepted)
-                run.accepted_hashes.extend(batch.hashes[i] for i in accepted)
-                if run.log is not None:
-                    run.log.add([batch.keys[i] for i in accepted], "accepted")
-            else:
-                run.accepted_keys.extend(batch.keys)
-                run.accepted_hashes.extend(batch.hashes)
-                if run.log is not None:
-                    run.log.add(batch.keys, "accepted")
-            if events or len(run.accepted_keys) >= _COMMIT_PROFILES_EVERY:
+            if run.log is not None:
+                run.log.add([k for i, k in enumerate(batch.keys)
+                             if i not in rejected and i not in unknown]
+                            if rejected or unknown else batch.keys, "accepted")
+            if run.sync.object != "event" and len(run.accepted_keys) >= _COMMIT_PROFILES_EVERY:
                 self.flush_accepted(run)
-            if events and rejected:
-                run.snapshot.release([batch.keys[i] for i in rejected])
             for i, rejection in rejected.items():
                 self.reject(run, batch.keys[i], self._explain(run, batch.records[i], rejection),
                              batch.records[i])
@@ -84,8 +100,6 @@ class Outcomes:
             if run.log is not None:
                 run.log.add(batch.keys, "failed", message=str(result.error))
             summary.failed += len(batch.keys)
-            if events:
-                run.snapshot.release(batch.keys)
             if run.aborted is None and not self.cancel.is_set():
                 lost = run.lease.lost_reason if run.lease is not None else None
                 run.aborted = lost or self._abort_message(run, result)
@@ -128,12 +142,15 @@ class Outcomes:
             summary.failed += len(batch.keys)
 
 
-    def flush_accepted(self, run: OpenedRun) -> None:
-        if run.accepted_keys:
+    def flush_accepted(self, run: OpenedRun, in_flight: Batch | None = None) -> None:
+        """Write the buffered answers (and ``in_flight``'s mark) to the snapshot: one write."""
+        marked = (in_flight.keys, in_flight.hashes) if in_flight is not None else ((), ())
+        if run.accepted_keys or run.released_keys or in_flight is not None:
             with span("syncline.commit", sync=run.name, keys=len(run.accepted_keys)):
-                run.snapshot.commit(run.accepted_keys, run.accepted_hashes,
-                                    run.summary.run_id or 0, in_flight=run.sync.object == "event")
-        run.accepted_keys, run.accepted_hashes = [], []
+                run.snapshot.record(run.summary.run_id or 0,
+                                    accepted=(run.accepted_keys, run.accepted_hashes),
+                                    released=run.released_keys, in_flight=marked)
+        run.accepted_keys, run.accepted_hashes, run.released_keys = [], [], []
 
 
     def flush_rejections(self, run: OpenedRun) -> None:

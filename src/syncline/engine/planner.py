@@ -219,6 +219,7 @@ class Planner:
         return self._plan(full, history)
 
     def _plan(self, full: bool, history: Literal["send", "skip"]) -> Plan:
+        self._snapshot.merge()  # a leftover journal counts as committed (normally merged already)
         skip = self.mode == "append" and history == "skip" and self._snapshot.first_run()
         sql = self._sql
         statements = [*sql.drop_work(), sql.bad_keys(),
@@ -248,13 +249,16 @@ class Planner:
         self._snapshot.start_history()
         self._run([self._sql.history_keys()])
         for batch in self._store.stream(self._sql.keys_rows(), HISTORY_CHUNK):
-            self._snapshot.commit(batch.column(0).to_pylist(), batch.column(1).to_pylist(), 0)
+            self._snapshot.accept_history(batch.column(0).to_pylist(),
+                                          batch.column(1).to_pylist())
         self._snapshot.finish_history()
 
     def close(self) -> None:
         """Close the diff store (the planner's own connection or cursor)."""
-        self._snapshot.close()
-        self._store.close()
+        try:
+            self._snapshot.close()
+        finally:
+            self._store.close()
 
 
 def _tuned(conn: duckdb.DuckDBPyConnection, local_path: Path) -> duckdb.DuckDBPyConnection:

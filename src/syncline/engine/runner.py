@@ -4,7 +4,8 @@ Every row of the model ends in exactly one count: unchanged, invalid (null or du
 rejected (locally or by the destination, with the reason), accepted, failed (its request failed
 after retries; planned again next run), in doubt (an event whose upload may or may not have
 been stored) or not sent (a run that stopped early never reached it; planned again next run).
-Only accepted keys enter the snapshot, batch by batch, so a crash loses nothing.
+Only accepted keys enter the snapshot (its journal, batch by batch, merged at the end of the run
+or by the next one after a crash), so a crash loses nothing.
 
 A run stops early on a terminal error, or when ``cancel`` is set (Ctrl+C, the dashboard's
 cancel): it takes no new batch, waits up to ``stop_grace_s`` for the uploads in flight to
@@ -240,8 +241,13 @@ class Runner:
         marks the snapshot and the state store when it ends, however it ends."""
         guard = SnapshotGuard(self.store, run.name, run.snapshot, run.planner.location)
         guard.check(override=full)
+        # what a crashed run left in the journal is the snapshot's too: merged before anything
+        # reads it (`plan` included), so its accepted keys are not planned again
+        run.snapshot.recover()
         if not dry:
             run.stack.callback(guard.record, run.summary.run_id or 0)
+            # the run's journal into the snapshot once, at its end (before the mark counts it)
+            run.stack.callback(run.snapshot.merge)
 
     def _resolve_in_doubt(self, run: OpenedRun, resend: bool) -> None:
         """Apply the sync's policy to event keys an interrupted run left in flight."""
@@ -318,6 +324,8 @@ class Runner:
             self._send_plan(run, plan, delivery, lease)
             for result in delivery.drain(grace_s=self.stop_grace_s):
                 self.outcomes.handle(run, result)
+                if sync.object == "event":  # no next batch to carry the answer: write it now
+                    self.outcomes.flush_accepted(run)
         finally:
             # stopped (cancel, an error, Ctrl+C twice without the CLI's handler): what was sent
             # and not answered is accounted for, never silently dropped
@@ -362,6 +370,9 @@ class Runner:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
         summary = run.summary
         last_store = time.monotonic()
+        # the run's journal first: deleting removed keys streams them from the work cursor,
+        # which a merge in the middle (`Snapshot.forget`) would interrupt
+        run.snapshot.merge()
 
         def tick() -> None:
             nonlocal last_store
@@ -392,14 +403,23 @@ class Runner:
     def _submit(self, run: OpenedRun, delivery: Delivery, batch: Batch) -> None:
         batch.body = run.client.encode(batch.records)
         finished = delivery.wait_for_slot()
+        for result in finished:
+            self.outcomes.settle(run, result)
         if not self._stopping(run):  # a stop while waiting for a slot: this batch is not sent
             if run.first_upload is None:
                 run.first_upload = time.monotonic()
             if run.sync.object == "event":
-                run.snapshot.mark_in_flight(batch.keys, batch.hashes, run.summary.run_id or 0)
+                # one write: this batch's in-flight mark and the answers that freed its slot
+                # (or came since the last one), so no more is in flight after a crash than
+                # the batches sent and not answered
+                self.outcomes.flush_accepted(run, in_flight=batch)
             delivery.send(batch)
             run.reached += len(batch.keys)
-        for result in [*finished, *delivery.collect_done()]:
+        for result in finished:
+            self.outcomes.handle(run, result, settled=True)
+            if run.aborted:
+                delivery.stop()
+        for result in delivery.collect_done():  # written with the next batch's mark
             self.outcomes.handle(run, result)
             if run.aborted:
                 delivery.stop()

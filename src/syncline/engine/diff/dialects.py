@@ -48,6 +48,9 @@ class DiffDialect:
     key_type: str
     create_schema: str
     upsert: str
+    merge: str
+    """The snapshot journal's merge (engine/diff/sql.py): ``{table}`` upserted from ``{select}``,
+    a query of (sync_key, row_hash, status, run_id) rows with distinct keys."""
     concat: str = "concat_ws('{sep}', {args})"
     schema: str | None = "syncline"
     status_type: str = "VARCHAR(16)"
@@ -109,40 +112,55 @@ _MERGE = ("MERGE INTO {table} AS t USING (SELECT :k AS sync_key, :h AS row_hash,
           "VALUES (v.sync_key, v.row_hash, v.status, v.run_id)")
 _PG_UPSERT = (f"INSERT INTO {{table}} {_UPSERT_COLS} ON CONFLICT (sync_key) DO UPDATE SET "
               "row_hash = excluded.row_hash, status = excluded.status, run_id = excluded.run_id")
+_COLS = "(sync_key, row_hash, status, run_id)"
+# {select} always ends in a WHERE clause, which SQLite needs before its ON CONFLICT
+_PG_MERGE = (f"INSERT INTO {{table}} {_COLS} {{select}} ON CONFLICT (sync_key) DO UPDATE SET "
+             "row_hash = excluded.row_hash, status = excluded.status, run_id = excluded.run_id")
+_MERGE_SELECT = ("MERGE INTO {table} AS t USING ({select}) AS v ON t.sync_key = v.sync_key "
+                 "WHEN MATCHED THEN UPDATE SET row_hash = v.row_hash, status = v.status, "
+                 "run_id = v.run_id WHEN NOT MATCHED THEN INSERT (sync_key, row_hash, status, "
+                 "run_id) VALUES (v.sync_key, v.row_hash, v.status, v.run_id)")
 
 DIALECTS: dict[str, DiffDialect] = {
     "duckdb": DiffDialect(
         sqlglot="duckdb", hash_expr="hash({args})", hash_type="UBIGINT", text_type="VARCHAR",
         key_type="VARCHAR", create_schema="CREATE SCHEMA IF NOT EXISTS {schema}",
-        upsert="INSERT OR REPLACE INTO {table}", concat="list_value({args})", temp_work=True),
+        upsert="INSERT OR REPLACE INTO {table}",
+        merge="INSERT OR REPLACE INTO {table} {select}", concat="list_value({args})",
+        temp_work=True),
     "sqlite": DiffDialect(
         sqlglot="sqlite", hash_expr="syncline_hash({args})", hash_type="TEXT", text_type="TEXT",
-        key_type="TEXT", create_schema="", upsert=_PG_UPSERT, concat="{args}", schema=None),
+        key_type="TEXT", create_schema="", upsert=_PG_UPSERT, merge=_PG_MERGE, concat="{args}",
+        schema=None),
     "postgres": DiffDialect(
         sqlglot="postgres", hash_expr="md5({args})", hash_type="TEXT", text_type="TEXT",
-        key_type="TEXT", create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_PG_UPSERT),
+        key_type="TEXT", create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_PG_UPSERT,
+        merge=_PG_MERGE),
     "mysql": DiffDialect(
         sqlglot="mysql", hash_expr="md5({args})", hash_type="CHAR(32)",
         text_type="CHAR CHARACTER SET utf8mb4", key_collate=" COLLATE utf8mb4_bin",
         key_type="VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
         create_schema="CREATE DATABASE IF NOT EXISTS {schema}",
         upsert=(f"INSERT INTO {{table}} {_UPSERT_COLS} ON DUPLICATE KEY UPDATE "
-                "row_hash = VALUES(row_hash), status = VALUES(status), run_id = VALUES(run_id)")),
+                "row_hash = VALUES(row_hash), status = VALUES(status), run_id = VALUES(run_id)"),
+        merge=(f"INSERT INTO {{table}} {_COLS} {{select}} ON DUPLICATE KEY UPDATE "
+               "row_hash = VALUES(row_hash), status = VALUES(status), run_id = VALUES(run_id)")),
     "snowflake": DiffDialect(
         sqlglot="snowflake", hash_expr="HASH({args})", hash_type="NUMBER(19, 0)",
         text_type="VARCHAR", key_type="VARCHAR",
-        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE),
+        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE, merge=_MERGE_SELECT),
     "bigquery": DiffDialect(
         sqlglot="bigquery", hash_expr="FARM_FINGERPRINT({args})", hash_type="INT64",
         text_type="STRING", key_type="STRING", status_type="STRING",
-        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE,
+        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE, merge=_MERGE_SELECT,
         concat="ARRAY_TO_STRING([{args}], '{sep}')"),
     "redshift": DiffDialect(
         sqlglot="redshift", hash_expr="MD5({args})", hash_type="VARCHAR(32)",
         text_type="VARCHAR", key_type="VARCHAR(512)",
-        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE, concat="pipes"),
+        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE, merge=_MERGE_SELECT,
+        concat="pipes"),
     "databricks": DiffDialect(
         sqlglot="databricks", hash_expr="XXHASH64({args})", hash_type="BIGINT",
         text_type="STRING", key_type="STRING", status_type="STRING",
-        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE),
+        create_schema="CREATE SCHEMA IF NOT EXISTS {schema}", upsert=_MERGE, merge=_MERGE_SELECT),
 }

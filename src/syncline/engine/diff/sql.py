@@ -47,6 +47,7 @@ class DiffSQL:
             {
                 "snapshot": self.dialect.table(f"snapshot_{self.name}"),
                 "guard": self.dialect.table(f"guard_{self.name}"),
+                "journal": self.dialect.table(f"journal_{self.name}"),
                 **{t: self.dialect.work_table(f"{t}_{self.name}")
                    for t in ("bad", "keys", "plan", "removed")},
             },
@@ -73,7 +74,51 @@ class DiffSQL:
                    "run_id BIGINT)")
         out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['guard']} (snapshot_id "
                    f"{d.key_type}, run_id BIGINT, key_count BIGINT)")
+        # no key, no index: appending to it costs the same whatever the snapshot's size
+        out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['journal']} (sync_key {d.key_type} "
+                   f"NOT NULL, row_hash {d.hash_type}, status {d.status_type}, run_id BIGINT)")
         return out
+
+    def journal_append(self) -> str:
+        """Append rows to the journal (DuckDB: from `__syncline_in`; else bound parameters)."""
+        cols = f"{self.tables['journal']} (sync_key, row_hash, status, run_id)"
+        if self.dialect.sqlglot == "duckdb":
+            return f"INSERT INTO {cols} SELECT k, h, s, r FROM __syncline_in"
+        return f"INSERT INTO {cols} VALUES (:k, :h, :s, :r)"
+
+    def journal_merge(self, *, empty: bool, released: bool = True,
+                      part: tuple[int, int] | None = None) -> list[str]:
+        """Fold the journal's entries into the snapshot (the journal is emptied after).
+
+        The journal holds one run's entries (a run merges a leftover journal before it appends),
+        and in one run a key is marked in flight at most once, then settled at most once:
+        `accepted` or `released` (rejected or failed: it leaves the snapshot). So a key's last
+        state is its settled entry if it has one, else its in-flight mark, without ordering the
+        entries. Merging twice gives the same snapshot. ``empty``: the snapshot holds no key, so
+        rows are inserted plainly (DuckDB then builds the key's index without probing it);
+        ``released``: some entries release keys (else the snapshot is not searched for them).
+        ``part`` (i, n): only the keys whose hash is i modulo n (DuckDB: one statement's
+        index update must fit its memory limit; 10M keys at once do not).
+        """
+        j, snap = self.tables["journal"], self.tables["snapshot"]
+        only = "" if part is None else f" AND hash(j.sync_key) % {part[1]} = {part[0]}"
+        final = (f"SELECT j.sync_key, j.row_hash, j.status, j.run_id FROM {j} j WHERE "
+                 "(j.status = 'accepted' OR (j.status = 'in_flight' AND NOT EXISTS (SELECT 1 "
+                 f"FROM {j} o WHERE o.sync_key = j.sync_key AND o.status <> 'in_flight'))){only}")
+        upsert = (f"INSERT INTO {snap} (sync_key, row_hash, status, run_id) {final}" if empty
+                  else self.dialect.merge.format(table=snap, select=final))
+        delete = (f"DELETE FROM {snap} WHERE sync_key IN "
+                  f"(SELECT j.sync_key FROM {j} j WHERE j.status = 'released'{only})")
+        return [delete, upsert] if released and not empty else [upsert]
+
+    def journal_clear(self) -> str:
+        """Empty the journal once every entry is in the snapshot."""
+        return f"DELETE FROM {self.tables['journal']}"
+
+    def journal_size(self) -> str:
+        """The journal's entries, and how many of them release a key."""
+        return (f"SELECT COUNT(*), SUM(CASE WHEN status = 'released' THEN 1 ELSE 0 END) "
+                f"FROM {self.tables['journal']}")
 
     def guard_write(self, snapshot_id: str, run_id: int) -> list[str]:
         """The snapshot's mark, replaced in one transaction: its id, the run, its key count."""
