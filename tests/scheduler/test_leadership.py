@@ -57,13 +57,14 @@ def test_only_the_leader_fires(store: StateStore) -> None:
 
 def test_a_follower_takes_over_where_the_dead_leader_stopped(store: StateStore) -> None:
     clock = ManualClock(START)
-    rec_a, a = _scheduler(store, clock, "host:1", ttl_s=0.2)
-    rec_b, b = _scheduler(store, clock, "host:2", ttl_s=0.2)
+    # the lease is real time: 2 s outlasts the ticks below on a loaded machine (0.2 s did not)
+    rec_a, a = _scheduler(store, clock, "host:1", ttl_s=2.0)
+    rec_b, b = _scheduler(store, clock, "host:2", ttl_s=2.0)
     a.tick()  # leads, fires 12:00
     b.tick()  # follows
     clock.advance(timedelta(minutes=1))
     a.tick()  # fires 12:01, then "dies": it never ticks (renews) again
-    time.sleep(0.3)  # its lease expires
+    time.sleep(2.2)  # its lease expires
     clock.advance(timedelta(seconds=30))
     assert b.tick() == START + timedelta(minutes=2)  # took over; next due from the last fire
     clock.advance(timedelta(seconds=30))

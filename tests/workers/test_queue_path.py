@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from syncline.errors import RunLockedError
+from syncline.server import jobs
 from syncline.server.jobs import RunManager
 from syncline.workers.worker import WorkerRuntime
 from tests.server.served import ACCOUNT, SOURCE_BODY, USERS, Served, destination_body, served
@@ -95,3 +96,56 @@ def test_a_new_leader_queues_a_due_run_its_predecessor_recorded_but_never_queued
     assert app.store.run(fires[due].run_id).status == "succeeded_with_rejections"  # u007
     assert fires[due - timedelta(hours=1)].run_id is None  # too old to replay
     assert [r.trigger for r in app.store.runs("slow")] == ["schedule"]  # ran once
+
+
+def _stranded_server(app: Served, monkeypatch: pytest.MonkeyPatch
+                     ) -> tuple[RunManager, ThreadQueue]:
+    """A leading server whose stranded-run upkeep acts on its first sighting (no 30 s wait)."""
+    monkeypatch.setattr(jobs, "_STRANDED_AFTER_S", 0.0)
+    queue = ThreadQueue(WorkerRuntime(app.jobs))
+    server = RunManager(app.root, app.store, app.jobs.sessions, app.jobs.box, queue=queue)
+    return server, queue
+
+
+def test_a_due_run_a_killed_worker_took_and_never_opened_is_queued_again(
+    app: Served, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, queue = _stranded_server(app, monkeypatch)
+    due = datetime.now(UTC).replace(microsecond=0)
+    coordination = server.coordination
+    assert coordination.claim_fire("slow", due, "leader:1")
+    assert coordination.start_fire("slow", due, "killed-worker:1")  # then SIGKILLed
+    assert server.scheduler._leader is not None and server.scheduler._leader.leads()
+    for thread in queue.threads:
+        thread.join(30)
+    fire = coordination.fires("slow")[-1]
+    assert fire.run_id is not None, "the due run never happened"
+    assert fire.started_by != "killed-worker:1"
+    assert [r.trigger for r in app.store.runs("slow")] == ["schedule"]  # ran once
+    server._stranded_checked = 0.0
+    assert server.scheduler._leader.leads()  # nothing stranded now: nothing queued again
+    assert len(queue.threads) == 1
+
+
+def test_a_due_run_a_killed_worker_had_opened_is_linked_to_that_run(
+    app: Served, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, queue = _stranded_server(app, monkeypatch)
+    coordination = server.coordination
+    due = datetime.now(UTC).replace(microsecond=0)
+    assert coordination.claim_fire("slow", due, "leader:1")
+    assert coordination.start_fire("slow", due, "killed-worker:1")
+    opened = app.store.start_run("slow", trigger="schedule")  # opened, then SIGKILLed
+    assert server.scheduler._leader is not None and server.scheduler._leader.leads()
+    assert coordination.fires("slow")[-1].run_id == opened
+    assert queue.threads == []  # not run a second time
+    # a worker still opening its run (the sync's lock held) is left alone
+    later = due + timedelta(minutes=1)
+    assert coordination.claim_fire("slow", later, "leader:1")
+    assert coordination.start_fire("slow", later, "busy-worker:1")
+    with app.store.lease("slow", holder="busy-worker:1"):
+        server._stranded_checked = 0.0
+        assert server.scheduler._leader.leads()
+        assert coordination.fires("slow")[-1].run_id is None
+        assert coordination.fires("slow")[-1].started_by == "busy-worker:1"
+    assert queue.threads == []

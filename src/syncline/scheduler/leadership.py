@@ -60,11 +60,15 @@ class StoreLeadership:
     """
 
     def __init__(self, coordination: Coordination, holder: str, ttl_s: float = 5.0,
-                 on_takeover: Callable[[], None] | None = None) -> None:
+                 on_takeover: Callable[[], None] | None = None,
+                 while_leading: Callable[[], None] | None = None) -> None:
         self.coordination, self.holder, self.ttl_s = coordination, holder, ttl_s
         self.on_takeover = on_takeover
         """Called when this scheduler becomes the leader (the server re-queues due runs the
         previous leader recorded but may have died before queueing)."""
+        self.while_leading = while_leading
+        """Called on every tick that finds this scheduler leading (the server looks for due
+        runs a killed worker took and never ran)."""
         self.renew_every_s = ttl_s / 4
         self._leading = False
 
@@ -86,6 +90,11 @@ class StoreLeadership:
                     self.on_takeover()
                 except Exception:
                     log.exception("taking over the scheduler leadership: the hand-over failed")
+        if leading and self.while_leading is not None:
+            try:
+                self.while_leading()
+            except Exception:
+                log.exception("the leading scheduler's upkeep failed")
         return leading
 
     def claim(self, sync: str, due: datetime) -> bool:

@@ -53,6 +53,12 @@ _REQUEUE_WITHIN_S = 300.0
 (a run due long ago is not replayed, as after downtime; its next due run comes instead)."""
 
 
+_STRANDED_EVERY_S = 5.0
+_STRANDED_AFTER_S = 30.0
+"""Our choice: a due run a worker took and has not linked to a run for 30 s, with its sync free,
+is taken for stranded (its worker died while opening it); opening a run takes seconds."""
+
+
 class RunQueue(Protocol):
     """Where runs go when workers run them (``syncline.workers.CeleryQueue``)."""
 
@@ -145,8 +151,11 @@ class RunManager:
         self._lock = threading.Lock()
         self._live: dict[int, LiveRun] = {}
         self._threads: list[threading.Thread] = []
+        self._stranded: dict[tuple[str, datetime, str | None], tuple[float, datetime]] = {}
+        self._stranded_checked = 0.0
         leader = StoreLeadership(self.coordination, process_name(),
-                                 on_takeover=self._requeue_unstarted) if queue else None
+                                 on_takeover=self._requeue_unstarted,
+                                 while_leading=self._recover_stranded) if queue else None
         self.scheduler = Scheduler(self._scheduled, self._record_skipped, clock, leader)
         self._retries: Counter[str] = Counter()
         self._throttled: Counter[str] = Counter()
@@ -404,6 +413,36 @@ class RunManager:
         for fire in self.coordination.unstarted_fires(since):
             log.info("re-queueing the run of sync %r due at %s", fire.sync, fire.due_at)
             self.queue.enqueue(fire.sync, full=False, trigger="schedule", due=fire.due_at)
+
+    def _recover_stranded(self) -> None:
+        """Due runs a worker took (``start_fire``) and was killed before linking to a run: each
+        is linked to the run that worker had opened (finalised as failed by the sync's next
+        run, as after any crash), or, when it had opened none and nothing holds the sync, handed
+        back and queued again. Without this such a due run would simply never happen."""
+        now, wall = time.monotonic(), datetime.now(UTC)
+        if self.queue is None or now - self._stranded_checked < _STRANDED_EVERY_S:
+            return
+        self._stranded_checked = now
+        since = wall - timedelta(seconds=_REQUEUE_WITHIN_S)
+        seen: dict[tuple[str, datetime, str | None], tuple[float, datetime]] = {}
+        for fire in self.coordination.stranded_fires(since):
+            key = (fire.sync, fire.due_at, fire.started_by)
+            first, first_wall = seen[key] = self._stranded.get(key, (now, wall))
+            if now - first < _STRANDED_AFTER_S:
+                continue
+            orphan = self.coordination.orphan_run(fire, before=first_wall)
+            if orphan is not None:
+                log.warning("the run of sync %r due at %s was opened by %s, which stopped: "
+                            "it is run %s", fire.sync, fire.due_at, fire.started_by, orphan)
+                self.coordination.fire_ran_as(fire.sync, fire.due_at, orphan)
+                seen.pop(key)
+            elif self.store.lease_of(fire.sync) is None and self.coordination.release_fire(fire):
+                log.warning("the run of sync %r due at %s was taken by %s, which stopped "
+                            "before running it: queued again", fire.sync, fire.due_at,
+                            fire.started_by)
+                self.queue.enqueue(fire.sync, full=False, trigger="schedule", due=fire.due_at)
+                seen.pop(key)
+        self._stranded = seen
 
     def _running(self, sync: str) -> bool:
         """Whether a *run* of ``sync`` holds its lock (in this process or any other), as the

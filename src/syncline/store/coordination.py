@@ -14,6 +14,12 @@
 * **Started due runs.** The worker that takes a fired due run's task marks the row
   (``started_by``, then ``run_id``) before it runs it, in one conditional UPDATE: a task the
   broker delivers twice (Redis re-delivers a task a dead worker had reserved) runs once.
+* **Stranded due runs.** A worker killed after it marked a due run started and before it linked
+  the run (a window of seconds: the run is being opened) would leave the due run with no run.
+  The leading scheduler finds such rows (``stranded_fires``) and, once one has stayed so for a
+  while with its sync free, links it to the run the dead worker had opened (``orphan_run``:
+  that run is finalised as failed by the sync's next run, as after any crash) or, when it had
+  opened none, hands the due run back (``release_fire``) to be queued again.
 * **Cancel requests.** ``runs.cancel_requested``: the dashboard sets it, the process running the
   run (a Celery worker on another machine, say) polls it and stops between batches.
 """
@@ -137,6 +143,52 @@ class Coordination:
         with self.engine.connect() as conn:
             return [Fire(r.sync, _utc(r.due_at), r.holder, r.started_by, r.run_id)
                     for r in conn.execute(query)]
+
+    def stranded_fires(self, since: datetime) -> list[Fire]:
+        """Due runs fired at or after ``since`` that a worker took but never linked to a run."""
+        fires = t.schedule_fires.c
+        query = (sa.select(t.schedule_fires)
+                 .where(fires.started_by.is_not(None), fires.run_id.is_(None),
+                        fires.due_at >= _utc(since))
+                 .order_by(fires.due_at, fires.sync))
+        with self.engine.connect() as conn:
+            return [Fire(r.sync, _utc(r.due_at), r.holder, r.started_by, r.run_id)
+                    for r in conn.execute(query)]
+
+    def orphan_run(self, fire: Fire, before: datetime) -> int | None:
+        """A scheduled run of ``fire``'s sync opened after the fire and before ``before`` (when
+        the fire was first seen stranded) and linked to no due run: the one the worker that
+        took ``fire`` opened before dying (the sync's next run may have finalised it since)."""
+        runs, fires = t.runs.c, t.schedule_fires.c
+        linked = sa.select(fires.run_id).where(fires.run_id.is_not(None))
+        with self.engine.connect() as conn:
+            fired_at = conn.execute(sa.select(fires.fired_at).where(
+                fires.sync == fire.sync, fires.due_at == _utc(fire.due_at))).scalar()
+            if fired_at is None:
+                return None
+            value = conn.execute(
+                sa.select(sa.func.min(runs.id))
+                .where(runs.sync == fire.sync, runs.trigger == "schedule",
+                       # a minute's leeway for the clocks of the scheduler's and the worker's
+                       # machines; an earlier run of the sync is linked to its own due run
+                       runs.started_at >= fired_at - timedelta(minutes=1),
+                       runs.started_at <= _utc(before),
+                       runs.id.not_in(linked))
+            ).scalar()
+        return int(value) if value is not None else None
+
+    def release_fire(self, fire: Fire) -> bool:
+        """Hand a stranded due run back (no worker holds it), to be queued again; False if its
+        worker linked it meanwhile (it was slow, not dead)."""
+        fires = t.schedule_fires.c
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.update(t.schedule_fires)
+                                .where(fires.sync == fire.sync,
+                                       fires.due_at == _utc(fire.due_at),
+                                       fires.started_by == fire.started_by,
+                                       fires.run_id.is_(None))
+                                .values(started_by=None))
+        return done.rowcount == 1
 
     def last_fire(self, sync: str) -> datetime | None:
         """The newest due instant fired for ``sync`` by any scheduler."""
