@@ -30,14 +30,10 @@ from syncline.sources.duckdb import MEMORY_LIMIT
 __all__ = ["HASH", "KEY", "MEMORY_LIMIT", "Plan", "PlanCounts", "Planner"]
 
 # DuckDB's buffer pool (diff joins, GROUP BY, sorts) spills to disk beyond MEMORY_LIMIT (defined
-# beside the DuckDB source, whose locked connection gets it when it opens), so memory stays
-# flat on any model size. The process holds more: ~170 MB for Python, its imports and the open
-# database, plus DuckDB's own unpooled allocations (tens of MB). 500MB put a 10M-row plan at
-# 727 MB and 200MB near 430 MB. The pool fills to its limit and stays full while the plan's
-# rows are sent (the sorted plan is read back batch by batch), the very time Python's own
-# memory peaks: 100MB takes ~100 MB off the peak of every run, first or incremental, and the
-# diff joins narrow rows, so spilling more costs the 10M nothing-changed plan no measurable CPU
-# (bench/PROFILING.md, "H7"; a 10M first run committed its first 2.9M keys at ~350 MB).
+# beside the DuckDB source, whose locked connection gets it when it opens). The limit is not
+# small: the snapshot's key index lives in memory and grows with the keys, and a cap below it
+# fails the run's last write (100MB and 200MB failed a 10M first run; bench/PROFILING.md).
+# Smaller caps took memory off the peak (200MB → 100MB: ~100 MB at 1M rows) but are not safe.
 # `history: skip` marks existing keys as seen in transactions of this many keys
 HISTORY_CHUNK = 100_000
 

@@ -15,6 +15,7 @@ flight are in doubt. Between two merges the journal holds one run's entries only
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Literal
 
 from syncline.engine.diff.sql import DiffSQL
@@ -26,7 +27,9 @@ __all__ = ["Snapshot"]
 # the marker's key: text no model key is expected to take (keys are the model's own values)
 _HISTORY_MARKER = "\u2063syncline: history: skip in progress"
 # DuckDB merges the journal this many entries at a time: inserting 10M keys into the snapshot's
-# index in one statement outgrows the diff's memory limit (200MB); 1M fit
+# index in one statement outgrows the diff's memory limit (sources/duckdb.py MEMORY_LIMIT); 1M
+# fit (a 10M first run, W2 of `make bench`, found the anti-join for in-flight marks did not at
+# 100MB: it now runs only when the journal holds marks, within the part)
 _MERGE_ENTRIES = 1_000_000
 
 
@@ -91,18 +94,18 @@ class Snapshot:
         """
         if not self._pending:
             return
-        entries, released = (int(v or 0) for v in self._store.query(self._sql.journal_size())[0])
+        entries, released, in_flight = (
+            int(v or 0) for v in self._store.query(self._sql.journal_size())[0])
         if entries:
             empty = self.is_empty()
             parts = -(-entries // _MERGE_ENTRIES) if self._duck else 1
+            merge = partial(self._sql.journal_merge, empty=empty, released=released > 0,
+                            in_flight=in_flight > 0)
             if parts == 1:
-                self._store.execute([*self._sql.journal_merge(empty=empty,
-                                                              released=released > 0),
-                                     self._sql.journal_clear()])
+                self._store.execute([*merge(), self._sql.journal_clear()])
             else:
                 for i in range(parts):
-                    self._store.execute(self._sql.journal_merge(
-                        empty=empty, released=released > 0, part=(i, parts)))
+                    self._store.execute(merge(part=(i, parts)))
                 self._store.execute([self._sql.journal_clear()])
         self._pending = False
 

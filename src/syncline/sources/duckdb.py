@@ -16,6 +16,7 @@ parser to be exactly one SELECT (``check_duckdb_select``).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,8 +33,23 @@ from syncline.sources.model_query import check_duckdb_select
 __all__ = ["LOCKED_DOWN", "LOCK_WAIT_S", "MEMORY_LIMIT", "DuckDBSource", "open_duckdb_source",
            "wait_for_lock"]
 
-MEMORY_LIMIT = "100MB"
-"""DuckDB's buffer pool for the diff (``engine.planner`` says why 100MB); spills beyond it."""
+def _memory_limit() -> str:
+    """A quarter of the machine's memory, at least 1GB.
+
+    DuckDB holds the snapshot's key index in memory, and it grows with the keys (a 10M-key
+    snapshot did not fit 100MB or 200MB on DuckDB 2.0: the 10M first run of `make bench` failed
+    at the end with "Out of Memory", after sending every row). A fixed small cap fails large
+    syncs; this one only keeps DuckDB from taking the whole machine (its own default is 80%).
+    """
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        return "2GB"
+    return f"{max(1024, total // 4 // 2**20)}MB"
+
+
+MEMORY_LIMIT = _memory_limit()
+"""DuckDB's memory for the diff and a DuckDB source (``_memory_limit`` says why); spills beyond."""
 
 LOCKED_DOWN: dict[str, str | bool] = {
     "enable_external_access": False,

@@ -86,7 +86,7 @@ class DiffSQL:
             return f"INSERT INTO {cols} SELECT k, h, s, r FROM __syncline_in"
         return f"INSERT INTO {cols} VALUES (:k, :h, :s, :r)"
 
-    def journal_merge(self, *, empty: bool, released: bool = True,
+    def journal_merge(self, *, empty: bool, released: bool = True, in_flight: bool = True,
                       part: tuple[int, int] | None = None) -> list[str]:
         """Fold the journal's entries into the snapshot (the journal is emptied after).
 
@@ -97,18 +97,26 @@ class DiffSQL:
         entries. Merging twice gives the same snapshot. ``empty``: the snapshot holds no key, so
         rows are inserted plainly (DuckDB then builds the key's index without probing it);
         ``released``: some entries release keys (else the snapshot is not searched for them).
+        ``in_flight``: some entries are in-flight marks (events; else no entry needs the
+        search for its settled entry, whose anti-join would hash every entry of the journal).
         ``part`` (i, n): only the keys whose hash is i modulo n (DuckDB: one statement's
-        index update must fit its memory limit; 10M keys at once do not).
+        index update, and the anti-join's hash table, must fit its memory limit; 10M keys at
+        once do not).
         """
         j, snap = self.tables["journal"], self.tables["snapshot"]
-        only = "" if part is None else f" AND hash(j.sync_key) % {part[1]} = {part[0]}"
+
+        def only(alias: str) -> str:
+            return "" if part is None else f" AND hash({alias}.sync_key) % {part[1]} = {part[0]}"
+
+        marks = ("" if not in_flight else " OR (j.status = 'in_flight' AND NOT EXISTS (SELECT 1 "
+                 f"FROM {j} o WHERE o.sync_key = j.sync_key AND o.status <> 'in_flight'"
+                 f"{only('o')}))")
         final = (f"SELECT j.sync_key, j.row_hash, j.status, j.run_id FROM {j} j WHERE "
-                 "(j.status = 'accepted' OR (j.status = 'in_flight' AND NOT EXISTS (SELECT 1 "
-                 f"FROM {j} o WHERE o.sync_key = j.sync_key AND o.status <> 'in_flight'))){only}")
+                 f"(j.status = 'accepted'{marks}){only('j')}")
         upsert = (f"INSERT INTO {snap} (sync_key, row_hash, status, run_id) {final}" if empty
                   else self.dialect.merge.format(table=snap, select=final))
         delete = (f"DELETE FROM {snap} WHERE sync_key IN "
-                  f"(SELECT j.sync_key FROM {j} j WHERE j.status = 'released'{only})")
+                  f"(SELECT j.sync_key FROM {j} j WHERE j.status = 'released'{only('j')})")
         return [delete, upsert] if released and not empty else [upsert]
 
     def journal_clear(self) -> str:
@@ -116,8 +124,9 @@ class DiffSQL:
         return f"DELETE FROM {self.tables['journal']}"
 
     def journal_size(self) -> str:
-        """The journal's entries, and how many of them release a key."""
-        return (f"SELECT COUNT(*), SUM(CASE WHEN status = 'released' THEN 1 ELSE 0 END) "
+        """The journal's entries, how many of them release a key, how many mark one in flight."""
+        return (f"SELECT COUNT(*), SUM(CASE WHEN status = 'released' THEN 1 ELSE 0 END), "
+                f"SUM(CASE WHEN status = 'in_flight' THEN 1 ELSE 0 END) "
                 f"FROM {self.tables['journal']}")
 
     def guard_write(self, snapshot_id: str, run_id: int) -> list[str]:
