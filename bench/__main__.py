@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:600]
+    """The failure on one line: what failed, and the end of the child's words (where a
+    traceback's error message is), not the middle of its traceback."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 600 else f"{text[:100]} … {text[-450:]}"
 
 
 NOTES = [
