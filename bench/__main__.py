@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 def _one_line(exc: BaseException) -> str:
     """The failure on one line: what failed, and the end of the child's words (where a
     traceback's error message is), not the middle of its traceback."""
-    text = " ".join(str(exc).split())
+    text = " ".join(str(exc).split()).replace(f"{HERE.parent}/", "")  # paths in the repository
     return text if len(text) <= 600 else f"{text[:100]} … {text[-450:]}"
 
 
