@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +24,9 @@ from syncline.errors import RunLockedError
 from syncline.store import StateStore
 from syncline.store.statuses import RUNNING
 from tests.cli.budget_project import write_project
-from tests.servers import need_postgres
 
 OTHER = "other-host:1"  # another machine: only a released (or expired) lease frees the sync
 RUNS = 6
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 class _SlowEnd(NullProgress):
@@ -38,24 +34,6 @@ class _SlowEnd(NullProgress):
 
     def finish(self, summary: RunSummary) -> None:
         time.sleep(0.1)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    need_postgres()
-    import psycopg
-
-    name = f"syncline_state_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _final_run(store: StateStore, after: int) -> int:
