@@ -34,6 +34,9 @@ __all__ = ["HASH", "KEY", "MEMORY_LIMIT", "Plan", "PlanCounts", "Planner"]
 # small: the snapshot's key index lives in memory and grows with the keys, and a cap below it
 # fails the run's last write (100MB and 200MB failed a 10M first run; bench/PROFILING.md).
 # Smaller caps took memory off the peak (200MB → 100MB: ~100 MB at 1M rows) but are not safe.
+# The price: DuckDB uses the room it has, so a 10M first run peaked at 3.5 GB in `make bench`.
+# Raising the limit for the snapshot's merge alone is not possible: the configuration is locked
+# once the source is attached (security); a merge that needs less memory is the next step.
 # `history: skip` marks existing keys as seen in transactions of this many keys
 HISTORY_CHUNK = 100_000
 
