@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         if why:
             bench.peers = False
             bench.notes.append(why)
+        else:
+            bench.notes.append(f"Peers' venv: {peers.peer_versions(work)}.")
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     for name in chosen:
         skip = SKIPPED_WITHOUT[name]() if name in SKIPPED_WITHOUT else None

@@ -28,6 +28,7 @@ __all__ = [
     "dlt_run",
     "drt_run",
     "ensure_venv",
+    "peer_versions",
     "write_drt_project",
 ]
 
@@ -87,6 +88,15 @@ def ensure_venv(work: Path) -> str | None:
     except (subprocess.SubprocessError, OSError) as exc:
         return f"peers venv not built ({exc}); install {', '.join(PEER_PACKAGES)} by hand"
     return None if _has_peers(python) else "peers venv lacks drt or dlt after pip install"
+
+
+def peer_versions(work: Path) -> str:
+    """The peers' own versions and their engines' (drt-core, dlt, duckdb, pyarrow), one line."""
+    names = ("drt-core", "dlt", "duckdb", "pyarrow")
+    code = ("import importlib.metadata as m; print(', '.join(n + ' ' + m.version(n) for n in "
+            f"{names!r}))")
+    probe = subprocess.run([str(venv_python(work)), "-c", code], capture_output=True, text=True)
+    return probe.stdout.strip() if probe.returncode == 0 else "unknown"
 
 
 def _has_peers(python: Path) -> bool:

@@ -7,6 +7,7 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 from bench.measure import Measured
@@ -63,6 +64,22 @@ class Result:
         return self.cpu_s / max(self.rows, 1) * 1_000_000
 
 
+# the libraries that do Syncline's heavy lifting: a new release of one moved W1's CPU by a
+# fifth between two rounds (bench/PROFILING.md), so figures are only comparable with these equal
+_LIBRARIES = ("duckdb", "pyarrow", "httpx", "orjson", "sqlalchemy")
+
+
+def libraries() -> str:
+    """The installed versions of `_LIBRARIES`, as one line."""
+    found = []
+    for name in _LIBRARIES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return ", ".join(found)
+
+
 def machine() -> dict[str, str]:
     """nproc, memory and CPU model, from /proc (the figures mean nothing without them)."""
     cpu = "unknown"
@@ -79,6 +96,8 @@ def machine() -> dict[str, str]:
         "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
         "cpu": cpu,
         "python": platform.python_version(),
+        "libraries": libraries(),
+        "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -137,6 +156,8 @@ def render(
         f"| memory | {m['memory']} |",
         f"| CPU | {m['cpu']} |",
         f"| Python | {m['python']} |",
+        f"| libraries | {m['libraries']} |",
+        f"| load average (1/5/15 min) when written | {m['load']} |",
         f"| date | {m['date']} |",
         f"| command | `{command}` |",
         "",

@@ -32,6 +32,9 @@ def test_quick_runs_every_workload_of_the_fair_comparison(tmp_path: Path) -> Non
     assert code == 0
     text = out.read_text()
     assert "| nproc | " in text and "--quick" in text
+    # figures compare only on equal libraries (a DuckDB release moved W1's CPU once)
+    assert "| libraries | duckdb " in text and "pyarrow " in text and "httpx " in text
+    assert "| load average (1/5/15 min) when written | " in text
     assert "did not complete" not in text and "exited" not in text, text
     tools = ("Syncline", "drt", "dlt") if not peers else ("Syncline",)
     # Every tool, to its own fresh sandbox and to its own fresh minimal sink, sends every row:
@@ -60,6 +63,7 @@ def test_quick_runs_every_workload_of_the_fair_comparison(tmp_path: Path) -> Non
                    "W5 at 1,000 ms latency", "over DuckDB's own JSON writing"):  # fmt: skip
         assert target in text, target
     if not peers:
+        assert "Peers' venv: drt-core " in text and ", dlt " in text
         assert "W1 Syncline CPU ≤ 0.5× the tuned dlt's" in text
         assert "W3 Syncline rate ≥ 1.5× the tuned dlt's" in text
 
