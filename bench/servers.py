@@ -2,33 +2,29 @@
 
 ``Receiver`` wraps either the sandbox (``python -m syncline_sandbox``, faithful: validates and
 stores every record) or the minimal sink (``python -m bench.sink``: latency and counting only).
+Both start on ``--port 0`` and say which port they got (`listening_port`), so no other process
+can take the port between its choice and the bind.
 """
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
 from bench.measure import cpu_seconds
+from syncline_sandbox.testing import listening_port
 
-__all__ = ["ACCOUNT", "PASSCODE", "Receiver", "ReceiverUse", "free_port"]
+__all__ = ["ACCOUNT", "PASSCODE", "Receiver", "ReceiverUse"]
 
 ACCOUNT = "BENCH-ACC"
 PASSCODE = "bench-pass"
 AUTH = {"X-CleverTap-Account-Id": ACCOUNT, "X-CleverTap-Passcode": PASSCODE}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(slots=True)
@@ -56,7 +52,8 @@ class Receiver:
 
     kind: Literal["sandbox", "sink"]
     latency_ms: float = 0.0
-    port: int = field(default_factory=free_port)
+    port: int = 0
+    """0 until started: then the port the server bound."""
     proc: subprocess.Popen[bytes] | None = None
     _mark: tuple[dict[str, Any], float] | None = None
 
@@ -66,12 +63,19 @@ class Receiver:
 
     def __enter__(self) -> Receiver:
         if self.kind == "sandbox":
-            argv = [sys.executable, "-m", "syncline_sandbox", "--port", str(self.port),
-                    "--account", f"{ACCOUNT}:{PASSCODE}:eu1", "--log-level", "warning"]  # fmt: skip
+            # info: uvicorn's "running on" line (listening_port passes on only the rest)
+            argv = [sys.executable, "-m", "syncline_sandbox", "--port", "0",
+                    "--account", f"{ACCOUNT}:{PASSCODE}:eu1", "--log-level", "info"]  # fmt: skip
         else:
-            argv = [sys.executable, "-m", "bench.sink", "--port", str(self.port),
+            argv = [sys.executable, "-m", "bench.sink", "--port", "0",
                     "--latency-ms", str(self.latency_ms)]  # fmt: skip
-        self.proc = subprocess.Popen(argv, cwd=Path(__file__).parent.parent)
+        self.proc = subprocess.Popen(argv, cwd=Path(__file__).parent.parent,
+                                     stderr=subprocess.PIPE)
+        try:
+            self.port = listening_port(self.proc, timeout=30)
+        except RuntimeError:
+            self.__exit__()
+            raise
         self._wait_ready()
         if self.kind == "sandbox" and self.latency_ms:
             self.set_latency(self.latency_ms)

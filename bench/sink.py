@@ -5,13 +5,15 @@ It exists to measure the engine's own delivery cost apart from the sandbox's par
 enough HTTP/1.1 (keep-alive, Content-Length) and does not parse JSON: records are counted by
 their ``"type":`` keys, which the benchmark's records carry exactly once each.
 
-Run: ``python -m bench.sink --port P [--latency-ms 300]``; ``GET /_stats`` answers the counters.
+Run: ``python -m bench.sink --port P [--latency-ms 300]`` (``--port 0``: any free port, which it
+prints); ``GET /_stats`` answers the counters.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 import orjson
 
@@ -91,6 +93,9 @@ def _response(status: int, body: bytes) -> bytes:
 async def _serve(host: str, port: int, latency_s: float) -> None:
     sink = Sink(latency_s)
     server = await asyncio.start_server(sink.handle, host, port, limit=1 << 20)
+    # the line `syncline_sandbox.testing.listening_port` reads (the port, when given 0)
+    bound = server.sockets[0].getsockname()[1]
+    print(f"bench.sink running on http://{host}:{bound}", file=sys.stderr, flush=True)
     async with server:
         await server.serve_forever()
 
@@ -98,7 +103,7 @@ async def _serve(host: str, port: int, latency_s: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="0: any free port (printed)")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     asyncio.run(_serve(args.host, args.port, args.latency_ms / 1000))

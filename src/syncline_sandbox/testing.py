@@ -5,10 +5,18 @@ Everyone's tests (client, engine, CLI) use it to talk to a real HTTP server::
     with SandboxServer([Account("ACC", {"PASS"})]) as sandbox:
         httpx.post(f"{sandbox.url}/1/upload", ...)
         assert sandbox.events("ACC", name="Charged")
+
+A server run as a child process (``syncline sandbox``, ``python -m syncline_sandbox``, the
+bench's sink) is started on ``--port 0`` and asked which port it got (`listening_port`): a port
+picked by binding and closing a socket in the parent could be taken before the child binds it.
 """
 
 from __future__ import annotations
 
+import queue
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -25,7 +33,7 @@ from syncline_sandbox.faults import Faults
 from syncline_sandbox.state import SandboxState
 from syncline_sandbox.store import Store
 
-__all__ = ["SandboxServer"]
+__all__ = ["SandboxServer", "listening_port"]
 
 
 class SandboxServer:
@@ -101,3 +109,38 @@ class SandboxServer:
 
     def stats(self, account: str) -> dict[str, Any]:
         return self.store.stats(account)
+
+
+_RUNNING_ON = re.compile(rb"running on https?://[^\s:]+:(\d+)")
+
+
+def listening_port(proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
+    """The port of a server child started on ``--port 0`` with ``stderr=PIPE``, from the line
+    it writes once it listens (uvicorn's ``Uvicorn running on http://HOST:PORT``, the sink's
+    own). Its other stderr lines go on to ours, except uvicorn's ``INFO:`` chatter, from a
+    daemon thread, so the pipe never fills. Raises RuntimeError when the child exits or stays
+    silent for ``timeout`` seconds first."""
+    assert proc.stderr is not None, "start the server with stderr=subprocess.PIPE"
+    found: queue.Queue[int | None] = queue.Queue()
+
+    def relay(stream: Any) -> None:
+        reported = False
+        for line in stream:
+            match = None if reported else _RUNNING_ON.search(line)
+            if match:
+                reported = True
+                found.put(int(match.group(1)))
+            elif not line.startswith(b"INFO:"):
+                sys.stderr.write(line.decode(errors="replace"))
+        if not reported:
+            found.put(None)
+
+    threading.Thread(target=relay, args=(proc.stderr,), daemon=True, name="stderr").start()
+    try:
+        port = found.get(timeout=timeout)
+    except queue.Empty:
+        port = None
+    if port is None:
+        raise RuntimeError(f"{proc.args!r} did not report a listening port within {timeout} s "
+                           f"(exit code {proc.poll()})")
+    return port

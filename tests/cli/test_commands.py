@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import orjson
 
+from syncline_sandbox.testing import listening_port
 from tests.cli.conftest import ACCOUNT, PASSCODE
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _syncline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -27,24 +20,16 @@ def _syncline(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
 
 def test_sandbox_command_serves_the_upload_api_and_keeps_data(tmp_path: Path) -> None:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "syncline", "sandbox", "--port", str(port), "--data",
+    cmd = [sys.executable, "-m", "syncline", "sandbox", "--port", "0", "--data",
            str(tmp_path), "--account", f"{ACCOUNT}:{PASSCODE}:eu1"]
     headers = {"X-CleverTap-Account-Id": ACCOUNT, "X-CleverTap-Passcode": PASSCODE}
     record = {"identity": "42", "type": "profile", "profileData": {"Name": "Ada"}}
     for attempt in range(2):  # the second start must find the profile of the first
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60  # a loaded machine (a parallel suite) starts slowly
-            while True:
-                try:
-                    httpx.get(f"{url}/v1/connect", headers=headers, timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert proc.poll() is None, f"`syncline sandbox` exited ({proc.returncode})"
-                    assert time.monotonic() < deadline, "`syncline sandbox` did not start in 60 s"
-                    time.sleep(0.1)
+            # --port 0: it binds a free port itself and says which (a loaded machine, a
+            # parallel suite, starts it slowly: hence 60 s)
+            url = f"http://127.0.0.1:{listening_port(proc, timeout=60)}"
             if attempt == 0:
                 answer = httpx.post(f"{url}/1/upload", headers=headers, json={"d": [record]})
                 assert answer.json() == {"status": "success", "processed": 1, "unprocessed": []}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -33,18 +34,27 @@ def _duck_log(project: SQLProject, sync: str) -> str:
     return str(project.root / ".syncline" / "diff" / f"{sync}.duckdb")
 
 
-def _rows(project: SQLProject, where: str = "", sync: str = "users") -> list[tuple[Any, ...]]:
-    sql = (f"SELECT run_id, sync, sync_key, operation, outcome, code, column_name "
-           f"FROM {_table(project)} {where}")
-    if project.warehouse.db is None:
-        with duckdb.connect(_duck_log(project, sync), read_only=True) as con:
+def read_sync_log(project: SQLProject, sql: str, duck_file: Path | None) -> list[tuple[Any, ...]]:
+    """Run ``sql`` where the sync log is: ``duck_file`` (a DuckDB warehouse's sync log lives in
+    the sync's diff file) when given, else the warehouse database. Also used by
+    tests/cli/test_sync_log_place.py."""
+    if duck_file is not None:
+        with duckdb.connect(str(duck_file), read_only=True) as con:
             return con.execute(sql).fetchall()
+    assert project.warehouse.db is not None
     engine = sa.create_engine(project.warehouse.db.url, poolclass=sa.NullPool)
     try:
         with engine.connect() as conn:
             return [tuple(r) for r in conn.exec_driver_sql(sql)]
     finally:
         engine.dispose()
+
+
+def _rows(project: SQLProject, where: str = "", sync: str = "users") -> list[tuple[Any, ...]]:
+    sql = (f"SELECT run_id, sync, sync_key, operation, outcome, code, column_name "
+           f"FROM {_table(project)} {where}")
+    local = project.warehouse.db is None
+    return read_sync_log(project, sql, Path(_duck_log(project, sync)) if local else None)
 
 
 def _cli(project: SQLProject, *args: str) -> Any:

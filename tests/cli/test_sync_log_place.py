@@ -7,27 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import duckdb
-import sqlalchemy as sa
-
 from syncline.config.load import load_project
 from syncline.engine.synclog_place import sync_log_place
 from tests.cli.test_sql_sources import ACCOUNTS, SQLProject
 from tests.cli.test_sql_sources import project as project  # the parametrized fixture
-from tests.cli.test_sync_log import SYNC_LOG
-
-
-def _read(project: SQLProject, sql: str, local_file: str | None) -> list[tuple[object, ...]]:
-    if local_file is not None:
-        with duckdb.connect(str(project.root / local_file), read_only=True) as con:
-            return con.execute(sql).fetchall()
-    assert project.warehouse.db is not None
-    engine = sa.create_engine(project.warehouse.db.url, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.exec_driver_sql(sql)]
-    finally:
-        engine.dispose()
+from tests.cli.test_sync_log import SYNC_LOG, read_sync_log
 
 
 def test_the_shown_query_reads_the_runs_rows(project: SQLProject) -> None:
@@ -41,7 +25,9 @@ def test_the_shown_query_reads_the_runs_rows(project: SQLProject) -> None:
         assert place is not None
         local = sync == "users_local" or project.warehouse.kind == "duckdb"
         assert (place.local_file is not None) == local, place
-        rows = _read(project, place.query, place.local_file)
+        duck_file = (None if place.local_file is None
+                     else project.root / place.local_file)
+        rows = read_sync_log(project, place.query, duck_file)
         assert len(rows) == run["sync_log_rows"] == run["accepted"] + run["rejected"]
         assert Counter(str(r[2]) for r in rows) == {"accepted": run["accepted"],
                                                     "rejected": run["rejected"]}
