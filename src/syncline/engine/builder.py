@@ -101,24 +101,23 @@ class RecordBuilder:
         users = array(s.user_column)
         same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(users.type)
         identities = keys if same else _texts(users)  # text keys are the same text in SQL
-        with _collector_paused():
+        with _collector_paused():  # one collection per chunk, once its records exist
             data = _dicts(self._fields, values, n)
-        for i, faults in dropped.items():
-            for name, _ in faults:
-                data[i].pop(name, None)  # a null sent on purpose would clear the property
-        properties = dict(zip(self._fields, values, strict=True))
-        if self._profile:
-            field = s.identity_field
-            with _collector_paused():
+            for i, faults in dropped.items():
+                for name, _ in faults:
+                    data[i].pop(name, None)  # a null sent on purpose would clear the property
+            properties = dict(zip(self._fields, values, strict=True))
+            if self._profile:
+                field = s.identity_field
                 records: list[Record | None] = [
                     {field: user, "type": "profile", "profileData": d}
                     for user, d in zip(identities, data, strict=True)
                 ]
-            columns = RecordColumns("profile", field, identities, properties, arrays=arrays)
-        else:
-            records, columns = self._events(
-                array, n, identities, data, properties, arrays, failures
-            )
+                columns = RecordColumns("profile", field, identities, properties, arrays=arrays)
+            else:
+                records, columns = self._events(
+                    array, n, identities, data, properties, arrays, failures
+                )
         for i in failures:
             records[i] = None
         return BuiltBatch(keys, records, failures, columns, dropped)
