@@ -215,11 +215,11 @@ def _dicts(fields: tuple[str, ...], values: list[list[Any]], n: int) -> list[dic
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Python's cyclic collector held off while a chunk's dicts are made.
+    """Python's cyclic collector held off while a chunk's dicts and records are made.
 
     Each row allocates tracked objects (a row tuple, a zip, the record), so a chunk of 10,000
     rows set off a dozen young-generation collections that walked the records still alive in
-    flight; a W1 run of 1M rows spent 0.57-0.70 CPU-s in the collector, 0.29-0.37 with this
+    flight; a W1 run of 1M rows spent 0.57-0.70 CPU-s in the collector, 0.29-0.41 with this
     (bench/PROFILING.md). The records hold no cycles; the collector runs again as soon as the
     chunk is built. A collector someone else disabled stays disabled.
     """
