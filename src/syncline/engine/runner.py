@@ -359,10 +359,12 @@ class Runner:
                 batch, pending = _take(pending, size)
                 count -= size
                 self._submit(run, delivery, batch)
+                # per batch, not per chunk: a chunk (validation.READ_ROWS) can hold a whole
+                # small run, and the counts saved here are what a dashboard and a canceller see
+                if time.monotonic() - last_store > _STORE_EVERY_S:
+                    last_store = self._heartbeat(run, lease)
             if self._stopping(run):
                 break
-            if time.monotonic() - last_store > _STORE_EVERY_S:
-                last_store = self._heartbeat(run, lease)
         if pending and not self._stopping(run):
             self._submit(run, delivery, _take(pending, count)[0])
 
