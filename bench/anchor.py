@@ -9,7 +9,8 @@ interpreter start-up, no imports), so Syncline's figures can be read as a ratio 
   table, counting the keys new or changed. Key and hash are rendered by Syncline's own DuckDB
   diff dialect, and DuckDB gets the engine's memory limit, so it is the same join on the same
   terms, without the NULL/duplicate-key pass, the materialised plan or the counts.
-  ``diff-prepare`` writes that snapshot (untimed) before the rows change.
+  ``diff-prepare`` writes that snapshot (untimed) before the rows change, without a key, as
+  Syncline's DuckDB snapshot is (engine/diff/dialects.py ``keyed_snapshot``).
 
 Run: ``python -m bench.anchor json|diff|diff-prepare WAREHOUSE WORKFILE``; prints one JSON object
 (``wall_s``, ``cpu_s``, ``rows``). CPU is the whole process's (DuckDB's threads included).
@@ -70,7 +71,7 @@ def run(op: str, warehouse: Path, work: Path) -> dict[str, float]:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("ATTACH '" + str(warehouse).replace("'", "''") + "' AS w (READ_ONLY)")
     if op == "diff-prepare":
-        con.execute("CREATE OR REPLACE TABLE snap (sync_key VARCHAR PRIMARY KEY, row_hash UBIGINT)")
+        con.execute("CREATE OR REPLACE TABLE snap (sync_key VARCHAR NOT NULL, row_hash UBIGINT)")
         con.execute(f"INSERT INTO snap {_model()}")
         con.close()
         return {"wall_s": 0.0, "cpu_s": 0.0, "rows": 0.0}

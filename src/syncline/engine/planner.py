@@ -30,13 +30,9 @@ from syncline.sources.duckdb import MEMORY_LIMIT
 __all__ = ["HASH", "KEY", "MEMORY_LIMIT", "Plan", "PlanCounts", "Planner"]
 
 # DuckDB's buffer pool (diff joins, GROUP BY, sorts) spills to disk beyond MEMORY_LIMIT (defined
-# beside the DuckDB source, whose locked connection gets it when it opens). The limit is not
-# small: the snapshot's key index lives in memory and grows with the keys, and a cap below it
-# fails the run's last write (100MB and 200MB failed a 10M first run; bench/PROFILING.md).
-# Smaller caps took memory off the peak (200MB → 100MB: ~100 MB at 1M rows) but are not safe.
-# The price: DuckDB uses the room it has, so a 10M first run peaked at 3.5 GB in `make bench`.
-# Raising the limit for the snapshot's merge alone is not possible: the configuration is locked
-# once the source is attached (security); a merge that needs less memory is the next step.
+# beside the DuckDB source, whose locked connection gets it when it opens; it says why 128MB).
+# The limit can be small and fixed because nothing of the diff's must stay in memory whole: the
+# DuckDB snapshot has no key index (diff/dialects.py ``keyed_snapshot``).
 # `history: skip` marks existing keys as seen in transactions of this many keys
 HISTORY_CHUNK = 100_000
 
@@ -122,6 +118,7 @@ class Planner:
                             salt, mode)
         self._setup()
         if isinstance(self._store, DuckDBStore):
+            self._store.unkey_snapshot(self._sql, f"snapshot_{safe}")
             self._store.adopt_legacy_snapshot(self._sql.tables["snapshot"], f"snapshot_{safe}")
         self._snapshot = Snapshot(self._store, self._sql)
 

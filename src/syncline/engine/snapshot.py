@@ -6,6 +6,11 @@ folds the journal into the snapshot once, at the end of the run (``merge``), in 
 Keeping the snapshot's key index up to date batch by batch was most of a run's snapshot cost
 (DuckDB: 1.8 CPU-s per 1M keys with the key, 0.6 without), and it ran between batches.
 
+On DuckDB the snapshot has no PRIMARY KEY (DuckDB keeps a key's index in memory, whole, and
+it grew with the keys to gigabytes at 10M-30M keys): every write here keeps a key to one row
+itself. The merge updates the keys the snapshot holds and inserts the others (diff/sql.py);
+the few direct writes delete a key before inserting it.
+
 Every append is still one transaction committed before the call returns (see diff/store.py), so a
 crash after it loses nothing: a run (or `plan`) merges a leftover journal before it reads the
 snapshot (``recover``), so keys a crashed run had accepted are never sent again and its keys in
@@ -26,10 +31,10 @@ __all__ = ["Snapshot"]
 
 # the marker's key: text no model key is expected to take (keys are the model's own values)
 _HISTORY_MARKER = "\u2063syncline: history: skip in progress"
-# DuckDB merges the journal this many entries at a time: inserting 10M keys into the snapshot's
-# index in one statement outgrows the diff's memory limit (sources/duckdb.py MEMORY_LIMIT); 1M
-# fit (a 10M first run, W2 of `make bench`, found the anti-join for in-flight marks did not at
-# 100MB: it now runs only when the journal holds marks, within the part)
+# DuckDB merges the journal this many entries at a time, each part one transaction: its
+# UPDATE's join and its INSERT's anti-join (and the anti-join for in-flight marks) hash one
+# part's keys, which must fit the diff's memory limit (sources/duckdb.py MEMORY_LIMIT). A first
+# run without in-flight marks needs no part: one plain INSERT, hashing nothing.
 _MERGE_ENTRIES = 1_000_000
 
 
@@ -40,25 +45,35 @@ class Snapshot:
         self._store, self._sql, self.table = store, sql, sql.tables["snapshot"]
         self.journal = sql.tables["journal"]
         self._duck = store.dialect.sqlglot == "duckdb"
+        self._keyed_table = store.dialect.keyed_snapshot
         self._pending = True  # a crashed run may have left a journal: look before trusting it
 
     def _write(self, keys: Sequence[str], hashes: Sequence[object], run_id: int,
                status: str) -> None:
-        """Upsert straight into the keyed snapshot (the `history: skip` marker and keys)."""
+        """Upsert straight into the snapshot (the `history: skip` marker), in one transaction;
+        without a key on the table, by deleting the keys first."""
         if len(keys) != len(hashes):
             raise ValueError(f"{len(keys)} keys but {len(hashes)} hashes")
         upsert = self._store.dialect.upsert.format(table=self.table)
         if self._duck:
             upsert += " SELECT k, h, s, r FROM __syncline_in"
+        statements = [upsert]
+        if not self._keyed_table:
+            statements.insert(0, f"DELETE FROM {self.table} WHERE {self._match}")
         n = len(keys)
-        self._store.write(upsert, {"k": keys, "h": hashes, "s": [status] * n, "r": [run_id] * n})
+        self._store.write(statements,
+                          {"k": keys, "h": hashes, "s": [status] * n, "r": [run_id] * n})
+
+    @property
+    def _match(self) -> str:
+        """The condition naming each written key (DuckDB: all at once, from `__syncline_in`)."""
+        return "sync_key IN (SELECT k FROM __syncline_in)" if self._duck else "sync_key = :k"
 
     def _keyed(self, action: str, where: str, keys: Sequence[str]) -> None:
         """`action` (DELETE FROM/UPDATE ... SET) for each key, in one transaction."""
         if not keys:
             return
-        match = "sync_key IN (SELECT k FROM __syncline_in)" if self._duck else "sync_key = :k"
-        self._store.write(f"{action} WHERE {where}{match}", {"k": keys})
+        self._store.write([f"{action} WHERE {where}{self._match}"], {"k": keys})
 
     def record(self, run_id: int, *, accepted: tuple[Sequence[str], Sequence[object]] = ((), ()),
                released: Sequence[str] = (),
@@ -81,7 +96,7 @@ class Snapshot:
             statuses += [status] * len(k)
         if not keys:
             return
-        self._store.write(self._sql.journal_append(),
+        self._store.write([self._sql.journal_append()],
                           {"k": keys, "h": hashes, "s": statuses, "r": [run_id] * len(keys)})
         self._pending = True
 
@@ -89,8 +104,10 @@ class Snapshot:
         """Fold the journal into the keyed snapshot: a run's last write.
 
         One transaction, or on DuckDB one per million journal entries (a part of the keys
-        each, by hash), the journal emptied by the last: a crash between them leaves the
-        journal whole, and merging it again gives the same snapshot.
+        each, by hash) unless a plain INSERT does (an empty snapshot, no in-flight marks); the
+        journal is emptied by the last: a crash between them leaves the journal whole, and
+        merging it again gives the same snapshot (each part updates the keys it finds and
+        inserts only the others, so no key gets a second row).
         """
         if not self._pending:
             return
@@ -98,7 +115,8 @@ class Snapshot:
             int(v or 0) for v in self._store.query(self._sql.journal_size())[0])
         if entries:
             empty = self.is_empty()
-            parts = -(-entries // _MERGE_ENTRIES) if self._duck else 1
+            plain = empty and not in_flight  # one INSERT: no join, nothing hashed
+            parts = -(-entries // _MERGE_ENTRIES) if self._duck and not plain else 1
             merge = partial(self._sql.journal_merge, empty=empty, released=released > 0,
                             in_flight=in_flight > 0)
             if parts == 1:
@@ -129,7 +147,7 @@ class Snapshot:
     def forget(self, keys: Sequence[str]) -> None:
         """The destination confirmed these keys deleted: they leave the snapshot.
 
-        Straight from the keyed snapshot (deletes are few), after the journal is merged, so a
+        Straight from the snapshot (deletes are few), after the journal is merged, so a
         key accepted earlier in the run cannot come back with the merge.
         """
         self.merge()
@@ -155,7 +173,7 @@ class Snapshot:
                          policy: Literal["skip", "resend"]) -> None:
         """`skip` never duplicates (marks accepted); `resend` never loses (plans them again).
 
-        Straight in the keyed snapshot: a run does this before it appends to the journal.
+        Straight in the snapshot: a run does this before it appends to the journal.
         """
         self.merge()
         if policy == "resend":
@@ -168,18 +186,21 @@ class Snapshot:
         self._write([_HISTORY_MARKER], [None], 0, "history")
 
     def accept_history(self, keys: Sequence[str], hashes: Sequence[object]) -> None:
-        """`history: skip`: existing keys marked as seen, straight into the keyed snapshot (a
-        durable chunk at a time, so memory stays bounded whatever the model's size)."""
-        self._write(keys, hashes, 0, "accepted")
+        """`history: skip`: existing keys marked as seen, appended to the journal (a durable
+        chunk at a time, so memory stays bounded whatever the model's size). A run that dies
+        half-way leaves them to the next merge, and the marker makes the next run do it again:
+        the merge updates the keys already there instead of adding them twice."""
+        self.record(0, accepted=(keys, hashes))
 
     def finish_history(self) -> None:
-        """Every existing key is marked as seen: drop the marker."""
+        """Every existing key is marked as seen: merge them, then drop the marker."""
+        self.merge()
         self._keyed(f"DELETE FROM {self.table}", "status = 'history' AND ", [_HISTORY_MARKER])
 
     def first_run(self) -> bool:
         """No key seen yet, or a `history: skip` first run stopped before it finished."""
         self.merge()
-        marker = self._store.dialect.literal(_HISTORY_MARKER)  # found by the key's index
+        marker = self._store.dialect.literal(_HISTORY_MARKER)
         rows = self._store.query(
             f"SELECT CASE WHEN EXISTS (SELECT 1 FROM {self.table} WHERE sync_key = {marker}) "
             f"OR NOT EXISTS (SELECT 1 FROM {self.table}) THEN 1 ELSE 0 END")

@@ -172,7 +172,7 @@ class SyncLog:
             rows["sync_key"].extend(seg.keys)
             for name, value in seg.values.items():
                 rows[name].extend([value] * len(seg.keys))
-        self.store.write(self.sql.insert(), rows)
+        self.store.write([self.sql.insert()], rows)
 
     def _guard(self, work: Any) -> bool:
         try:

@@ -16,7 +16,6 @@ parser to be exactly one SELECT (``check_duckdb_select``).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,23 +32,18 @@ from syncline.sources.model_query import check_duckdb_select
 __all__ = ["LOCKED_DOWN", "LOCK_WAIT_S", "MEMORY_LIMIT", "DuckDBSource", "open_duckdb_source",
            "wait_for_lock"]
 
-def _memory_limit() -> str:
-    """A quarter of the machine's memory, at least 1GB.
+MEMORY_LIMIT = "128MB"
+"""DuckDB's memory for the diff and a DuckDB source; its joins, GROUP BYs and sorts spill to
+disk beyond it (``.syncline/diff/tmp``).
 
-    DuckDB holds the snapshot's key index in memory, and it grows with the keys (a 10M-key
-    snapshot did not fit 100MB or 200MB on DuckDB 2.0: the 10M first run of `make bench` failed
-    at the end with "Out of Memory", after sending every row). A fixed small cap fails large
-    syncs; this one only keeps DuckDB from taking the whole machine (its own default is 80%).
-    """
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # not POSIX
-        return "2GB"
-    return f"{max(1024, total // 4 // 2**20)}MB"
-
-
-MEMORY_LIMIT = _memory_limit()
-"""DuckDB's memory for the diff and a DuckDB source (``_memory_limit`` says why); spills beyond."""
+Fixed and small, so a run's peak memory does not grow with the model: DuckDB uses the room it is
+given. It can be, because nothing of the diff's must stay in memory whole: the DuckDB snapshot
+has no PRIMARY KEY (engine/diff/dialects.py ``keyed_snapshot``), whose index DuckDB kept in
+memory and which made a 10M-key snapshot fail at 100MB and 200MB (so the limit had been a
+quarter of the machine's memory; a 10M first run then peaked at 3.5 GB). 64MB failed while
+sorting the plan; 128MB ran the 10M and 30M runs of `python -m bench --only W2,W7`
+(bench/PROFILING.md, "Round two: a snapshot without a key index").
+"""
 
 LOCKED_DOWN: dict[str, str | bool] = {
     "enable_external_access": False,

@@ -50,7 +50,8 @@ class DiffDialect:
     upsert: str
     merge: str
     """The snapshot journal's merge (engine/diff/sql.py): ``{table}`` upserted from ``{select}``,
-    a query of (sync_key, row_hash, status, run_id) rows with distinct keys."""
+    a query of (sync_key, row_hash, status, run_id) rows with distinct keys (unused without
+    ``keyed_snapshot``: the merge is then an UPDATE and an INSERT, written once in sql.py)."""
     concat: str = "concat_ws('{sep}', {args})"
     schema: str | None = "syncline"
     status_type: str = "VARCHAR(16)"
@@ -62,6 +63,12 @@ class DiffDialect:
     """Work tables (bad keys, keys to send, the plan) are TEMP tables of the diff's own
     connection: DuckDB then keeps them in memory (spilling beyond its limit) instead of writing
     and compressing a copy of the planned rows into the database file."""
+    keyed_snapshot: bool = True
+    """The snapshot table has a PRIMARY KEY on ``sync_key``. DuckDB's has none: DuckDB holds a
+    table's key index in memory, whole, and it grows with the keys (a 10M-key snapshot did not
+    fit 200MB, so the diff's memory limit had to grow with the machine). Without the key, the
+    snapshot's writes keep keys unique themselves (``DiffSQL.journal_merge``, ``Snapshot``), and
+    ``upsert`` is a plain INSERT that the caller runs after deleting the same keys."""
 
     def quote(self, name: str) -> str:
         """An identifier quoted for this dialect, whatever characters it holds."""
@@ -125,9 +132,8 @@ DIALECTS: dict[str, DiffDialect] = {
     "duckdb": DiffDialect(
         sqlglot="duckdb", hash_expr="hash({args})", hash_type="UBIGINT", text_type="VARCHAR",
         key_type="VARCHAR", create_schema="CREATE SCHEMA IF NOT EXISTS {schema}",
-        upsert="INSERT OR REPLACE INTO {table}",
-        merge="INSERT OR REPLACE INTO {table} {select}", concat="list_value({args})",
-        temp_work=True),
+        upsert="INSERT INTO {table}", merge="", concat="list_value({args})",
+        temp_work=True, keyed_snapshot=False),
     "sqlite": DiffDialect(
         sqlglot="sqlite", hash_expr="syncline_hash({args})", hash_type="TEXT", text_type="TEXT",
         key_type="TEXT", create_schema="", upsert=_PG_UPSERT, merge=_PG_MERGE, concat="{args}",

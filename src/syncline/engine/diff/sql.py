@@ -69,15 +69,31 @@ class DiffSQL:
         d, out = self.dialect, []
         if d.create_schema and d.schema is not None:
             out.append(d.create_schema.format(schema=d.schema_name()))
-        out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['snapshot']} (sync_key {d.key_type} "
-                   f"NOT NULL PRIMARY KEY, row_hash {d.hash_type}, status {d.status_type}, "
-                   "run_id BIGINT)")
+        out.append(self.snapshot_table(self.tables["snapshot"]))
         out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['guard']} (snapshot_id "
                    f"{d.key_type}, run_id BIGINT, key_count BIGINT)")
         # no key, no index: appending to it costs the same whatever the snapshot's size
         out.append(f"CREATE TABLE IF NOT EXISTS {self.tables['journal']} (sync_key {d.key_type} "
                    f"NOT NULL, row_hash {d.hash_type}, status {d.status_type}, run_id BIGINT)")
         return out
+
+    def snapshot_table(self, table: str) -> str:
+        """The snapshot's DDL: keyed where the dialect keeps its key (``keyed_snapshot``)."""
+        d = self.dialect
+        key = " PRIMARY KEY" if d.keyed_snapshot else ""
+        return (f"CREATE TABLE IF NOT EXISTS {table} (sync_key {d.key_type} NOT NULL{key}, "
+                f"row_hash {d.hash_type}, status {d.status_type}, run_id BIGINT)")
+
+    def unkey_snapshot(self, name: str) -> list[str]:
+        """Rebuild a keyed snapshot (older versions, DuckDB) without its key: copy, swap.
+
+        ``name``: the snapshot table's own name, unqualified (ALTER ... RENAME takes one).
+        """
+        d, snap = self.dialect, self.tables["snapshot"]
+        rebuilt = d.table(f"{name}_unkeyed")
+        return [f"DROP TABLE IF EXISTS {rebuilt}", self.snapshot_table(rebuilt),
+                f"INSERT INTO {rebuilt} SELECT sync_key, row_hash, status, run_id FROM {snap}",
+                f"DROP TABLE {snap}", f"ALTER TABLE {rebuilt} RENAME TO {d.quote(name)}"]
 
     def journal_append(self) -> str:
         """Append rows to the journal (DuckDB: from `__syncline_in`; else bound parameters)."""
@@ -95,15 +111,23 @@ class DiffSQL:
         `accepted` or `released` (rejected or failed: it leaves the snapshot). So a key's last
         state is its settled entry if it has one, else its in-flight mark, without ordering the
         entries. Merging twice gives the same snapshot. ``empty``: the snapshot holds no key, so
-        rows are inserted plainly (DuckDB then builds the key's index without probing it);
+        rows are inserted plainly (a keyed table then builds its index without probing it);
         ``released``: some entries release keys (else the snapshot is not searched for them).
         ``in_flight``: some entries are in-flight marks (events; else no entry needs the
         search for its settled entry, whose anti-join would hash every entry of the journal).
         ``part`` (i, n): only the keys whose hash is i modulo n (DuckDB: one statement's
-        index update, and the anti-join's hash table, must fit its memory limit; 10M keys at
-        once do not).
+        work, and the anti-join's hash table, must fit its memory limit; 10M keys at once do
+        not).
+
+        Without a key on the snapshot (``keyed_snapshot``: DuckDB) nothing refuses a second row
+        for one key, so the merge keeps keys unique itself: it deletes the released keys,
+        updates the keys the snapshot holds, and inserts only the others (an anti-join on the
+        snapshot). An empty snapshot takes the entries with a plain INSERT, as their keys are
+        distinct. Deleting every merged key and inserting it again would be one statement less,
+        but it ran out of memory on a 30M snapshot with 1% changed (bench/PROFILING.md).
         """
         j, snap = self.tables["journal"], self.tables["snapshot"]
+        cols = "(sync_key, row_hash, status, run_id)"
 
         def only(alias: str) -> str:
             return "" if part is None else f" AND hash({alias}.sync_key) % {part[1]} = {part[0]}"
@@ -113,11 +137,20 @@ class DiffSQL:
                  f"{only('o')}))")
         final = (f"SELECT j.sync_key, j.row_hash, j.status, j.run_id FROM {j} j WHERE "
                  f"(j.status = 'accepted'{marks}){only('j')}")
-        upsert = (f"INSERT INTO {snap} (sync_key, row_hash, status, run_id) {final}" if empty
-                  else self.dialect.merge.format(table=snap, select=final))
+        if empty:
+            return [f"INSERT INTO {snap} {cols} {final}"]
         delete = (f"DELETE FROM {snap} WHERE sync_key IN "
                   f"(SELECT j.sync_key FROM {j} j WHERE j.status = 'released'{only('j')})")
-        return [delete, upsert] if released and not empty else [upsert]
+        out = [delete] if released else []
+        if self.dialect.keyed_snapshot:
+            return [*out, self.dialect.merge.format(table=snap, select=final)]
+        update = (f"UPDATE {snap} AS t SET row_hash = v.row_hash, status = v.status, "
+                  f"run_id = v.run_id FROM ({final}) AS v WHERE t.sync_key = v.sync_key"
+                  f"{only('t')}")
+        insert = (f"INSERT INTO {snap} {cols} SELECT v.sync_key, v.row_hash, v.status, v.run_id "
+                  f"FROM ({final}) AS v WHERE NOT EXISTS (SELECT 1 FROM {snap} s "
+                  f"WHERE s.sync_key = v.sync_key{only('s')})")
+        return [*out, update, insert]
 
     def journal_clear(self) -> str:
         """Empty the journal once every entry is in the snapshot."""

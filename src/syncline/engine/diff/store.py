@@ -22,6 +22,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from syncline.engine.diff.dialects import DIALECTS, DiffDialect
+from syncline.engine.diff.sql import DiffSQL
 from syncline.errors import ConfigError, ModelError, SourceError
 from syncline.sources.base import Source
 from syncline.sources.duckdb import wait_for_lock
@@ -44,9 +45,10 @@ class DiffStore(Protocol):
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows of a (small) result."""
 
-    def write(self, statement: str, columns: Mapping[str, Sequence[Any]]) -> None:
-        """Run ``statement`` once per row of ``columns`` (bound ``:name`` parameters, one list
-        per name, all of one length) in one transaction."""
+    def write(self, statements: Sequence[str], columns: Mapping[str, Sequence[Any]]) -> None:
+        """Run ``statements`` in order, each once per row of ``columns`` (bound ``:name``
+        parameters, one list per name, all of one length), in one transaction (several: a
+        snapshot without a key deletes a key before it inserts it)."""
 
     def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
         """The rows of ``sql`` as Arrow batches, without holding them all in memory."""
@@ -140,6 +142,22 @@ class DuckDBStore:
                 cols = "sync_key, row_hash, status, run_id"
                 self.execute([f"INSERT INTO {snapshot} ({cols}) SELECT {cols} FROM {legacy}"])
 
+    def unkey_snapshot(self, sql: DiffSQL, name: str) -> bool:
+        """Rebuild a snapshot older versions created with a PRIMARY KEY without it, once.
+
+        DuckDB keeps a key's index in memory, whole (diff/dialects.py ``keyed_snapshot``); a
+        snapshot that kept it would keep the memory it costs. One transaction: a crash leaves
+        the keyed table as it was. Answers whether it rebuilt one.
+        """
+        keyed = self.query(
+            "SELECT count(*) FROM duckdb_constraints() WHERE database_name = "
+            f"{self.dialect.literal(self.CATALOG)} AND schema_name = "
+            f"{self.dialect.literal(self.dialect.schema or '')} AND table_name = "
+            f"{self.dialect.literal(name)} AND constraint_type = 'PRIMARY KEY'")[0][0]
+        if keyed:
+            self.execute(sql.unkey_snapshot(name))
+        return bool(keyed)
+
     def execute(self, statements: Sequence[str]) -> None:
         """Statements in one transaction."""
         cur = self._work
@@ -156,12 +174,14 @@ class DuckDBStore:
         """All rows."""
         return self._work.execute(sql).fetchall()
 
-    def write(self, statement: str, columns: Mapping[str, Sequence[Any]]) -> None:
-        """Columns registered as an Arrow table `__syncline_in`: one statement, one commit.
+    def write(self, statements: Sequence[str], columns: Mapping[str, Sequence[Any]]) -> None:
+        """Columns registered as an Arrow table `__syncline_in`: the statements, one commit.
 
-        ``statement`` reads its rows from `__syncline_in` (columns k, h, s, r), not parameters:
-        DuckDB's executemany costs about a millisecond per row.
+        ``statements`` read their rows from `__syncline_in` (columns k, h, s, r), not
+        parameters: DuckDB's executemany costs about a millisecond per row.
         """
+        if isinstance(statements, str):  # a str is a Sequence[str] too: one letter a statement
+            raise TypeError("write() takes a list of statements")
         keys = columns["k"]
         if not keys:
             return
@@ -172,18 +192,30 @@ class DuckDBStore:
             "s": pa.array(columns.get("s", [None] * n), pa.string()),
             "r": pa.array(columns.get("r", [None] * n), pa.int64()),
         })
-        self._run_with("__syncline_in", table, statement)
+        self._run_with("__syncline_in", table, statements)
 
     def load(self, statement: str, batch: pa.RecordBatch) -> None:
         """Run ``statement`` with ``batch`` registered as `__syncline_batch` (staging a model)."""
-        self._run_with("__syncline_batch", batch, statement)
+        self._run_with("__syncline_batch", batch, [statement])
 
-    def _run_with(self, name: str, data: pa.Table | pa.RecordBatch, statement: str) -> None:
-        """Run ``statement`` on its own cursor with ``data`` visible to it as table ``name``."""
+    def _run_with(self, name: str, data: pa.Table | pa.RecordBatch,
+                  statements: Sequence[str]) -> None:
+        """Run ``statements`` on their own cursor, in one transaction when there are several,
+        with ``data`` visible to them as table ``name``."""
         cur = self._conn.cursor()
         try:
             cur.register(name, data)
-            cur.execute(statement)
+            if len(statements) == 1:  # autocommit
+                cur.execute(statements[0])
+            else:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    for statement in statements:
+                        cur.execute(statement)
+                    cur.execute("COMMIT")
+                except duckdb.Error:
+                    cur.execute("ROLLBACK")
+                    raise
         finally:
             cur.unregister(name)
             cur.close()
@@ -231,14 +263,17 @@ class SQLStore:
         with self._engine.connect() as conn:
             return [tuple(row) for row in conn.exec_driver_sql(sql)]
 
-    def write(self, statement: str, columns: Mapping[str, Sequence[Any]]) -> None:
-        """One executemany in one transaction, committed when the call returns."""
+    def write(self, statements: Sequence[str], columns: Mapping[str, Sequence[Any]]) -> None:
+        """One executemany per statement in one transaction, committed when the call returns."""
+        if isinstance(statements, str):
+            raise TypeError("write() takes a list of statements")
         names = list(columns)
         rows = [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
         if not rows:
             return
         with self._engine.begin() as conn:
-            conn.execute(sa.text(statement), rows)
+            for statement in statements:
+                conn.execute(sa.text(statement), rows)
 
     def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
         """Through the source: a server-side cursor and the source's type conversion."""
