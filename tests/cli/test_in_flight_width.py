@@ -45,10 +45,11 @@ def test_a_crash_never_leaves_more_in_flight_than_the_batches_sent(
     widest: list[int] = []
     write = DuckDBStore.write
 
-    def durable_write(self: DuckDBStore, statement: str,
+    def durable_write(self: DuckDBStore, statements: Sequence[str],
                       columns: Mapping[str, Sequence[Any]]) -> None:
-        write(self, statement, columns)
-        if "journal_orders" in statement or "snapshot_orders" in statement:
+        write(self, statements, columns)
+        text = " ".join(statements)
+        if "journal_orders" in text or "snapshot_orders" in text:
             cur = self._conn.cursor()  # not the plan's cursor, which is being streamed
             try:
                 widest.append(int(cur.execute(IN_FLIGHT_KEYS).fetchall()[0][0]))
