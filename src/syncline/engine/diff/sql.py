@@ -121,9 +121,10 @@ class DiffSQL:
 
         Without a key on the snapshot (``keyed_snapshot``: DuckDB) nothing refuses a second row
         for one key, so the merge keeps keys unique itself: it deletes the released keys,
-        updates the keys the snapshot holds, and inserts only the others. An empty snapshot takes the entries with a plain INSERT, as their keys are
-        distinct. Deleting every merged key and inserting it again would be one statement less,
-        but it ran out of memory on a 30M snapshot with 1% changed (bench/PROFILING.md).
+        updates the keys the snapshot holds, and inserts only the others. An empty snapshot
+        takes the entries with a plain INSERT, as their keys are distinct. Deleting every
+        merged key and inserting it again would be one statement less, but it ran out of
+        memory on a 30M snapshot with 1% changed (an earlier attempt, bench/PROFILING.md).
         """
         j, snap = self.tables["journal"], self.tables["snapshot"]
         cols = "(sync_key, row_hash, status, run_id)"
