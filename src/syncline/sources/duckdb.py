@@ -36,13 +36,13 @@ MEMORY_LIMIT = "128MB"
 """DuckDB's memory for the diff and a DuckDB source; its joins, GROUP BYs and sorts spill to
 disk beyond it (``.syncline/diff/tmp``).
 
-Fixed and small, so a run's peak memory does not grow with the model: DuckDB uses the room it is
-given. It can be, because nothing of the diff's must stay in memory whole: the DuckDB snapshot
-has no PRIMARY KEY (engine/diff/dialects.py ``keyed_snapshot``), whose index DuckDB kept in
-memory and which made a 10M-key snapshot fail at 100MB and 200MB (so the limit had been a
-quarter of the machine's memory; a 10M first run then peaked at 3.5 GB). 64MB failed while
-sorting the plan; 128MB ran the 10M and 30M runs of `python -m bench --only W2,W7`
-(bench/PROFILING.md, "Round two: a snapshot without a key index").
+Fixed and small, so DuckDB's share of a run's memory does not grow with the model: DuckDB uses
+the room it is given. It can be, because nothing of the diff's must stay in memory whole: the
+DuckDB snapshot has no PRIMARY KEY (engine/diff/dialects.py ``keyed_snapshot``). DuckDB kept that
+index in memory, and a 10M-key snapshot failed at 100MB and 200MB, so the limit had been a
+quarter of the machine's memory (a 10M first run then peaked at 3.5 GB). 64MB failed while
+sorting the plan (an earlier attempt); 128MB ran the 10M and 30M runs of `python -m bench
+--only W2,W7` (bench/PROFILING.md, "Round two: a snapshot without a key index").
 """
 
 LOCKED_DOWN: dict[str, str | bool] = {
