@@ -12,12 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncline.server.app import create_app
+from syncline.server.auth.security import create_user
 from syncline.server.auth.throttle import SignInThrottle
 from syncline.server.project.models import User
 from syncline.server.settings import ServerSettings
 from syncline.store import StateStore
 from syncline.store import tables as t
 
+from .conftest import PASSWORD, SECRET, USERNAME
 from .test_app import sign_in
 
 
@@ -137,11 +139,12 @@ async def test_the_form_refuses_even_the_right_password_once_blocked(
 
 
 @pytest.mark.anyio
-async def test_two_servers_on_one_store_block_together(
-    settings: ServerSettings, user: User
-) -> None:
+async def test_two_servers_on_one_store_block_together(opened: Opened) -> None:
     """Guesses spread over two server apps on one state store are counted together."""
-    async with _client(settings) as one, _client(settings) as two:
+    with opened()() as db:
+        create_user(db, USERNAME, PASSWORD)
+        db.commit()
+    async with _client(opened()) as one, _client(opened()) as two:
         for i in range(5):
             answer = await sign_in(one if i % 2 else two, password="guess")
             assert answer.status_code == 401
@@ -149,6 +152,7 @@ async def test_two_servers_on_one_store_block_together(
         assert (await sign_in(two)).status_code == 429
 
 
-def _client(settings: ServerSettings) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(settings))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+def _client(sessions: sessionmaker[Session]) -> httpx.AsyncClient:
+    app = create_app(ServerSettings(secret_key=SECRET, session_factory=sessions))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                             base_url="http://testserver")
