@@ -136,8 +136,9 @@ class RecordBuilder:
             stamps, bad = timestamps(array(s.timestamp_column), s.timestamp_column)
             _merge(failures, bad)
         items: list[Any] | None = None
+        items_array: pa.Array | None = None
         if s.items_column:
-            items, bad = items_column(array(s.items_column), s.items_column)
+            items, bad, items_array = items_column(array(s.items_column), s.items_column)
             _merge(failures, bad)
             for d, row_items in zip(data, items, strict=True):
                 if row_items is not None:
@@ -159,6 +160,7 @@ class RecordBuilder:
             timestamps=stamps,
             items=items,
             arrays=arrays,
+            items_array=items_array,
         )
         return records, columns
 
