@@ -63,7 +63,7 @@ class Outcomes:
     def handle(self, run: OpenedRun, result: BatchResult, *, settled: bool = False) -> None:
         """Account for a batch's answer; its snapshot part is buffered (``settle``) unless
         ``settled`` says the caller did that already. Profiles' accepted keys are written in
-        groups here; events' with the next batch's in-flight mark (the runner) or a flush."""
+        groups here; events' with the next in-flight marks (the runner) or a flush."""
         batch, summary = result.batch, run.summary
         if not settled:
             self.settle(run, result)
