@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from typing import Any
 import httpx
 import orjson
 
+from syncline_sandbox.testing import listening_port
+
 AUTH = {"X-CleverTap-Account-Id": "BENCH-ACC", "X-CleverTap-Passcode": "bench-pass",
         "Content-Type": "application/json"}  # fmt: skip
 BATCH = 1000
@@ -33,12 +34,6 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc (psutil is not installed)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def profile(i: int) -> dict[str, Any]:
@@ -108,15 +103,15 @@ def main() -> None:
     parser.add_argument("--kinds", default="profile,event")
     args = parser.parse_args()
     records = 20_000 if args.quick else args.records
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as data:
-        cmd = [sys.executable, "-m", "syncline_sandbox", "--port", str(port),
-               "--account", "BENCH-ACC:bench-pass:eu1", "--log-level", "warning"]  # fmt: skip
+        # port 0: the sandbox binds a free port and says which (`listening_port`)
+        cmd = [sys.executable, "-m", "syncline_sandbox", "--port", "0",
+               "--account", "BENCH-ACC:bench-pass:eu1"]  # fmt: skip
         if args.data:
             cmd += ["--data", data]
-        proc = subprocess.Popen(cmd)
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
         try:
+            url = f"http://127.0.0.1:{listening_port(proc)}"
             wait_ready(url, proc)
             rows = []
             for kind in args.kinds.split(","):

@@ -11,11 +11,13 @@ import time
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncline.destinations.base import RecordColumns
 from syncline.destinations.clevertap import rules, screen
+from syncline.destinations.clevertap.rules import checks
 
 NOW = time.time()
 
@@ -178,3 +180,103 @@ def test_cleared_and_multi_value_columns_are_judged_by_column() -> None:
     }
     columns = RecordColumns("profile", "identity", ["u1", "u2", "u3"], properties)
     assert screen.suspects(columns, now=NOW) == {2}
+
+
+# -- Items judged on the Arrow column ------------------------------------------------------------
+
+_ITEM_TYPES = {"text": pa.string(), "int": pa.int64(), "float": pa.float64(),
+               "bool": pa.bool_(), "null": pa.null(), "big text": pa.large_string()}
+_ITEM_VALUES = {
+    "text": st.none() | _texts, "big text": st.none() | _texts,
+    "int": st.none() | st.integers(-(2**62), 2**62),
+    "float": st.none() | st.floats(allow_nan=True, allow_infinity=True),
+    "bool": st.none() | st.booleans(), "null": st.none(),
+}
+
+
+@st.composite
+def _item_arrays(draw: st.DrawFn) -> pa.Array:
+    """A LIST of STRUCT column as a warehouse gives it: null rows, null items and values,
+    long text, bad field names, and now and then a row of more than 256 items."""
+    names = draw(st.lists(st.sampled_from(["name", "price", "qty", "a.b", "k" * 121, "ok key",
+                                           "é" * 40, "", "Items"]), max_size=3, unique=True))
+    kinds = [draw(st.sampled_from(sorted(_ITEM_TYPES))) for _ in names]
+    item = st.fixed_dictionaries({n: _ITEM_VALUES[k] for n, k in zip(names, kinds, strict=True)})
+    row = st.lists(item | st.none() if draw(st.booleans()) else item, max_size=3)
+    rows = draw(st.lists(st.none() | row if draw(st.booleans()) else row, min_size=1,
+                         max_size=5))
+    if draw(st.integers(0, 9)) == 0:
+        rows.append([draw(item)] * draw(st.sampled_from([256, 257])))
+    kind = pa.struct([pa.field(n, _ITEM_TYPES[k]) for n, k in zip(names, kinds, strict=True)])
+    array = pa.array(rows, pa.list_(kind))
+    return array.slice(1) if len(array) > 1 and draw(st.booleans()) else array  # an offset
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(array=_item_arrays(), names=st.data())
+def test_the_arrow_items_screen_gives_the_per_record_verdicts(
+    array: pa.Array, names: st.DataObject,
+) -> None:
+    """On the Arrow column, Items are judged as ``items_ok`` judges each record's list: the
+    column is fine exactly when every row's list is, and then only the rows that are not
+    Charged events are suspects."""
+    items = array.to_pylist()
+    per_record = all(checks.items_ok(row) for row in items if row is not None)
+    assert screen._arrow_items_fine(array) is per_record, items
+    n = len(items)
+    event_names = names.draw(st.lists(st.sampled_from(["Charged", "charged", "Viewed"]),
+                                      min_size=n, max_size=n))
+    columns = RecordColumns("event", "identity", ["u1"] * n, {}, event_names=event_names,
+                            items=items, items_array=array)
+    records = [{"identity": "u1", "type": "event", "evtName": name,
+                "evtData": {} if row is None else {"Items": row}}
+               for name, row in zip(event_names, items, strict=True)]
+    suspects = screen.suspects(columns, now=NOW)
+    rejected = {i for i, r in enumerate(records) if rules.validate_record(r, now=NOW)}
+    assert rejected <= suspects
+    if per_record:  # nothing else to suspect in these records: the verdicts are the rules'
+        assert suspects == rejected, (items, event_names)
+
+
+def _orders(n: int, name: str = "Charged") -> tuple[RecordColumns, list[dict[str, Any]]]:
+    """W3's shape: Charged events with 1-3 Items of text, numbers and a boolean."""
+    items = [[{"id": f"sku-{i}-{j}", "price": 9.5 + j, "qty": j + 1, "gift": j == 2}
+              for j in range(i % 3 + 1)] for i in range(n)]
+    columns = RecordColumns(
+        "event", "identity", [f"u{i}" for i in range(n)], {"Currency": ["EUR"] * n},
+        event_names=[name] * n, timestamps=[int(NOW) - i for i in range(n)], items=items,
+        items_array=pa.array(items),
+    )
+    records = [{"identity": f"u{i}", "type": "event", "evtName": name, "ts": int(NOW) - i,
+                "evtData": {"Currency": "EUR", "Items": items[i]}} for i in range(n)]
+    return columns, records
+
+
+def test_charged_items_judged_by_column_and_one_name_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A clean batch of Charged events has no suspect and asks for one event-name verdict; a
+    bad item, or Items on an event that is not Charged, is still found."""
+    verdicts: list[Any] = []
+    real = screen._name_verdict
+
+    def counted(name: Any, discarded: frozenset[str]) -> tuple[bool, bool]:
+        verdicts.append(name)
+        return real(name, discarded)
+
+    monkeypatch.setattr(screen, "_name_verdict", counted)
+    columns, records = _orders(1000)
+    assert screen.suspects(columns, now=NOW) == set()
+    assert verdicts == ["Charged"]
+    assert all(rules.validate_record(r, now=NOW) is None for r in records)
+
+    viewed, records = _orders(10, "Viewed")  # Items is then a plain property: a list, refused
+    assert screen.suspects(viewed, now=NOW) == set(range(10))
+    assert all(rules.validate_record(r, now=NOW) is not None for r in records)
+
+    columns, _ = _orders(10)
+    items = columns.items or []
+    items[4] = [{"id": "é" * 300, "price": 1.0, "qty": 1, "gift": False}]  # over 512 bytes
+    bad = dataclasses.replace(columns, items=items, items_array=pa.array(items))
+    assert not screen._arrow_items_fine(bad.items_array)
+    assert screen.suspects(bad, now=NOW) == {4}

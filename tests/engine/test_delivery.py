@@ -71,3 +71,23 @@ def test_without_cancel_drain_waits_for_every_answer(
     delivery.close()
     assert sorted(r.outcome.accepted_count for r in results if r.outcome) == [3, 3]
     assert delivery.abandon() == []
+
+
+def test_free_slots_counts_the_uploads_not_handed_back(
+    client: tuple[CleverTapClient, SandboxServer],
+) -> None:
+    """What the runner marks in flight in one write: never more batches than this."""
+    ct, server = client
+    server.set_faults(ACCOUNT, latency_ms=200)
+    delivery = Delivery(ct, in_flight=3, cancel=threading.Event())
+    assert delivery.free_slots() == 3
+    delivery.send(_batch(ct, 1))
+    delivery.send(_batch(ct, 10))
+    assert delivery.free_slots() == 1
+    delivery.send(_batch(ct, 20))
+    assert delivery.free_slots() == 0
+    finished = delivery.wait_for_slot()  # the first answer frees a slot
+    assert finished and delivery.free_slots() == len(finished)
+    results = finished + list(delivery.drain())
+    delivery.close()
+    assert len(results) == 3 and delivery.free_slots() == 3

@@ -8,7 +8,6 @@ token made in that store; the CleverTap sandbox on a loopback port.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 from syncline.server.auth.security import create_token, create_user
 from syncline.store import StateStore
 from syncline_sandbox.accounts import Account
-from syncline_sandbox.testing import SandboxServer
+from syncline_sandbox.testing import SandboxServer, listening_port
 from tests.server.served import ACCOUNT, PASSCODE, make_warehouse
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -70,12 +69,6 @@ class Serving:
     root: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serving(tmp: Path) -> Iterator[Serving]:
     """`syncline serve` on a free loopback port until the block ends (then SIGTERM, waited)."""
@@ -90,12 +83,11 @@ def serving(tmp: Path) -> Iterator[Serving]:
         subprocess.run([sys.executable, "-m", "syncline", "apply", "--project", str(root)],
                        env=env, check=True, capture_output=True, timeout=120)
         token = _token(root)
-        port = _free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "syncline", "serve", "--port", str(port), "--project",
+            [sys.executable, "-m", "syncline", "serve", "--port", "0", "--project",
              str(root)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            url = f"http://127.0.0.1:{port}"
+            url = f"http://127.0.0.1:{listening_port(server)}"
             _wait_healthy(url, server)
             yield Serving(url, token, root)
         finally:
@@ -121,7 +113,8 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"syncline serve exited: {server.stderr and server.stderr.read()}")
+            raise AssertionError(
+                f"syncline serve exited with code {server.returncode} (its stderr is above)")
         try:
             if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
                 return

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
 
 from syncline.config.load import load_project, state_url
 from syncline.errors import ConfigError
@@ -35,13 +37,17 @@ def test_spraying_names_from_one_address_is_throttled(app: Served) -> None:
     assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
 
 
-def test_nobody_can_lock_a_user_out_from_elsewhere() -> None:
+def test_nobody_can_lock_a_user_out_from_elsewhere(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    StateStore(url).close()
+    engine = sa.create_engine(url)
     now = [0.0]
-    throttle = SignInThrottle(clock=lambda: now[0])
+    throttle = SignInThrottle(sessionmaker(engine), clock=lambda: now[0])
     for _ in range(50):
         throttle.failed("grace", "203.0.113.9")  # someone else, guessing
     assert throttle.wait_s("grace", "203.0.113.9") > 0
     assert throttle.wait_s("grace", "198.51.100.7") == 0  # grace, from her own address
+    engine.dispose()
 
 
 def test_the_rejections_csv_runs_no_formula() -> None:

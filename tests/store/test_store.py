@@ -26,7 +26,8 @@ def test_migration_creates_tables(state_url: str) -> None:
     store = StateStore(state_url)
     names = set(sa.inspect(store.engine).get_table_names())
     store.close()
-    assert {"runs", "rejections", "in_doubt_keys", "leases", "alembic_version"} <= names
+    assert {"runs", "rejections", "in_doubt_keys", "leases", "sign_in_failures",
+            "alembic_version"} <= names
 
 
 def _alembic() -> Config:
@@ -113,6 +114,20 @@ def test_migrations_create_the_server_tables_as_the_models_declare_them(state_ur
     for table in metadata.sorted_tables:
         migrated = {c["name"] for c in inspector.get_columns(table.name)}
         assert migrated == {c.name for c in table.columns}, table.name
+    store.close()
+
+
+def test_migrations_create_the_store_tables_as_tables_py_declares_them(state_url: str) -> None:
+    from syncline.store import tables
+
+    store = StateStore(state_url)
+    inspector = sa.inspect(store.engine)
+    for table in tables.metadata.sorted_tables:
+        migrated = {c["name"] for c in inspector.get_columns(table.name)}
+        assert migrated == {c.name for c in table.columns}, table.name
+        indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            assert indexes.get(index.name) == [c.name for c in index.columns], index.name
     store.close()
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,22 +26,22 @@ PASSCODE = "demo-passcode"
 MARKER = ".syncline-demo"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def sandbox(data: Path) -> Iterator[str]:
-    """Start the sandbox in its own process on a free loopback port; stop it at the end."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "syncline_sandbox", "--host", "127.0.0.1", "--port", str(port),
-           "--data", str(data), "--account", f"{ACCOUNT}:{PASSCODE}:eu1",
-           "--log-level", "warning"]
-    proc = subprocess.Popen(cmd)
+    """Start the sandbox in its own process on a free loopback port; stop it at the end.
+
+    It binds port 0 and says which port it got: a port picked here by binding and closing a
+    socket could be taken by another program before the sandbox binds it."""
+    from syncline_sandbox.testing import listening_port
+
+    cmd = [sys.executable, "-m", "syncline_sandbox", "--host", "127.0.0.1", "--port", "0",
+           "--data", str(data), "--account", f"{ACCOUNT}:{PASSCODE}:eu1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
     try:
+        try:
+            url = f"http://127.0.0.1:{listening_port(proc, timeout=20)}"
+        except RuntimeError as exc:
+            raise SystemExit(f"the sandbox did not start: {exc}") from exc
         wait_until_up(url, proc)
         yield url
     finally:

@@ -51,6 +51,9 @@ class RecordColumns:
     arrays: Mapping[str, pa.Array] = field(default_factory=dict)
     """The same values as Arrow arrays, for the properties sent exactly as the source holds
     them: a destination can then check such a column with Arrow compute."""
+    items_array: pa.Array | None = None
+    """Events: ``items`` as the Arrow array they came from, when they are sent exactly as it
+    holds them (a LIST of STRUCT of scalars), so they can be checked by column too."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,20 +136,23 @@ class RecordBuilder:
             stamps, bad = timestamps(array(s.timestamp_column), s.timestamp_column)
             _merge(failures, bad)
         items: list[Any] | None = None
+        items_array: pa.Array | None = None
         if s.items_column:
-            items, bad = items_column(array(s.items_column), s.items_column)
+            items, bad, items_array = items_column(array(s.items_column), s.items_column)
             _merge(failures, bad)
             for d, row_items in zip(data, items, strict=True):
                 if row_items is not None:
                     d["Items"] = row_items
         field = s.identity_field
-        records: list[Record | None] = []
-        for i, (user, name, d) in enumerate(zip(identities, names, data, strict=True)):
-            record: Record = {field: user, "type": "event", "evtName": name}
-            if stamps is not None:
-                record["ts"] = stamps[i]
-            record["evtData"] = d
-            records.append(record)
+        # one comprehension per shape (keys in the order CleverTap's docs show them): no
+        # per-row branch or append
+        records: list[Record | None] = (
+            [{field: user, "type": "event", "evtName": name, "evtData": d}
+             for user, name, d in zip(identities, names, data, strict=True)]
+            if stamps is None else
+            [{field: user, "type": "event", "evtName": name, "ts": ts, "evtData": d}
+             for user, name, ts, d in zip(identities, names, stamps, data, strict=True)]
+        )  # fmt: skip
         columns = RecordColumns(
             "event",
             field,
@@ -159,6 +162,7 @@ class RecordBuilder:
             timestamps=stamps,
             items=items,
             arrays=arrays,
+            items_array=items_array,
         )
         return records, columns
 

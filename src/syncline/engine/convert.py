@@ -125,10 +125,14 @@ def _epoch_seconds(array: pa.Array) -> pa.Array:
     return pc.cast(array, unit, safe=False).cast(pa.int64())
 
 
-def items_column(array: pa.Array, column: str) -> tuple[list[Any], Failures]:
-    """Each row's ``Items`` (None where it has none); a row whose Items are unusable fails."""
+def items_column(array: pa.Array, column: str) -> tuple[list[Any], Failures, pa.Array | None]:
+    """Each row's ``Items`` (None where it has none); a row whose Items are unusable fails.
+
+    The third element is ``array`` itself when its values are sent exactly as Arrow holds
+    them (so a destination can screen them by column), else None.
+    """
     if _plain_items(array):
-        return array.to_pylist(), {}
+        return array.to_pylist(), {}, array
     out: list[Any] = []
     failures: Failures = {}
     for i, value in enumerate(array.to_pylist()):
@@ -137,7 +141,7 @@ def items_column(array: pa.Array, column: str) -> tuple[list[Any], Failures]:
         except _Bad as bad:
             out.append(None)
             failures[i] = bad.rejection
-    return out, failures
+    return out, failures, None
 
 
 def _plain_items(array: pa.Array) -> bool:

@@ -195,6 +195,15 @@ class Delivery:
                                      stop=lambda: self._halt() or self._cancelled())
         return finished
 
+    def free_slots(self) -> int:
+        """How many batches ``send`` may start now without going over the limit.
+
+        Counts the batches not yet collected as pending (an answer frees its slot once
+        ``wait_for_slot``, ``collect_done`` or ``drain`` has handed it back): a caller that
+        marks this many batches in flight before sending them never marks more than it sends.
+        """
+        return max(0, self._limit() - len(self._pending))
+
     def _limit(self) -> int:
         """Uploads this run may have in flight now: ``in_flight``, or fewer slots if shared."""
         if self._budget is None:

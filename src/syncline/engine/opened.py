@@ -61,6 +61,8 @@ class OpenedRun:
     log: SyncLog | None = None
     reached: int = 0
     """Planned rows sent or rejected locally; the rest of the plan is ``not_sent``."""
+    last_store: float = 0.0
+    """When the run's progress was last saved (``time.monotonic``), for the runner's heartbeat."""
 
 
 

@@ -1,7 +1,7 @@
 """What became of each batch: accepted keys committed, everything else accounted for.
 
 A batch's answer splits its records between the counts of ``RunSummary``: accepted (into the
-snapshot's journal, in groups for profiles, with the next batch's in-flight mark for events),
+snapshot's journal, in groups for profiles, with the next in-flight marks for events),
 rejected (with CleverTap's code and the source column), failed (sent again next run), or in
 doubt (events that may have arrived: their keys stay in flight and the sync's in-doubt policy
 decides next run). Rejections and dropped fields are buffered and written to the state store
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from syncline.destinations.base import FieldFault, Record, Rejection
 from syncline.engine.delivery import Batch, BatchResult
@@ -63,7 +63,7 @@ class Outcomes:
     def handle(self, run: OpenedRun, result: BatchResult, *, settled: bool = False) -> None:
         """Account for a batch's answer; its snapshot part is buffered (``settle``) unless
         ``settled`` says the caller did that already. Profiles' accepted keys are written in
-        groups here; events' with the next batch's in-flight mark (the runner) or a flush."""
+        groups here; events' with the next in-flight marks (the runner) or a flush."""
         batch, summary = result.batch, run.summary
         if not settled:
             self.settle(run, result)
@@ -142,10 +142,14 @@ class Outcomes:
             summary.failed += len(batch.keys)
 
 
-    def flush_accepted(self, run: OpenedRun, in_flight: Batch | None = None) -> None:
-        """Write the buffered answers (and ``in_flight``'s mark) to the snapshot: one write."""
-        marked = (in_flight.keys, in_flight.hashes) if in_flight is not None else ((), ())
-        if run.accepted_keys or run.released_keys or in_flight is not None:
+    def flush_accepted(self, run: OpenedRun, in_flight: Sequence[Batch] = ()) -> None:
+        """Write the buffered answers (and the marks of the ``in_flight`` batches, about to be
+        sent) to the snapshot: one write, however many batches it marks."""
+        marked: tuple[list[str], list[object]] = ([], [])
+        for batch in in_flight:
+            marked[0].extend(batch.keys)
+            marked[1].extend(batch.hashes)
+        if run.accepted_keys or run.released_keys or marked[0]:
             with span("syncline.commit", sync=run.name, keys=len(run.accepted_keys)):
                 run.snapshot.record(run.summary.run_id or 0,
                                     accepted=(run.accepted_keys, run.accepted_hashes),

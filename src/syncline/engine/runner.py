@@ -347,26 +347,26 @@ class Runner:
         """Cut the plan into batches and send them, until it ends or the run stops.
 
         Chunks wait whole in ``pending`` until they hold a batch: each batch is cut once, by
-        index, rather than re-slicing everything still pending for every batch.
+        index, rather than re-slicing everything still pending for every batch. A chunk's
+        batches are handed to ``_submit`` together, so one write can mark several of them.
         """
         size, pending, count = run.sync.batch_size, list[Batch](), 0
-        last_store = time.monotonic()
+        run.last_store = time.monotonic()
         for chunk in validation.chunks(run, plan, self.outcomes):
             if chunk.keys:
                 pending.append(chunk)
                 count += len(chunk.keys)
-            while count >= size and not self._stopping(run):
+            ready: list[Batch] = []
+            while count >= size:
                 batch, pending = _take(pending, size)
                 count -= size
-                self._submit(run, delivery, batch)
-                # per batch, not per chunk: a chunk (validation.READ_ROWS) can hold a whole
-                # small run, and the counts saved here are what a dashboard and a canceller see
-                if time.monotonic() - last_store > _STORE_EVERY_S:
-                    last_store = self._heartbeat(run, lease)
+                ready.append(batch)
+            if ready:
+                self._submit(run, delivery, ready, lease)
             if self._stopping(run):
                 break
         if pending and not self._stopping(run):
-            self._submit(run, delivery, _take(pending, count)[0])
+            self._submit(run, delivery, [_take(pending, count)[0]], lease)
 
     def _delete(self, run: OpenedRun, plan: Plan, lease: Lease) -> None:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
@@ -402,29 +402,46 @@ class Runner:
         lost = run.lease is not None and run.lease.lost.is_set()
         return run.aborted is not None or self.cancel.is_set() or lost
 
-    def _submit(self, run: OpenedRun, delivery: Delivery, batch: Batch) -> None:
-        batch.body = run.client.encode(batch.records)
-        finished = delivery.wait_for_slot()
-        for result in finished:
-            self.outcomes.settle(run, result)
-        if not self._stopping(run):  # a stop while waiting for a slot: this batch is not sent
-            if run.first_upload is None:
-                run.first_upload = time.monotonic()
-            if run.sync.object == "event":
-                # one write: this batch's in-flight mark and the answers that freed its slot
-                # (or came since the last one), so no more is in flight after a crash than
-                # the batches sent and not answered
-                self.outcomes.flush_accepted(run, in_flight=batch)
-            delivery.send(batch)
-            run.reached += len(batch.keys)
-        for result in finished:
-            self.outcomes.handle(run, result, settled=True)
-            if run.aborted:
-                delivery.stop()
-        for result in delivery.collect_done():  # written with the next batch's mark
-            self.outcomes.handle(run, result)
-            if run.aborted:
-                delivery.stop()
+    def _submit(self, run: OpenedRun, delivery: Delivery, batches: list[Batch],
+                lease: Lease) -> None:
+        """Send ``batches`` in order, as many at a time as there are free upload slots.
+
+        Events: the batches about to be sent are marked in flight in one write, together with
+        the answers that came in before it, and never more of them than the free slots; so at
+        every committed write the keys in flight are at most those of ``in_flight`` batches,
+        the batches sent and not answered (a crash leaves no wider in-doubt set), and a chunk's
+        batches cost a write per group rather than one each (bench/PROFILING.md, round two:
+        W3 events).
+        """
+        for batch in batches:
+            batch.body = run.client.encode(batch.records)
+        events, at = run.sync.object == "event", 0
+        while at < len(batches):
+            finished = delivery.wait_for_slot()
+            finished.extend(delivery.collect_done())  # answered already: in this write too
+            for result in finished:
+                self.outcomes.settle(run, result)
+            sending: list[Batch] = []
+            if not self._stopping(run):  # a stop while waiting for a slot: nothing more is sent
+                sending = batches[at:at + delivery.free_slots()]
+                at += len(sending)
+                if sending and run.first_upload is None:
+                    run.first_upload = time.monotonic()
+                if events and sending:
+                    self.outcomes.flush_accepted(run, in_flight=sending)
+                for batch in sending:
+                    delivery.send(batch)
+                    run.reached += len(batch.keys)
+            for result in finished:
+                self.outcomes.handle(run, result, settled=True)
+                if run.aborted:
+                    delivery.stop()
+            if self._stopping(run):
+                return
+            # per group, not per chunk: a chunk (validation.READ_ROWS) can hold a whole small
+            # run, and the counts saved here are what a dashboard and a canceller see
+            if time.monotonic() - run.last_store > _STORE_EVERY_S:
+                run.last_store = self._heartbeat(run, lease)
 
     def _heartbeat(self, run: OpenedRun, lease: Lease) -> float:
         # the lease renews itself (Lease.keep_alive); this saves the run's progress

@@ -122,7 +122,8 @@ def create_app(settings: ServerSettings, jobs: RunManager | None = None) -> Fast
     app.state.settings = settings
     app.state.jobs = jobs
     app.state.secret_box = SecretBox(settings.secret_key)
-    app.state.sign_in_throttle = SignInThrottle()
+    # in the state store: every server process sharing it counts the same failures
+    app.state.sign_in_throttle = SignInThrottle(settings.session_factory)
     app.add_middleware(
         SessionMiddleware,
         secret_key=derive_key(settings.secret_key, "sessions").hex(),

@@ -73,7 +73,8 @@ class RunRecord:
     """One run as recorded: status, timing and counts.
 
     ``status`` is the word shown everywhere (`syncline.store.statuses.run_status`), derived
-    from the stored status and the counts."""
+    from the stored status and the counts. The counts are declared in `RUN_COUNTS` order, so
+    ``to_dict`` lists them as every view does."""
 
     id: int
     sync: str
@@ -95,12 +96,12 @@ class RunRecord:
     rejected: int = 0
     failed: int = 0
     in_doubt: int = 0
-    deleted: int = 0
-    delete_failed: int = 0
-    fields_dropped: int = 0
     not_sent: int = 0
     in_doubt_skipped: int = 0
     in_doubt_resent: int = 0
+    fields_dropped: int = 0
+    deleted: int = 0
+    delete_failed: int = 0
 
     @property
     def counts(self) -> dict[str, int]:

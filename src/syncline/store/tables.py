@@ -86,3 +86,12 @@ schedule_fires = sa.Table(
     sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_by", sa.String(200)), sa.Column("run_id", sa.Integer),
 )
+sign_in_failures = sa.Table(
+    # one row per failed sign-in, counted per key by the server's SignInThrottle
+    # (syncline.server.auth.throttle); no primary key: two failures may share an instant
+    "sign_in_failures", metadata,
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_sign_in_failures_key_at", "key", "at"),
+    sa.Index("ix_sign_in_failures_at", "at"),
+)

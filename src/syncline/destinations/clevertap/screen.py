@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
 import pyarrow as pa
@@ -63,13 +63,60 @@ def suspects(
     charged = _name_suspects(columns.event_names or [], discarded_events, out)
     if columns.timestamps is not None:
         out.update(_ts_suspects(columns.timestamps, now))
-    if columns.items is not None:
-        out.update(_items_suspects(columns.items, charged))
+    if columns.items_array is not None and _arrow_items_fine(columns.items_array):
+        out.update(_rows_with_items(columns.items_array, charged))
+    elif columns.items is not None:
+        out.update(_listed_items_suspects(columns.items, charged))
     return out
 
 
-def _items_suspects(items: list[Any], charged: set[int]) -> Iterable[int]:
-    """Rows whose ``Items`` may be refused: checked over all the batch's items at once."""
+def _arrow_items_fine(array: pa.Array) -> bool:
+    """Every row's ``Items`` is a list CleverTap takes, judged on the Arrow column.
+
+    Answers True only for a LIST of STRUCT of text, numbers and booleans (nulls allowed
+    inside an item: a null is a valid value) with no null item, at most
+    ``MAX_CHARGED_ITEMS`` items a row, field names that are valid keys and text within the
+    byte limit: exactly what ``checks.items_ok`` asks of the Python lists Arrow gives. False
+    means "cannot tell": the lists are then checked in Python.
+    """
+    kind = array.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        return False
+    struct = kind.value_type
+    if not pa.types.is_struct(struct):
+        return False
+    items = array.flatten()  # the items of the rows that have some, offsets applied
+    if len(items) == 0:  # empty lists only: no field name or value is ever sent
+        return True
+    if items.null_count:  # a null item is None in Python, not an object
+        return False
+    names = [f.name for f in struct]
+    if len(set(names)) != len(names) or not all(
+        checks.key_ok(name, catalog.EVENT_KEY_FORBIDDEN) for name in names
+    ):  # fmt: skip
+        return False
+    longest = pc.max(pc.list_value_length(array)).as_py()
+    if longest is not None and longest > catalog.MAX_CHARGED_ITEMS:
+        return False
+    for values in items.flatten():  # one array per field, the struct's offset applied
+        if not _arrow_fits(values) and not pa.types.is_null(values.type):
+            return False
+    return True
+
+
+def _rows_with_items(array: pa.Array, charged: Collection[int]) -> Iterable[int]:
+    """Rows that have ``Items`` but are not Charged events (Items is then a plain property,
+    and a list is not a value CleverTap takes)."""
+    if isinstance(charged, range) and len(charged) == len(array):
+        return ()
+    rows = (range(len(array)) if array.null_count == 0
+            else pc.indices_nonzero(pc.is_valid(array)).to_pylist())  # fmt: skip
+    return (i for i in rows if i not in charged)
+
+
+def _listed_items_suspects(items: list[Any], charged: Collection[int]) -> Iterable[int]:
+    """Rows whose ``Items`` may be refused, from the Python lists: checked over all the
+    batch's items at once, or record by record when that fails."""
     rows = [i for i, row in enumerate(items) if row is not None]
     lists = [items[i] for i in rows]
     if not set(map(type, lists)) <= {list}:
@@ -173,8 +220,29 @@ def _rule_suspects(field: str, values: list[Any], array: pa.Array | None) -> Ite
     return (i for i, v in enumerate(values) if v is not None and not rule.check(v))
 
 
-def _name_suspects(names: list[Any], discarded: frozenset[str], out: set[int]) -> set[int]:
-    """Add rows whose event name CleverTap refuses to ``out``; answer the rows named Charged."""
+def _name_suspects(names: list[Any], discarded: frozenset[str], out: set[int]) -> Collection[int]:
+    """Add rows whose event name CleverTap refuses to ``out``; answer the rows named Charged.
+
+    One verdict per distinct name; a batch of one name (a sync's ``event_name``) needs no
+    per-row work at all, and its answer is a ``range`` of every row or of none.
+    """
+    try:
+        distinct = set(names)
+    except TypeError:  # an unhashable name: row by row
+        return _name_suspects_by_row(names, discarded, out)
+    verdicts = {name: _name_verdict(name, discarded) for name in distinct}
+    if len(verdicts) <= 1:
+        ok, is_charged = next(iter(verdicts.values()), (True, False))
+        if not ok:
+            out.update(range(len(names)))
+        return range(len(names)) if is_charged else range(0)
+    out.update(i for i, name in enumerate(names) if not verdicts[name][0])
+    return {i for i, name in enumerate(names) if verdicts[name][1]}
+
+
+def _name_suspects_by_row(names: list[Any], discarded: frozenset[str],
+                          out: set[int]) -> set[int]:
+    """``_name_suspects`` for names that cannot all be hashed (an unhashable one is refused)."""
     verdicts: dict[Any, tuple[bool, bool]] = {}
     charged: set[int] = set()
     for i, name in enumerate(names):

@@ -278,8 +278,8 @@ class SyncAnswer(_Answer):
     sync: SyncView
 
 
-class _DeliveryCounts(_Answer):
-    """The model, the plan and what became of the planned rows a run reached."""
+class RunCounts(_Answer):
+    """A run's counts, in the order every view shows them (``syncline.store.counts``)."""
 
     rows_in_model: int
     planned_new: int
@@ -294,32 +294,13 @@ class _DeliveryCounts(_Answer):
     failed: int
     """Retried next run."""
     in_doubt: int
-
-
-class _StoppedAndEarlierCounts(_Answer):
     not_sent: int
     """Planned rows a run that stopped early never reached."""
     in_doubt_skipped: int
     in_doubt_resent: int
-
-
-class _DroppedCount(_Answer):
     fields_dropped: int
-
-
-class _DeleteCounts(_Answer):
     deleted: int
     delete_failed: int
-
-
-# Each count is declared once, in one of the four groups above; `RunCounts` and `Run` put
-# them together in two orders. pydantic orders a model's fields base by base from the LAST
-# base listed to the first, then the class's own: hence the bases below are listed in reverse.
-# tests/server/test_api_answers.py holds both orders to the views'.
-
-
-class RunCounts(_DeleteCounts, _DroppedCount, _StoppedAndEarlierCounts, _DeliveryCounts):
-    """A run's counts, in the order every view shows them (``syncline.store.counts``)."""
 
 
 class Planned(_Answer):
@@ -400,9 +381,10 @@ class _RunHead(_Answer):
     error: str | None
 
 
-class Run(_StoppedAndEarlierCounts, _DroppedCount, _DeleteCounts, _DeliveryCounts, _RunHead):
-    """One run as recorded (``store.records.RunRecord.to_dict``): the flat counts (the
-    store's column order, so not `RunCounts`'s) stay beside ``counts`` for existing clients."""
+class Run(RunCounts, _RunHead):
+    """One run as recorded (``store.records.RunRecord.to_dict``): the flat counts stay beside
+    ``counts`` for existing clients. (pydantic lists the last base's fields first: the head,
+    then the counts, then these.)"""
 
     duration_s: float | None
     """None while it runs."""

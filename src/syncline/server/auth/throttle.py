@@ -8,84 +8,126 @@ Two counts of failed sign-ins within a sliding window (15 minutes):
 * per client address across names (``max_per_address``, 20): spraying a common password over
   30 user names from one address waits too.
 
+The failures live in the state store (table ``sign_in_failures``, one row per failure), not in
+the process: several ``syncline serve`` behind a load balancer share one state store, and with
+counts per process an attacker would get a fresh allowance from each of them, and another after
+every restart. Keys are SHA-256 digests of address and name, so the table holds no user names
+and an endless user name cannot outgrow an index entry. Rows older than the window are deleted
+with each failure of their key, and every row past the window at most once a minute per process
+(``prune_every_s``), so the table holds about one window's failures, whatever names are tried.
+
+The clock is the wall clock (seconds since the epoch), shared by every process, unlike a
+monotonic one: servers whose clocks disagree by a few seconds shift the window by as much.
+
 Behind a proxy every client has the proxy's address unless uvicorn trusts its forwarded headers
-(``--forwarded-allow-ips``); SECURITY.md says so. Kept in memory, per server process: a fleet
-behind a load balancer would want it in the state store.
+(``--forwarded-allow-ips``); SECURITY.md says so.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from syncline.store import tables as t
+from syncline.store.leases import as_utc
 
 __all__ = ["SignInThrottle"]
 
+log = logging.getLogger(__name__)
+
+_failures = t.sign_in_failures
+
 
 class SignInThrottle:
-    """Counts failed sign-ins per (address, user name) and per address in a sliding window."""
-
-    _MAX_NAMES = 10_000
+    """Counts failed sign-ins per (address, user name) and per address in a sliding window,
+    in the state store that ``sessions`` opens (thread- and process-safe)."""
 
     def __init__(
         self,
+        sessions: Callable[[], Session],
         max_failures: int = 5,
         window_s: float = 900.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         max_per_address: int = 20,
+        prune_every_s: float = 60.0,
     ) -> None:
         self.max_failures = max_failures
         self.max_per_address = max_per_address
         self.window_s = window_s
+        self.prune_every_s = prune_every_s
+        self._sessions = sessions
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._pruned_at: float | None = None
         self._lock = threading.Lock()
 
     def wait_s(self, username: str, address: str = "") -> float:
         """Seconds before ``username`` may try again from ``address`` (0: now)."""
-        with self._lock:
-            return max(self._wait(_pair(address, username), self.max_failures),
-                       self._wait(_addr(address), self.max_per_address))
+        now = self._clock()
+        with self._sessions() as db:
+            return max(self._wait(db, _pair(address, username), self.max_failures, now),
+                       self._wait(db, _addr(address), self.max_per_address, now))
 
     def failed(self, username: str, address: str = "") -> None:
-        """Note a failed sign-in."""
-        with self._lock:
-            for key in (_pair(address, username), _addr(address)):
-                entries = self._recent(key)
-                entries.append(self._clock())
-                self._failures[key] = entries
-            if len(self._failures) > self._MAX_NAMES:
-                # random user names must not grow memory without bound
-                for name in list(self._failures):
-                    self._recent(name)
+        """Note a failed sign-in (and forget this key's failures that left the window)."""
+        now = self._clock()
+        keys = [_pair(address, username), _addr(address)]
+        with self._sessions() as db, db.begin():
+            db.execute(sa.delete(_failures).where(_failures.c.key.in_(keys),
+                                                  _failures.c.at <= _at(now - self.window_s)))
+            db.execute(sa.insert(_failures), [{"key": key, "at": _at(now)} for key in keys])
+        self._prune(now)
 
     def succeeded(self, username: str, address: str = "") -> None:
         """Forget the failures of a user who signed in from ``address`` (not the address's
         own count: one account of the attacker's must not reset their spraying)."""
-        with self._lock:
-            self._failures.pop(_pair(address, username), None)
+        with self._sessions() as db, db.begin():
+            db.execute(sa.delete(_failures).where(_failures.c.key == _pair(address, username)))
 
-    def _wait(self, key: str, limit: int) -> float:
-        recent = self._recent(key)
-        if len(recent) < limit:
+    def _wait(self, db: Session, key: str, limit: int, now: float) -> float:
+        """How long until fewer than ``limit`` failures of ``key`` are in the window: until
+        the ``limit``-th newest leaves it."""
+        query = (sa.select(_failures.c.at)
+                 .where(_failures.c.key == key, _failures.c.at > _at(now - self.window_s))
+                 .order_by(_failures.c.at.desc()).offset(max(0, limit - 1)).limit(1))
+        at = as_utc(db.execute(query).scalar_one_or_none())
+        if at is None:
             return 0.0
-        return max(0.0, recent[-limit] + self.window_s - self._clock())
+        return max(0.0, at.timestamp() + self.window_s - now)
 
-    def _recent(self, key: str) -> deque[float]:
-        """The failures of ``key`` still inside the window (expired ones are dropped)."""
-        entries = self._failures.get(key, deque())
-        horizon = self._clock() - self.window_s
-        while entries and entries[0] <= horizon:
-            entries.popleft()
-        if not entries:
-            self._failures.pop(key, None)
-        return entries
+    def _prune(self, now: float) -> None:
+        """Delete every failure past the window, at most once per ``prune_every_s`` in this
+        process: keys tried once and never again (random user names, passing addresses) have
+        no later failure of their own to prune them."""
+        with self._lock:
+            if self._pruned_at is not None and now - self._pruned_at < self.prune_every_s:
+                return
+            self._pruned_at = now
+        try:
+            with self._sessions() as db, db.begin():
+                db.execute(sa.delete(_failures)
+                           .where(_failures.c.at <= _at(now - self.window_s)))
+        except sa.exc.DBAPIError as exc:  # housekeeping: the next prune retries
+            log.warning("could not prune old sign-in failures: %s", exc)
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _pair(address: str, username: str) -> str:
-    return f"{address}\0{username.lower()}"
+    return _digest(f"{address}\0{username.lower()}")
 
 
 def _addr(address: str) -> str:
-    return f"{address}\0"
+    return _digest(f"{address}\0")
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
