@@ -157,6 +157,7 @@ def test_one_bad_value_in_a_clean_column_is_found() -> None:
         # RE2 (the Arrow path) reads \s as ASCII space only; Python also as VT and NBSP
         "Email ": (["a@example.com"] * 3, ["a@example.com", "a\x0bb@example.com", "c@ex.io"]),
         "Email  ": (["a@example.com"] * 3, ["a@example.com", "a\u00a0b@example.com", "c@ex.io"]),
+        "Email   ": (["a@example.com"] * 3, ["a@example.com", "a\x1fb@example.com", "c@ex.io"]),
         "Phone": (["+14155550100"] * 3, ["+14155550100", "14155550100", "+14155550101"]),
     }
     for name, (clean, bad) in cases.items():

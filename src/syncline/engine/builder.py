@@ -84,12 +84,14 @@ class RecordBuilder:
         failures: Failures = {}
         dropped: dict[int, list[tuple[str, Rejection]]] = {}
         values: list[list[Any]] = []
+        nulls: list[bool] = []  # may the column hold a None (Arrow knows, for its arrays)
         arrays: dict[str, pa.Array] = {}  # fields sent exactly as Arrow holds them
         for f, conv in self._convs:
             column, bad, plain = _field_values(f, conv, array(f.column) if f.column else None, n)
             if plain is not None:
                 arrays[f.field] = plain
             values.append(column)
+            nulls.append(plain.null_count > 0 if plain is not None else None in column)
             if self._drop and f.column:
                 for i, rejection in bad.items():
                     dropped.setdefault(i, []).append((f.field, rejection))
@@ -108,13 +110,13 @@ class RecordBuilder:
             if self._profile:
                 field = s.identity_field
                 records = _profile_maker(len(self._fields))(field, self._fields, identities, values)
-                if dropped or any(None in column for column in values):
+                if dropped or any(nulls):
                     data = [cast(Record, r)["profileData"] for r in records]
-                    _drop_nulls(data, self._fields, values)
+                    _drop_nulls(data, self._fields, values, nulls)
                     _drop_faults(data, dropped)
                 columns = RecordColumns("profile", field, identities, properties, arrays=arrays)
             else:
-                data = _dicts(self._fields, values, n)
+                data = _dicts(self._fields, values, n, nulls)
                 _drop_faults(data, dropped)
                 records, columns = self._events(
                     array, n, identities, data, properties, arrays, failures
@@ -204,22 +206,33 @@ def _texts(array: pa.Array) -> list[str]:
     return [to_string(v) if v is not None else "" for v in values]
 
 
-def _dicts(fields: tuple[str, ...], values: list[list[Any]], n: int) -> list[dict[str, Any]]:
+def _dicts(
+    fields: tuple[str, ...], values: list[list[Any]], n: int, nulls: list[bool] | None = None
+) -> list[dict[str, Any]]:
     """One properties dict per row, nulls left out (``on_null: clear`` turned them into
     ``$delete`` already): a JSON null is never sent, no CleverTap doc says what it does."""
     if not fields:
         return [{} for _ in range(n)]
     rows = list(map(dict, map(zip, itertools.repeat(fields), zip(*values, strict=True))))
-    _drop_nulls(rows, fields, values)
+    _drop_nulls(rows, fields, values, nulls)
     return rows
 
 
 def _drop_nulls(
-    rows: list[dict[str, Any]], fields: tuple[str, ...], values: list[list[Any]]
+    rows: list[dict[str, Any]],
+    fields: tuple[str, ...],
+    values: list[list[Any]],
+    nulls: list[bool] | None = None,
 ) -> None:
-    """Leave each row's nulls out of its properties dict (see ``_dicts``)."""
-    for field, column in zip(fields, values, strict=True):
-        if None not in column:
+    """Leave each row's nulls out of its properties dict (see ``_dicts``).
+
+    ``nulls`` says per column whether it may hold a None at all (False: it holds none, as
+    its Arrow array's null count tells); None: look at every value. ``None in column`` costs
+    about 10 ns a value (a rich comparison per text), 0.1 CPU-s per 1M rows of W1.
+    """
+    maybe = nulls if nulls is not None else [True] * len(fields)
+    for field, column, may in zip(fields, values, maybe, strict=True):
+        if not may or None not in column:
             continue
         for i in [i for i, v in enumerate(column) if v is None]:
             del rows[i][field]

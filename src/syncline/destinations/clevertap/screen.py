@@ -185,15 +185,15 @@ def _arrow_matches(field: str, array: pa.Array) -> bool:
 
     RE2's ``$`` is stricter than Python's (no match before a final newline): a miss only costs
     the exact check. Its ``\\s`` is looser (ASCII space, tab, CR, LF, FF only), so an email
-    column is judged here only when it is ASCII and holds none of the other characters Python
-    counts as space (VT, \\x1c-\\x1f).
+    column is judged here only when every value is printable ASCII (0x20-0x7E: none of the
+    characters the two count differently, VT and \\x1c-\\x1f among them). One Arrow pass
+    where an ASCII check and a regex were two, five times its cost (bench/PROFILING.md,
+    round two: W1 profiles by column); a column with a tab or a non-ASCII email is then
+    checked in Python instead.
     """
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return False
-    if field == "Email" and not (
-        pc.all(pc.string_is_ascii(array)).as_py() is not False
-        and pc.any(pc.match_substring_regex(array, "[\\x0b\\x1c-\\x1f]")).as_py() is not True
-    ):  # fmt: skip
+    if field == "Email" and pc.all(pc.ascii_is_printable(array)).as_py() is False:
         return False
     return pc.all(pc.match_substring_regex(array, _PATTERNS[field].pattern)).as_py() is not False
 
