@@ -104,6 +104,7 @@ class RecordBuilder:
         users = array(s.user_column)
         same = s.user_column.lower() == s.sync_key.lower() and pa.types.is_string(users.type)
         identities = keys if same else _texts(users)  # text keys are the same text in SQL
+        identity_array = _text_array(array(KEY if planned else s.sync_key) if same else users)
         properties = dict(zip(self._fields, values, strict=True))
         records: list[Record | None]
         with _collector_paused():  # one collection per chunk, once its records exist
@@ -123,6 +124,7 @@ class RecordBuilder:
                 )
         for i in failures:
             records[i] = None
+        columns = dataclasses.replace(columns, identities_array=identity_array)
         return BuiltBatch(keys, records, failures, columns, dropped)
 
     def _events(
@@ -204,6 +206,13 @@ def _texts(array: pa.Array) -> list[str]:
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         return values if array.null_count == 0 else [v if v is not None else "" for v in values]
     return [to_string(v) if v is not None else "" for v in values]
+
+
+def _text_array(array: pa.Array) -> pa.Array | None:
+    """``array`` when ``_texts`` answers exactly its values (text, no null), else None."""
+    kind = array.type
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    return array if text and array.null_count == 0 else None
 
 
 def _dicts(
