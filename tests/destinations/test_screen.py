@@ -157,6 +157,7 @@ def test_one_bad_value_in_a_clean_column_is_found() -> None:
         # RE2 (the Arrow path) reads \s as ASCII space only; Python also as VT and NBSP
         "Email ": (["a@example.com"] * 3, ["a@example.com", "a\x0bb@example.com", "c@ex.io"]),
         "Email  ": (["a@example.com"] * 3, ["a@example.com", "a\u00a0b@example.com", "c@ex.io"]),
+        "Email   ": (["a@example.com"] * 3, ["a@example.com", "a\x1fb@example.com", "c@ex.io"]),
         "Phone": (["+14155550100"] * 3, ["+14155550100", "14155550100", "+14155550101"]),
     }
     for name, (clean, bad) in cases.items():
@@ -280,3 +281,27 @@ def test_charged_items_judged_by_column_and_one_name_verdict(
     bad = dataclasses.replace(columns, items=items, items_array=pa.array(items))
     assert not screen._arrow_items_fine(bad.items_array)
     assert screen.suspects(bad, now=NOW) == {4}
+
+
+_identities = st.sampled_from([
+    "u1", " u2 ", "", " ", "null", " NULL ", "N/A", "-Inf", "none", "x" * 1023, "x" * 1024,
+    " " + "x" * 1023, "u\t3", "u\x0b", "\x1cu", "é", "\u00a0u", "Null\u00a0", "0", "00",
+]) | st.text(max_size=12)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_identities, max_size=8))
+def test_the_arrow_identity_screen_gives_the_per_record_verdicts(identities: list[str]) -> None:
+    """On the Arrow column, identities are fine only when ``identity_ok`` holds for every one,
+    and a column of printable ASCII is always judged there (the cheap path is taken)."""
+    array = pa.array(identities, pa.string())
+    fine = screen._arrow_identities_fine(array, "identity")
+    per_record = all(checks.identity_ok(v) for v in identities)
+    printable = all(v.isascii() and v.isprintable() for v in identities)
+    if fine:
+        assert per_record, identities
+    if printable and identities:
+        assert fine is per_record, identities
+    columns = RecordColumns("profile", "identity", identities, {}, identities_array=array)
+    rejected = {i for i, v in enumerate(identities) if not checks.identity_ok(v)}
+    assert rejected <= screen.suspects(columns, now=NOW)

@@ -54,6 +54,9 @@ class RecordColumns:
     items_array: pa.Array | None = None
     """Events: ``items`` as the Arrow array they came from, when they are sent exactly as it
     holds them (a LIST of STRUCT of scalars), so they can be checked by column too."""
+    identities_array: pa.Array | None = None
+    """``identities`` as an Arrow text array holding exactly the same text (no null), when
+    the builder has one: the identity rules can then be checked by Arrow compute."""
 
 
 @dataclass(frozen=True, slots=True)

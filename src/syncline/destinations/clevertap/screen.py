@@ -40,7 +40,11 @@ def suspects(
     """Rows of ``columns`` that may break a rule; every other row is valid."""
     n = len(columns.identities)
     everything = set(range(n))
-    out = _identity_suspects(columns.identities, columns.identity_field)
+    out = (
+        set()
+        if _arrow_identities_fine(columns.identities_array, columns.identity_field)
+        else _identity_suspects(columns.identities, columns.identity_field)
+    )
     profile = columns.object == "profile"
     forbidden = catalog.PROFILE_KEY_FORBIDDEN if profile else catalog.EVENT_KEY_FORBIDDEN
     if not profile and columns.items is not None and "Items" in columns.properties:
@@ -134,6 +138,33 @@ def _listed_items_suspects(items: list[Any], charged: Collection[int]) -> Iterab
     return (i for i in rows if i not in charged or not checks.items_ok(items[i]))
 
 
+def _arrow_identities_fine(array: pa.Array | None, field: str) -> bool:
+    """Every identity passes ``checks.identity_ok``, judged on the Arrow text column.
+
+    Only for printable ASCII (0x20-0x7E) without a null: there Python's ``strip`` removes
+    only spaces, ``len`` counts bytes and ``lower`` is ASCII's, so Arrow's trim, byte length
+    and lower case say exactly what the rule says. False means "cannot tell" (the Python
+    path then decides). Four Arrow passes instead of four Python ones over the identities:
+    about 0.1 CPU-s per 1M rows of W1 (bench/PROFILING.md, round two: W1 profiles by column).
+    """
+    if array is None or field == "objectId" or len(array) == 0 or array.null_count:
+        return False
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return False
+    if not pc.all(pc.ascii_is_printable(array)).as_py():
+        return False
+    stripped = pc.ascii_trim(array, characters=" ")
+    lengths = pc.min_max(pc.binary_length(stripped))
+    shortest, longest = lengths["min"].as_py(), lengths["max"].as_py()
+    if not (shortest > 0 and longest < catalog.MAX_IDENTITY_LENGTH):
+        return False
+    lowered = pc.ascii_lower(stripped)
+    return not pc.any(pc.is_in(lowered, value_set=_FORBIDDEN_IDENTITIES)).as_py()
+
+
+_FORBIDDEN_IDENTITIES: Final = pa.array(sorted(catalog.FORBIDDEN_IDENTITIES), pa.string())
+
+
 def _identity_suspects(identities: list[str], field: str) -> set[int]:
     if field == "objectId":
         return {i for i, v in enumerate(identities)
@@ -185,15 +216,15 @@ def _arrow_matches(field: str, array: pa.Array) -> bool:
 
     RE2's ``$`` is stricter than Python's (no match before a final newline): a miss only costs
     the exact check. Its ``\\s`` is looser (ASCII space, tab, CR, LF, FF only), so an email
-    column is judged here only when it is ASCII and holds none of the other characters Python
-    counts as space (VT, \\x1c-\\x1f).
+    column is judged here only when every value is printable ASCII (0x20-0x7E: none of the
+    characters the two count differently, VT and \\x1c-\\x1f among them). One Arrow pass
+    where an ASCII check and a regex were two, five times its cost (bench/PROFILING.md,
+    round two: W1 profiles by column); a column with a tab or a non-ASCII email is then
+    checked in Python instead.
     """
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return False
-    if field == "Email" and not (
-        pc.all(pc.string_is_ascii(array)).as_py() is not False
-        and pc.any(pc.match_substring_regex(array, "[\\x0b\\x1c-\\x1f]")).as_py() is not True
-    ):  # fmt: skip
+    if field == "Email" and pc.all(pc.ascii_is_printable(array)).as_py() is False:
         return False
     return pc.all(pc.match_substring_regex(array, _PATTERNS[field].pattern)).as_py() is not False
 
