@@ -85,6 +85,19 @@ def test_targets_read_the_minimal_sink_runs_against_the_tuned_dlt() -> None:
     assert "1M 400 MB, 30M 520 MB (1.30× from smallest to largest) → **missed**" in lines[4]
 
 
+def test_w2_and_memory_targets_are_issue_18s() -> None:
+    """The plan within 2× DuckDB's bare diff, nothing changed at 10M in 3 s, 400 MB."""
+    facts = {"w2_plan_s": 5.0, "w2_plan_over_diff": 1.9, "w2_nothing_s": 3.2,
+             "w2_rss_1m": 300.0, "w2_rss_10m": 401.0, "w7_rss_initial_1000000": 390.0,
+             "w7_rss_initial_10000000": 400.0}  # fmt: skip
+    lines = targets(facts)
+    assert lines[0].endswith("5.00 s, 1.9× → **met**"), lines[0]
+    assert lines[1] == "W2 nothing-changed run of 10M ≤ 3 s: 3.20 s → **missed**"
+    assert lines[2] == "W2 peak RSS ≤ 400 MB: 1M 300 MB, 10M 401 MB → **missed**"
+    assert lines[3].startswith("W7 peak RSS flat, initial runs, ≤ 400 MB at every size")
+    assert lines[3].endswith("→ **met**"), lines[3]
+
+
 def test_quick_sync_log_overhead_is_reported(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     assert main(["--quick", "--only", "W6", "--no-peers", "--work", str(tmp_path / "w"),
