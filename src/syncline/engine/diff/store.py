@@ -160,15 +160,7 @@ class DuckDBStore:
 
     def execute(self, statements: Sequence[str]) -> None:
         """Statements in one transaction."""
-        cur = self._work
-        try:
-            cur.execute("BEGIN TRANSACTION")
-            for statement in statements:
-                cur.execute(statement)
-            cur.execute("COMMIT")
-        except duckdb.Error:
-            cur.execute("ROLLBACK")
-            raise
+        _in_transaction(self._work, statements)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows."""
@@ -208,14 +200,7 @@ class DuckDBStore:
             if len(statements) == 1:  # autocommit
                 cur.execute(statements[0])
             else:
-                cur.execute("BEGIN TRANSACTION")
-                try:
-                    for statement in statements:
-                        cur.execute(statement)
-                    cur.execute("COMMIT")
-                except duckdb.Error:
-                    cur.execute("ROLLBACK")
-                    raise
+                _in_transaction(cur, statements)
         finally:
             cur.unregister(name)
             cur.close()
@@ -228,6 +213,18 @@ class DuckDBStore:
         """Close the connection (a cursor of the source's, or the local file's own)."""
         self._work.close()
         self._conn.close()
+
+
+def _in_transaction(cur: duckdb.DuckDBPyConnection, statements: Sequence[str]) -> None:
+    """Run ``statements`` on ``cur`` in one transaction, rolled back if one fails."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        for statement in statements:
+            cur.execute(statement)
+        cur.execute("COMMIT")
+    except duckdb.Error:
+        cur.execute("ROLLBACK")
+        raise
 
 
 class SQLStore:
