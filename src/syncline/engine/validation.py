@@ -23,14 +23,16 @@ __all__ = ["check_all", "chunks", "local_rejection"]
 
 _EXAMPLES = 3  # example keys `plan` shows per rejection code and column
 
-READ_ROWS = 10_000
+READ_ROWS = 5_000
 """Rows read from the plan, built and screened at a time (at least the sync's batch size).
 
 Building and screening cost a fixed price per Arrow batch (a dozen Arrow kernel calls, one
 DuckDB fetch) beside their price per row: at batches of 1,000 the fixed part was about 1.5 of
 W1's ~13 CPU-s per 1M rows (bench/PROFILING.md). The runner still cuts uploads of
-``batch_size`` rows from these chunks; a chunk of 10,000 records costs about 35 MB more peak
-memory than one of 1,000 (50,000 would save a little more CPU for another 130 MB).
+``batch_size`` rows from these chunks. The chunk is most of the delivery side's peak memory:
+W1's 1M first run peaked at 402-409 MB with 10,000 rows, 385-391 MB with 5,000 and 374-380
+MB with 3,000, for about 0.2-0.3 CPU-s more (issue #18, bench/PROFILING.md); 50,000 would
+save a little more CPU for another 130 MB.
 """
 
 
