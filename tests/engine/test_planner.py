@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from syncline.config.models import ModelConfig
 from syncline.engine import planner as planner_module
 from syncline.engine import snapshot as snapshot_module
-from syncline.engine.planner import MEMORY_LIMIT, Plan, Planner
+from syncline.engine.diff.store import DuckDBStore
+from syncline.engine.planner import KEY, MEMORY_LIMIT, Plan, Planner
 from syncline.engine.snapshot import Snapshot
 from syncline.errors import SynclineError
 from syncline.sources.duckdb import DuckDBSource
@@ -281,4 +284,44 @@ def test_a_journal_left_by_a_crash_is_merged_first_in_duckdb(
     _make(tmp_path / "w.duckdb", _rows(50))
     src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
     crash_with_a_journal(lambda: _planner(tmp_path, src, mode="append"))
+    src.close()
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_large_plan_is_sorted_a_key_range_at_a_time_in_key_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: bool) -> None:
+    """Beyond ``PART_ROWS`` rows (a first run, a full resync) the plan is read in key ranges,
+    each sorted on its own: no single query sorts the whole plan, and the rows come in the
+    same key order, in batches of exactly the size asked, the same on every plan."""
+    monkeypatch.setattr(planner_module, "PART_ROWS", 40)
+    odd = ["", "'", '"', "\\", "é", "Z", "a b", "ü'x", "日本"]
+    rows = [(f"{odd[i % len(odd)]}{i * 7919 % 1000}", f"n{i}", "x", i) for i in range(300)]
+    _make(tmp_path / "w.duckdb", rows)
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src)
+    if full:
+        _commit_all(p, p.plan())
+    streamed: list[int] = []
+    stream = DuckDBStore.stream
+
+    def counted(self: DuckDBStore, sql: str, rows: int,
+                params: Any = None) -> Iterator[pa.RecordBatch]:
+        streamed.append(0)
+        for batch in stream(self, sql, rows, *([] if params is None else [params])):
+            streamed[-1] += batch.num_rows
+            yield batch
+
+    monkeypatch.setattr(DuckDBStore, "stream", counted)
+    plan = p.plan(full=full)
+    assert plan.counts.new + plan.counts.changed == 300
+    whole = [r[0] for r in p._store.query(f"SELECT {KEY} FROM ({p._sql.rows()})")]
+    assert whole == sorted(r[0] for r in rows)  # DuckDB's ORDER BY: code point order
+    streamed.clear()
+    batches = list(plan.batches(7))
+    assert len(streamed) > 3 and max(streamed) <= 120, streamed  # ranges, none the whole
+    assert [k for b in batches for k in b.column(KEY).to_pylist()] == whole
+    assert {b.num_rows for b in batches[:-1]} == {7} and batches[-1].num_rows == 300 % 7
+    again = list(p.plan(full=full).batches(7))
+    assert [b.to_pydict() for b in again] == [b.to_pydict() for b in batches]
+    p.close()
     src.close()

@@ -305,6 +305,23 @@ class DiffSQL:
         return (f"SELECT k, n FROM {self.tables['bad']} "
                 "ORDER BY CASE WHEN k IS NULL THEN 0 ELSE 1 END, k")
 
-    def rows(self) -> str:
-        """The plan's rows in key order."""
-        return f"SELECT * FROM {self.tables['plan']} ORDER BY {KEY}"
+    def rows(self, *, above: bool = False, below: bool = False) -> str:
+        """The plan's rows in key order; ``above``/``below``: only keys ``>= $lo``/``< $hi``.
+
+        The bounds are parameters (``$lo``, ``$hi``: DuckDB), never pasted keys. With them the
+        plan is sorted a key range at a time (``Plan.batches``): the ranges, read one after
+        the other, give the same rows in the same order as one ORDER BY over the whole plan,
+        since its keys are distinct and never NULL.
+        """
+        where = [f"{KEY} >= $lo"] * above + [f"{KEY} < $hi"] * below
+        cond = f" WHERE {' AND '.join(where)}" if where else ""
+        return f"SELECT * FROM {self.tables['plan']}{cond} ORDER BY {KEY}"
+
+    def key_sample(self, n: int) -> str:
+        """Up to ``n`` of the plan's keys, sampled, in key order (DuckDB: where to cut ranges).
+
+        Which keys the sample holds changes only where the ranges are cut, never the rows'
+        order, so the sample need not be the same from one run to the next.
+        """
+        return (f"SELECT {KEY} FROM (SELECT {KEY} FROM {self.tables['plan']} "
+                f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (18)) AS s ORDER BY {KEY}")

@@ -205,9 +205,12 @@ class DuckDBStore:
             cur.unregister(name)
             cur.close()
 
-    def stream(self, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
-        """DuckDB's streaming Arrow reader, on the work cursor (the plan is a TEMP table)."""
-        yield from self._work.sql(sql).to_arrow_reader(rows)
+    def stream(self, sql: str, rows: int,
+               params: Mapping[str, str] | None = None) -> Iterator[pa.RecordBatch]:
+        """DuckDB's streaming Arrow reader, on the work cursor (the plan is a TEMP table);
+        ``params``: values of the query's ``$name`` parameters."""
+        relation = self._work.sql(sql) if params is None else self._work.sql(sql, params=params)
+        yield from relation.to_arrow_reader(rows)
 
     def close(self) -> None:
         """Close the connection (a cursor of the source's, or the local file's own)."""
