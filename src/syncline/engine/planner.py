@@ -40,11 +40,12 @@ HISTORY_CHUNK = 100_000
 PART_ROWS = 1_000_000
 """A DuckDB plan of more rows than this (a first run, a full resync) is sorted a key range of
 about this many rows at a time, not in one ORDER BY (``Plan.batches``). One sort of the whole
-plan spills beyond the memory limit and merges its runs while the rows are streamed, and the
-memory that merge holds grew with the plan: a 30M first run peaked 57 MB higher than with
-ranges (DuckDB alone: 390 against 333 MB), and spent more CPU (56 against 41-46 CPU-s). Each
-range costs one more scan of the plan's key column; 1M rows a range kept the peak as low as
-any smaller size tried (bench/PROFILING.md, "first-run peak at 10M and 30M")."""
+plan spills beyond the memory limit and merges its runs while the rows are streamed, and what
+that merge held grew with the plan: 30M first runs peaked at 493-496 MB with it, 459-460 with
+ranges, and DuckDB alone streamed 10M rows for 17 CPU-s sorted whole against 10 in ranges.
+Each range costs one more scan of the plan; ranges of 250k rows peaked no lower than 1M
+(DuckDB's buffer pool fills to its limit either way). bench/PROFILING.md, "first-run peak at
+10M and 30M"."""
 SAMPLE_PER_PART = 100
 """Keys sampled per range to find where to cut them (ranges of roughly equal size)."""
 
@@ -311,12 +312,19 @@ def _exact(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBa
             held.append(batch)
             count += batch.num_rows
         while count >= rows:
-            merged = pa.concat_batches(held)
+            merged = _concat(held)
             yield merged.slice(0, rows)
             count -= rows
             held = [merged.slice(rows)] if count else []
     if count:
-        yield pa.concat_batches(held)
+        yield _concat(held)
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """One batch of ``batches``' rows (``pa.concat_batches`` needs pyarrow 19; we allow 15)."""
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _tuned(conn: duckdb.DuckDBPyConnection, local_path: Path) -> duckdb.DuckDBPyConnection:
