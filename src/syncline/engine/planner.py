@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
+from syncline.engine.diff.dialects import TEXT_FORM, TYPED_FORM, nested
 from syncline.engine.diff.sql import HASH, KEY, DiffSQL
 from syncline.engine.diff.store import DiffStore, DuckDBStore, map_store_error, sql_store
 from syncline.engine.placement import DiffPlace
@@ -119,7 +120,8 @@ class Planner:
         self._setup()
         if isinstance(self._store, DuckDBStore):
             self._store.unkey_snapshot(self._sql, f"snapshot_{safe}")
-            self._store.adopt_legacy_snapshot(self._sql.tables["snapshot"], f"snapshot_{safe}")
+            self._store.adopt_legacy_snapshot(self._sql.tables["snapshot"], f"snapshot_{safe}",
+                                              self._sql.tables["form"])
         self._snapshot = Snapshot(self._store, self._sql)
 
     def _open(self, local_path: Path) -> DiffStore:
@@ -216,11 +218,13 @@ class Planner:
 
     def _plan(self, full: bool, history: Literal["send", "skip"]) -> Plan:
         self._snapshot.merge()  # a leftover journal counts as committed (normally merged already)
+        old = self._hash_form()
         skip = self.mode == "append" and history == "skip" and self._snapshot.first_run()
         sql = self._sql
-        statements = [*sql.drop_work(), sql.bad_keys(),
-                      *sql.plan(full=full, skip=skip, columns=self._plan_columns())]
-        self._run(statements)
+        self._run([*sql.drop_work(), sql.bad_keys()])
+        if old is not None:
+            self._migrate(old)
+        self._run(sql.plan(full=full, skip=skip, columns=self._plan_columns()))
         try:
             row = self._store.query(sql.counts())[0]
         except (duckdb.Error, sa.exc.SQLAlchemyError) as exc:
@@ -235,6 +239,51 @@ class Planner:
         unchanged = total - nulls - dups - new - changed
         counts = PlanCounts(total, new, changed, unchanged, removed, nulls, dups, in_snapshot)
         return Plan(self._store, sql, counts)
+
+    def _typed_columns(self) -> frozenset[str]:
+        """The hash columns the typed form hashes as values: the model's non-nested ones."""
+        try:
+            rows = self._store.query(f"DESCRIBE SELECT * FROM {self._sql.model}")
+        except duckdb.Error as exc:
+            raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
+        scalar = {str(r[0]).lower() for r in rows if not nested(str(r[1]))}
+        return frozenset(c for c in self.hash_columns if c.lower() in scalar)
+
+    def _hash_form(self) -> DiffSQL | None:
+        """Render the row hash in this placement's form; answer the snapshot's, if it differs.
+
+        DuckDB reading its source in place hashes typed values, ``diff: local`` text (see
+        diff/dialects.py). An empty snapshot takes this form at once. One written in the other
+        form (before forms, always text) is migrated by ``_migrate``: the diff that renders
+        its hashes is answered for that.
+        """
+        if not self._store.dialect.typed_hash:
+            return None
+        typed = self._typed_columns()
+        self._sql = replace(self._sql, typed=typed if self.diff == "source" else None)
+        want = self._sql.form
+        rows = self._store.query(self._sql.form_read())
+        found = int(rows[0][0]) if rows and rows[0][0] is not None else None
+        if found == want:
+            return None
+        found = TEXT_FORM if found is None else found  # written before forms were recorded
+        if found == want or self._snapshot.is_empty():
+            self._run(self._sql.form_write(want))  # record it: nothing to migrate
+            return None
+        return replace(self._sql, typed=typed if found == TYPED_FORM else None)
+
+    def _migrate(self, old: DiffSQL) -> None:
+        """Give every unchanged snapshot row its hash in the new form, then plan as usual.
+
+        One transaction journals the new hashes (``DiffSQL.migrate``) and records the new form:
+        from then on the snapshot is read with the journal merged into it (every reader merges
+        first, and a crashed run's journal is merged by the next), which is the snapshot in the
+        new form. A crash before that commit leaves the old form, recorded as such. The merge
+        runs in parts and empties the journal last, so a crash during it is finished by the
+        next merge. Rows that changed keep their old hash, and are planned.
+        """
+        self._run([self._sql.migrate(old), *self._sql.form_write(self._sql.form)])
+        self._snapshot.recover()
 
     def _accept_history(self) -> None:
         """Mark every valid key as seen, a durable chunk at a time (memory stays bounded).
