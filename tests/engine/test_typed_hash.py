@@ -300,3 +300,101 @@ def test_a_nested_column_change_from_empty_to_null_is_planned(tmp_path: Path) ->
     assert p.plan().counts.changed == 1
     p.close()
     src.close()
+
+
+# ---- the pre-check: nothing changed, no join ----
+
+
+def _spy(p: Planner) -> list[str]:
+    """Every statement the planner's store runs from now on."""
+    ran: list[str] = []
+    store = p.store
+    execute, query = store.execute, store.query
+
+    def spy_execute(statements: Any) -> None:
+        ran.extend(statements)
+        execute(statements)
+
+    def spy_query(sql: str) -> Any:
+        ran.append(sql)
+        return query(sql)
+
+    store.execute = spy_execute  # type: ignore[method-assign]
+    store.query = spy_query  # type: ignore[method-assign]
+    return ran
+
+
+@pytest.mark.parametrize("mode", ["upsert", "append"])
+def test_a_nothing_changed_plan_runs_no_join_and_no_bad_key_pass(tmp_path: Path,
+                                                                   mode: str) -> None:
+    src = _source(tmp_path)
+    p = _planner(tmp_path, src, mode=mode)
+    _commit_all(p, p.plan())
+    ran = _spy(p)
+    plan = p.plan()
+    assert (plan.counts.unchanged, plan.counts.rows_in_model, plan.counts.in_snapshot) == (
+        20, 20, 20)
+    assert (list(plan.batches()), list(plan.invalid_rows())) == ([], [])
+    assert not [s for s in ran if not s.startswith("DROP") and (
+        "keys_users" in s or "GROUP BY" in s or "JOIN" in s)]
+    assert any("SUM(hash(" in s for s in ran)
+    plan.close()
+    ran.clear()
+    plan = p.plan(full=True)  # a full resync: no pre-check, every row
+    assert plan.counts.changed == 20 and not any("SUM(hash(" in s for s in ran)
+    p.close()
+    src.close()
+
+
+def _mutate(tmp: Path, rng: Any, n: int) -> None:
+    """Some of: nothing, a changed value, NULL/'' swaps, a new row, a removed row, a NULL key,
+    a duplicated key (same or other values), one row removed and another added."""
+    for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
+        i = rng.randrange(n)
+        key = f"u{i:03d}"
+        _write(tmp, rng.choice([
+            f"UPDATE {TABLE} SET \"Name\" = 'z{rng.random()}' WHERE \"User Id\" = '{key}'",
+            f"UPDATE {TABLE} SET city = CASE WHEN city IS NULL THEN '' ELSE NULL END "
+            f"WHERE \"User Id\" = '{key}'",
+            f"UPDATE {TABLE} SET other = other + 1 WHERE \"User Id\" = '{key}'",
+            f"INSERT INTO {TABLE} VALUES ('n{rng.random()}', 'a', 'b', 1)",
+            f"DELETE FROM {TABLE} WHERE \"User Id\" = '{key}'",
+            f"UPDATE {TABLE} SET \"User Id\" = NULL WHERE \"User Id\" = '{key}'",
+            f"INSERT INTO {TABLE} SELECT * FROM {TABLE} WHERE \"User Id\" = '{key}'",
+            f"INSERT INTO {TABLE} VALUES ('{key}', 'dup', NULL, 0)",
+            f"UPDATE {TABLE} SET \"User Id\" = 'moved{rng.random()}' WHERE \"User Id\" = '{key}'",
+        ]))
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_the_pre_check_answers_as_the_full_plan(tmp_path: Path, seed: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """On random changes, the pre-check finds nothing to do exactly when the plan without it
+    plans nothing, finds no bad key and no removed key; its counts are then the plan's."""
+    import random
+
+    rng = random.Random(seed)
+    mode = "append" if seed % 4 == 3 else "upsert"
+    src = _source(tmp_path, 12)
+    p = _planner(tmp_path, src, mode=mode)
+    _commit_all(p, p.plan())
+    for _ in range(3):  # each round: a change (or none), the two answers, then send it all
+        _mutate(tmp_path, rng, 12)
+        ran = _spy(p)
+        with_check = p.plan()
+        fast = not any("GROUP BY" in s for s in ran)
+        with_check.close()
+        monkeypatch.setattr(Planner, "_unchanged", lambda self: None)
+        plan = p.plan()
+        monkeypatch.undo()
+        c = plan.counts
+        nothing = (c.new, c.changed, c.removed, c.null_keys, c.duplicate_keys) == (0,) * 5
+        assert fast == nothing, (seed, c)
+        if fast:
+            assert with_check.counts == c
+        _commit_all(p, plan)
+        for keys in plan.removed_keys(100):
+            p.snapshot().forget(keys)
+        plan.close()
+    p.close()
+    src.close()

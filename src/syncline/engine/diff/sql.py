@@ -10,6 +10,9 @@ Each statement is one pass over the model, and none copies unchanged rows:
    more). Unchanged rows are filtered inside the join and never written anywhere.
 3. counts: model rows (a count), the rest from the small ``bad`` and ``plan`` tables and the
    snapshot's size; keys gone from the model follow by arithmetic (see ``counts``).
+In the typed form (DuckDB, see dialects.py) an incremental plan first compares a summary of the
+model's (key, hash) pairs with the snapshot's (``summary``): equal, nothing changed, and the
+plan is two empty tables (``plan_nothing``) without steps 1 and 2.
 Identifiers are always quoted and the salt is an escaped literal; the model is the relation the
 user configured (a quoted table name, or their own query as a subquery).
 """
