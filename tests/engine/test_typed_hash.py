@@ -5,7 +5,8 @@ tests check, in real DuckDB, that the typed hash tells apart what the text form 
 (NULL against '', a NULL's position, nested values), and that upgrading a snapshot written by
 the text form sends nothing again: unchanged rows get their typed hash on the first plan, a
 changed row is still planned, an event sync keeps its statuses, and a crash at any point of the
-migration leaves a snapshot that plans the same.
+migration leaves a snapshot that plans the same. Then the pre-check of a plan: nothing changed
+answered without the join, and the same answer as the full plan on random changes.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncline.config.models import ModelConfig
-from syncline.engine import snapshot as snapshot_module
 from syncline.engine.diff.dialects import DIALECTS, TEXT_FORM, TYPED_FORM, nested
 from syncline.engine.planner import Planner
-from syncline.engine.snapshot import Snapshot
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
 from tests.engine.placing import place_of
@@ -213,31 +212,33 @@ def test_an_event_sync_keeps_its_statuses_across_the_upgrade(tmp_path: Path) -> 
     src.close()
 
 
-def test_a_crash_during_the_migration_merge_is_finished_by_the_next_plan(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The new hashes and the form are committed together; the merge runs in parts (here 4
-    entries each) and dies after one: the next plan merges the rest, and plans nothing."""
-    monkeypatch.setattr(snapshot_module, "_MERGE_ENTRIES", 4)
+@pytest.mark.parametrize("last", [2, 4, 6])
+def test_a_crash_inside_the_migration_leaves_the_old_snapshot_and_form(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: int) -> None:
+    """The rebuild, the swap and the new form are one transaction: dying after any of its
+    statements (here: the copy made, the old table dropped, the form's row deleted) leaves
+    the text-form snapshot, recorded as such, and the next plan migrates it."""
     src = _source(tmp_path)
     _old_snapshot(tmp_path)
-    real = Snapshot.recover
+    before = _state_of(tmp_path)
+    real = Planner._run
 
-    def dies_in_the_merge(self: Snapshot) -> None:  # the migration's merge: one part of 5
-        self._store.execute(self._sql.journal_merge(empty=False, released=False,
-                                                    in_flight=False, part=(0, 5)))
-        raise RuntimeError("killed")
+    def dies_inside(self: Planner, statements: Any) -> None:
+        if any("_migrated" in s for s in statements):
+            statements = [*statements[:last], "SELECT error('killed')"]
+        real(self, statements)
 
-    monkeypatch.setattr(Snapshot, "recover", dies_in_the_merge)
+    monkeypatch.setattr(Planner, "_run", dies_inside)
     p = _planner(tmp_path, src)
-    with pytest.raises(RuntimeError, match="killed"):
+    with pytest.raises(Exception, match="killed"):
         p.plan()
+    assert _form(p) == []  # nothing recorded: still the text form
     p.close()
-    half = _state_of(tmp_path)
-    assert 0 < sum(h == _model_hashes(tmp_path)[k] for k, h in half.items()) < 20
-    monkeypatch.setattr(Snapshot, "recover", real)
+    assert _state_of(tmp_path) == before
+    monkeypatch.setattr(Planner, "_run", real)
     p = _planner(tmp_path, src)
-    assert _form(p) == [(TYPED_FORM,)]
     assert p.plan().counts.unchanged == 20
+    assert _form(p) == [(TYPED_FORM,)]
     state, model = _state(p), _model_hashes(tmp_path)
     assert len(state) == 20 and all(state[k][0] == model[k] for k in state)
     p.close()
@@ -251,7 +252,7 @@ def test_a_crash_before_the_migration_commits_leaves_the_text_form(
     real = Planner._run
 
     def fails_on_migrate(self: Planner, statements: Any) -> None:
-        if any("INSERT INTO" in s and "journal" in s for s in statements):
+        if any("_migrated" in s for s in statements):
             raise RuntimeError("killed")
         real(self, statements)
 

@@ -118,6 +118,7 @@ class Planner:
         self._sql = DiffSQL(self._store.dialect, safe, model, key_column, self.hash_columns,
                             salt, mode)
         self._setup()
+        self._snapshot_name = f"snapshot_{safe}"
         if isinstance(self._store, DuckDBStore):
             self._store.unkey_snapshot(self._sql, f"snapshot_{safe}")
             self._store.adopt_legacy_snapshot(self._sql.tables["snapshot"], f"snapshot_{safe}",
@@ -300,15 +301,12 @@ class Planner:
     def _migrate(self, old: DiffSQL) -> None:
         """Give every unchanged snapshot row its hash in the new form, then plan as usual.
 
-        One transaction journals the new hashes (``DiffSQL.migrate``) and records the new form:
-        from then on the snapshot is read with the journal merged into it (every reader merges
-        first, and a crashed run's journal is merged by the next), which is the snapshot in the
-        new form. A crash before that commit leaves the old form, recorded as such. The merge
-        runs in parts and empties the journal last, so a crash during it is finished by the
-        next merge. Rows that changed keep their old hash, and are planned.
+        One transaction rebuilds the snapshot (``DiffSQL.migrate``) and records the new form,
+        so a crash at any point leaves either the old snapshot in its recorded old form or the
+        new one in the new form. Rows that changed keep their old hash, and are planned.
         """
-        self._run([self._sql.migrate(old), *self._sql.form_write(self._sql.form)])
-        self._snapshot.recover()
+        self._run([*self._sql.migrate(old, self._snapshot_name),
+                   *self._sql.form_write(self._sql.form)])
 
     def _accept_history(self) -> None:
         """Mark every valid key as seen, a durable chunk at a time (memory stays bounded).
