@@ -399,3 +399,22 @@ def test_the_pre_check_answers_as_the_full_plan(tmp_path: Path, seed: int,
         plan.close()
     p.close()
     src.close()
+
+
+def test_local_keeps_the_text_form_so_a_staged_type_change_sends_nothing(tmp_path: Path) -> None:
+    """`diff: local` stages the model with the types of the source's Arrow batches, which some
+    sources infer from the first batch's values (sources/sql_types.py ``infer_type``: an
+    all-NULL first batch stages text). The text form hashes 5 and '5' alike; the typed would
+    not, and would send the row again."""
+    src = _source(tmp_path)
+    p = _planner(tmp_path, src, diff="local")
+    _commit_all(p, p.plan())
+    p.close()
+    src.close()
+    _write(tmp_path, f"ALTER TABLE {TABLE} ALTER other TYPE VARCHAR")  # same values, as text
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src, diff="local")
+    assert p.plan().counts.unchanged == 20
+    assert _form(p) == [(TEXT_FORM,)]
+    p.close()
+    src.close()
