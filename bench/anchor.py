@@ -48,7 +48,7 @@ COPY (SELECT 'profile' AS type, user_id AS identity, {{
 
 def _model() -> str:
     key = _D.key("user_id", "m.")
-    digest = _D.row_hash("bench", USER_COLUMNS[1:], "m.")
+    digest = _D.row_hash("bench", USER_COLUMNS[1:], "m.", set(USER_COLUMNS[1:]))  # typed
     return f"SELECT {key} AS k, {digest} AS h FROM w.main.users AS m"
 
 

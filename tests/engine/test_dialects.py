@@ -98,3 +98,24 @@ def test_the_sync_log_renders_in_every_dialect(name: str) -> None:
     for statement in statements:
         sqlglot.parse_one(statement, read=d.sqlglot)
     assert ("ops_log" in sql.table) and ("sync_log" in sql.table)
+
+
+def test_the_typed_form_statements_quote_names_and_parse_in_duckdb() -> None:
+    """The typed hash, the migration, the summary and the empty plan (DuckDB only)."""
+    from dataclasses import replace
+
+    d = DIALECTS["duckdb"]
+    old = _diff("duckdb", '"analytics"."users"')
+    new = replace(old, typed=frozenset(COLUMNS[:2]))
+    assert (old.form, new.form) == (1, 2)
+    statements = [*new.setup(), *new.migrate(old, "snapshot_users"), new.summary(),
+                  *new.plan_nothing(), *new.form_write(2), new.form_read()]
+    for statement in statements:
+        sqlglot.parse_one(statement, read=d.sqlglot)
+    tree = sqlglot.parse_one(new.summary(), read=d.sqlglot)
+    for ident in tree.find_all(exp.Identifier):
+        if ident.name in {KEY, *COLUMNS}:
+            assert ident.quoted, ident.name
+    hostile = DiffSQL(d, "users", "t", KEY, ['x"; DROP TABLE users; --'], "s'; --", "upsert",
+                      typed=frozenset(['x"; DROP TABLE users; --']))
+    assert not list(sqlglot.parse_one(hostile.summary(), read="duckdb").find_all(exp.Drop))

@@ -229,7 +229,8 @@ def test_the_memory_limit_holds_and_the_source_file_is_never_written(tmp_path: P
     with duckdb.connect(str(tmp_path / "diff.duckdb"), read_only=True) as conn:
         tables = conn.execute("SELECT table_name FROM information_schema.tables "
                               "WHERE table_schema = 'syncline'").fetchall()
-        assert sorted(tables) == [("guard_users",), ("journal_users",), ("snapshot_users",)]
+        assert sorted(tables) == [("guard_users",), ("hashform_users",), ("journal_users",),
+                                  ("snapshot_users",)]
         assert conn.execute("SELECT count(*) FROM syncline.snapshot_users").fetchall() == [(5,)]
 
 

@@ -167,7 +167,8 @@ def test_a_keyed_snapshot_of_an_older_version_is_rebuilt_without_its_key(
     with duckdb.connect(str(diff), read_only=True) as conn:
         tables = conn.execute("SELECT table_name FROM duckdb_tables() "
                               "WHERE schema_name = 'syncline' ORDER BY 1").fetchall()
-        assert tables == [("guard_users",), ("journal_users",), ("snapshot_users",)]
+        assert tables == [("guard_users",), ("hashform_users",), ("journal_users",),
+                          ("snapshot_users",)]
     for run in (2, 3):  # the next runs: changed keys updated, new keys inserted, once each
         _write(tmp_path, f"UPDATE {TABLE} SET \"Name\" = 'run{run}' WHERE other < 4")
         _write(tmp_path, f"INSERT INTO {TABLE} VALUES ('new{run}', 'n', 'x', 99)")

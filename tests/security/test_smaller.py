@@ -44,9 +44,10 @@ def test_nobody_can_lock_a_user_out_from_elsewhere(tmp_path: Path) -> None:
     now = [0.0]
     throttle = SignInThrottle(sessionmaker(engine), clock=lambda: now[0])
     for _ in range(50):
-        throttle.failed("grace", "203.0.113.9")  # someone else, guessing
+        throttle.reserve("grace", "203.0.113.9")  # someone else, guessing (wrongly)
     assert throttle.wait_s("grace", "203.0.113.9") > 0
     assert throttle.wait_s("grace", "198.51.100.7") == 0  # grace, from her own address
+    assert throttle.reserve("grace", "198.51.100.7").allowed
     engine.dispose()
 
 

@@ -168,10 +168,12 @@ def _run_and_cancel_from_a_server(root: Path, store: StateStore, queue: Broker) 
     try:
         # a scheduled run of `big` may still hold its lease (its status is final a moment before
         # the lease goes, or a loaded worker only now takes a run queued before the end)
+        # a full resync: an incremental run in the same minute as the last scheduled one finds
+        # nothing changed (the model carries the minute) and ends at once with nothing sent
         deadline = time.monotonic() + 90
         while True:
             try:
-                run_id = server.trigger(BIG)
+                run_id = server.trigger(BIG, full=True)
                 break
             except RunLockedError:
                 assert time.monotonic() < deadline, f"`big` still leased: {store.lease_of(BIG)}"

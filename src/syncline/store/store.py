@@ -36,7 +36,7 @@ __all__ = ["Lease", "StateStore"]  # Lease: re-exported from syncline.store.leas
 STOPPED = "the process running it stopped"
 """The error of a run found running after its process died (killed, crashed, power lost)."""
 
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 """The newest migration in migrations/versions (a test checks it is Alembic's head): a store
 stamped with it is up to date and opens without Alembic."""
 

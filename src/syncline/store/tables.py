@@ -87,11 +87,14 @@ schedule_fires = sa.Table(
     sa.Column("started_by", sa.String(200)), sa.Column("run_id", sa.Integer),
 )
 sign_in_failures = sa.Table(
-    # one row per failed sign-in, counted per key by the server's SignInThrottle
-    # (syncline.server.auth.throttle); no primary key: two failures may share an instant
+    # one row per key of a sign-in attempt (reserved before its password is checked, kept as
+    # its failure), counted per key by the server's SignInThrottle
+    # (syncline.server.auth.throttle); no primary key: two attempts may share an instant, and
+    # ``attempt`` (a random token; null in rows from before 0012) tells them apart
     "sign_in_failures", metadata,
     sa.Column("key", sa.String(64), nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attempt", sa.String(32)),
     sa.Index("ix_sign_in_failures_key_at", "key", "at"),
     sa.Index("ix_sign_in_failures_at", "at"),
 )

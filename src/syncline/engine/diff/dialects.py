@@ -3,9 +3,22 @@
 The diff algorithm (engine/diff/sql.py) is written once; this table says how each engine spells
 the parts that differ: its fast hash, text type, schema DDL and snapshot upsert.
 
-Hash input: the mapping salt followed by every hashed column cast to text, a NULL replaced by a
-marker no ordinary value uses (``\\N``), joined with a unit separator. So a NULL hashes differently
-from an empty string and a mapping change re-sends every row. Hash choice per dialect:
+Hash input (the *text form*): the mapping salt followed by every hashed column cast to text, a
+NULL replaced by a marker no ordinary value uses (``\\N``), joined with a unit separator. So a NULL
+hashes differently from an empty string and a mapping change re-sends every row.
+
+DuckDB reading a DuckDB source in place (``diff: source``) hashes the *typed form* instead:
+``hash(salt, c1, ..., cn)`` over the columns' own values, which DuckDB combines in order (a NULL
+in another position, or NULL against '', hashes differently). Casting every value to text was
+most of the row hash's cost (10M rows: 3.5-4.3 CPU-s against 1.2-1.3, bench/PROFILING.md).
+Nested columns (LIST, STRUCT, MAP, ARRAY, UNION) keep their text part in the typed form:
+DuckDB's ``hash()`` gives NULL, ``[]`` and ``[NULL]`` one value, and a struct of NULL fields the
+NULL struct's. A snapshot records its form (``DiffSQL.form_read``), and the planner moves one
+written in the other form to this one on its first plan (rows that did not change get the new
+hash), so an upgrade sends nothing again. ``diff: local`` keeps the text form: its stage table
+takes its column types from the Arrow batches of whatever source, and a typed hash would
+change with a type (an INTEGER turned DOUBLE, a DECIMAL's scale) where the text may not.
+Hash choice per dialect:
 - DuckDB: ``hash()`` (64-bit, 4-5x faster than md5 on 10M rows); a collision
   would make one changed row look unchanged, odds ~1e-19 per row, accepted.
 - Snowflake ``HASH``, BigQuery ``FARM_FINGERPRINT``, Databricks ``xxhash64``: each engine's own
@@ -22,13 +35,16 @@ source database's name; keys compare byte for byte (``utf8mb4_bin``), not case-i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["DIALECTS", "NULL_MARKER", "SEPARATOR", "DiffDialect"]
+__all__ = ["DIALECTS", "NULL_MARKER", "SEPARATOR", "TEXT_FORM", "TYPED_FORM", "DiffDialect",
+           "nested"]
 
+# the row hash's forms, as a snapshot records them (DiffSQL.form_write)
+TEXT_FORM, TYPED_FORM = 1, 2
 NULL_MARKER = "\\N"
 SEPARATOR = "\x1f"
 _UPSERT_COLS = "(sync_key, row_hash, status, run_id) VALUES (:k, :h, :s, :r)"
@@ -70,6 +86,10 @@ class DiffDialect:
     snapshot's writes keep keys unique themselves (``DiffSQL.journal_merge``, ``Snapshot``), and
     ``upsert`` is a plain INSERT that the caller runs after deleting the same keys."""
 
+    typed_hash: bool = False
+    """``hash_expr`` also takes typed values of any type (DuckDB): the typed form is possible,
+    and the snapshot records which form its hashes are in (a ``hashform`` table)."""
+
     def quote(self, name: str) -> str:
         """An identifier quoted for this dialect, whatever characters it holds."""
         return exp.to_identifier(name, quoted=True).sql(dialect=self.sqlglot)
@@ -95,12 +115,23 @@ class DiffDialect:
         """A table that lives for one plan: ``temp.main.<name>`` where work tables are TEMP."""
         return f"temp.main.{self.quote(name)}" if self.temp_work else self.table(name)
 
-    def row_hash(self, salt: str, columns: Sequence[str], prefix: str = "") -> str:
-        """The row-hash expression over ``columns`` (qualified by ``prefix``), salted."""
+    def row_hash(self, salt: str, columns: Sequence[str], prefix: str = "",
+                 typed: Collection[str] | None = None) -> str:
+        """The row-hash expression over ``columns`` (qualified by ``prefix``), salted.
+
+        ``typed``: the typed form, these columns hashed as their own values and the others as
+        text (where ``typed_hash``; None: the text form).
+        """
         marker = self.literal(NULL_MARKER)
-        parts = [self.literal(salt)] + [
-            f"COALESCE(CAST({prefix}{self.quote(c)} AS {self.text_type}), {marker})"
-            for c in columns]
+
+        def text(c: str) -> str:
+            return f"COALESCE(CAST({prefix}{self.quote(c)} AS {self.text_type}), {marker})"
+
+        if typed is not None and self.typed_hash:
+            parts = [self.literal(salt)] + [
+                f"{prefix}{self.quote(c)}" if c in typed else text(c) for c in columns]
+            return self.hash_expr.format(args=", ".join(parts))
+        parts = [self.literal(salt)] + [text(c) for c in columns]
         if self.concat == "pipes":
             joined = f" || {self.literal(SEPARATOR)} || ".join(parts)
         else:
@@ -110,6 +141,13 @@ class DiffDialect:
     def key(self, column: str, prefix: str = "") -> str:
         """The sync key as text: the snapshot's key type whatever the model's column type."""
         return f"CAST({prefix}{self.quote(column)} AS {self.text_type}){self.key_collate}"
+
+
+def nested(type_name: str) -> bool:
+    """A DuckDB type whose ``hash()`` loses NULL against empty (LIST, ARRAY, STRUCT, MAP,
+    UNION): hashed as text in the typed form."""
+    name = type_name.strip().upper()
+    return name.endswith("]") or name.startswith(("STRUCT", "MAP", "UNION", "VARIANT"))
 
 
 _MERGE = ("MERGE INTO {table} AS t USING (SELECT :k AS sync_key, :h AS row_hash, :s AS status, "
@@ -133,7 +171,7 @@ DIALECTS: dict[str, DiffDialect] = {
         sqlglot="duckdb", hash_expr="hash({args})", hash_type="UBIGINT", text_type="VARCHAR",
         key_type="VARCHAR", create_schema="CREATE SCHEMA IF NOT EXISTS {schema}",
         upsert="INSERT INTO {table}", merge="", concat="list_value({args})",
-        temp_work=True, keyed_snapshot=False),
+        temp_work=True, keyed_snapshot=False, typed_hash=True),
     "sqlite": DiffDialect(
         sqlglot="sqlite", hash_expr="syncline_hash({args})", hash_type="TEXT", text_type="TEXT",
         key_type="TEXT", create_schema="", upsert=_PG_UPSERT, merge=_PG_MERGE, concat="{args}",

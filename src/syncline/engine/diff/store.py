@@ -124,10 +124,12 @@ class DuckDBStore:
             cur.execute(f"USE {self.CATALOG}")
             cur.execute(f"DETACH {alias}")
 
-    def adopt_legacy_snapshot(self, snapshot: str, name: str) -> None:
+    def adopt_legacy_snapshot(self, snapshot: str, name: str, form: str) -> None:
         """Copy a snapshot older versions kept in the source's `syncline` schema.
 
-        Only into an empty snapshot; the snapshot guard then judges what was copied.
+        Only into an empty snapshot; the snapshot guard then judges what was copied. Its
+        hashes are in the text form: ``form`` (the hash-form table) loses any row it had, in
+        the same transaction, so the next plan migrates them (diff/dialects.py).
         """
         if self._source is None:
             return
@@ -140,7 +142,8 @@ class DuckDBStore:
                                         "LIMIT 1)")[0][0]:
                 legacy = f'{self.dialect.quote(self._alias)}."syncline".{self.dialect.quote(name)}'
                 cols = "sync_key, row_hash, status, run_id"
-                self.execute([f"INSERT INTO {snapshot} ({cols}) SELECT {cols} FROM {legacy}"])
+                self.execute([f"INSERT INTO {snapshot} ({cols}) SELECT {cols} FROM {legacy}",
+                              f"DELETE FROM {form}"])
 
     def unkey_snapshot(self, sql: DiffSQL, name: str) -> bool:
         """Rebuild a snapshot older versions created with a PRIMARY KEY without it, once.

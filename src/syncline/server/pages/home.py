@@ -76,21 +76,22 @@ def sign_in(
 ) -> Response:
     throttle: SignInThrottle = request.app.state.sign_in_throttle
     address = request.client.host if request.client is not None else ""
-    wait_s = throttle.wait_s(username, address)
-    if wait_s > 0:
-        minutes = max(1, round(wait_s / 60))
+    # the check is reserved before the password is checked, so that guesses sent at once
+    # cannot all pass the count (auth/throttle.py); a wrong password leaves it as a failure
+    reservation = throttle.reserve(username, address)
+    if not reservation.allowed:
+        minutes = max(1, round(reservation.wait_s / 60))
         return render(
             request, "sign_in.html", status_code=429, next=_safe_next(next_), username=username,
             error=f"Too many failed sign-ins from here; try again in {minutes} minute(s).",
         )
     user = authenticate(session, username, password)
     if user is None:
-        throttle.failed(username, address)
         return render(
             request, "sign_in.html", status_code=401, next=_safe_next(next_), username=username,
             error="Wrong user name or password.",
         )
-    throttle.succeeded(username, address)
+    throttle.succeeded(reservation)
     old = request.session.get(SESSION_KEY)
     if isinstance(old, str):
         end_session(session, old)
