@@ -43,6 +43,11 @@ index in memory, and a 10M-key snapshot failed at 100MB and 200MB, so the limit 
 quarter of the machine's memory (a 10M first run then peaked at 3.5 GB). 64MB failed while
 sorting the plan (an earlier attempt); 128MB ran the 10M and 30M runs of `python -m bench
 --only W2,W7` (bench/PROFILING.md, "Round two: a snapshot without a key index").
+
+Not lower: 96MB ran out of memory in a 10M plan with 1% changed (the bad-key `GROUP BY` of the
+model's keys); 104MB passed it, so 128MB leaves that pass about 25MB. DuckDB's allocator
+settings (flush thresholds, background threads) and `operator_memory_limit` did not lower a
+run's peak (bench/PROFILING.md, "DuckDB's allocator settings and a lower memory limit").
 """
 
 LOCKED_DOWN: dict[str, str | bool] = {
