@@ -47,6 +47,7 @@ class Snapshot:
         self._duck = store.dialect.sqlglot == "duckdb"
         self._keyed_table = store.dialect.keyed_snapshot
         self._pending = True  # a crashed run may have left a journal: look before trusting it
+        self._direct = False  # accepted keys go straight into the snapshot (``fill_directly``)
 
     def _write(self, keys: Sequence[str], hashes: Sequence[object], run_id: int,
                status: str) -> None:
@@ -96,9 +97,27 @@ class Snapshot:
             statuses += [status] * len(k)
         if not keys:
             return
-        self._store.write([self._sql.journal_append()],
+        direct = self._direct and len(accepted[0]) == len(keys)
+        if not direct:  # an entry to settle by the merge: every later one goes there too
+            self._direct = False
+        self._store.write([self._sql.journal_append("snapshot" if direct else "journal")],
                           {"k": keys, "h": hashes, "s": statuses, "r": [run_id] * len(keys)})
-        self._pending = True
+        self._pending = self._pending or not direct
+
+    def fill_directly(self) -> bool:
+        """A profile sync's first run: its accepted keys are appended to the snapshot itself.
+
+        Only while the snapshot is empty and nothing is journalled, and for accepted keys only
+        (no in-flight mark, no release): the keys of one plan are distinct, so the plain
+        appends build the same snapshot the journal's merge would (its one INSERT), without
+        writing every key twice. Each append is committed before the call returns, as a
+        journal append is: a run that crashes leaves the keys accepted so far, which is what
+        ``recover`` would have made of its journal; the next run is then an ordinary
+        incremental run that sends only the rest. Answers whether it is on.
+        """
+        self.merge()
+        self._direct = self.is_empty()
+        return self._direct
 
     def merge(self) -> None:
         """Fold the journal into the keyed snapshot: a run's last write.
