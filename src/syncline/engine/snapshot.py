@@ -31,10 +31,11 @@ __all__ = ["Snapshot"]
 
 # the marker's key: text no model key is expected to take (keys are the model's own values)
 _HISTORY_MARKER = "\u2063syncline: history: skip in progress"
-# DuckDB merges the journal this many entries at a time, each part one transaction: its
-# UPDATE's join and its INSERT's anti-join (and the anti-join for in-flight marks) hash one
-# part's keys, which must fit the diff's memory limit (sources/duckdb.py MEMORY_LIMIT). A first
-# run without in-flight marks needs no part: one plain INSERT, hashing nothing.
+# DuckDB merges the journal in parts of about this many hashed entries, each part one
+# transaction: its UPDATE's join and its INSERT's anti-join (and the anti-join for in-flight
+# marks) hash one part's keys, which must fit the diff's memory limit (sources/duckdb.py
+# MEMORY_LIMIT). A first run without in-flight marks needs no part: one plain INSERT, hashing
+# nothing.
 _MERGE_ENTRIES = 1_000_000
 
 
@@ -135,7 +136,13 @@ class Snapshot:
         if entries:
             empty = self.is_empty()
             plain = empty and not in_flight  # one INSERT: no join, nothing hashed
-            parts = -(-entries // _MERGE_ENTRIES) if self._duck and not plain else 1
+            # what a part's statements hash: into an empty snapshot, the settled entries (the
+            # marks' anti-join); else every entry (the UPDATE's join, the semi-join). An event
+            # first run (a mark and an answer per key) is one part per 1M events, not per 500k:
+            # each part scans the journal again (1M events: 1.7-1.9 CPU-s in two parts, 0.8-1.1
+            # in one, at the same peak; bench/PROFILING.md, "the first run's merge")
+            hashed = entries - in_flight if empty else entries
+            parts = max(1, -(-hashed // _MERGE_ENTRIES)) if self._duck and not plain else 1
             merge = partial(self._sql.journal_merge, empty=empty, released=released > 0,
                             in_flight=in_flight > 0)
             if parts == 1:
