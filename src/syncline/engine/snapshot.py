@@ -3,6 +3,8 @@
 A run does not write the keyed snapshot batch by batch: it appends what happened (a key marked
 in flight, accepted, or released) to the sync's *journal*, a table without key or index, and
 folds the journal into the snapshot once, at the end of the run (``merge``), in one transaction.
+A profile sync's first run has nothing to fold: its accepted keys go straight into the empty
+snapshot (``fill_directly``).
 Keeping the snapshot's key index up to date batch by batch was most of a run's snapshot cost
 (DuckDB: 1.8 CPU-s per 1M keys with the key, 0.6 without), and it ran between batches.
 
@@ -140,7 +142,8 @@ class Snapshot:
             # marks' anti-join); else every entry (the UPDATE's join, the semi-join). An event
             # first run (a mark and an answer per key) is one part per 1M events, not per 500k:
             # each part scans the journal again (1M events: 1.7-1.9 CPU-s in two parts, 0.8-1.1
-            # in one, at the same peak; bench/PROFILING.md, "the first run's merge")
+            # in one, at the same peak; bench/PROFILING.md, "Round two: snapshot writes, the
+            # first run's merge, and checkpoints")
             hashed = entries - in_flight if empty else entries
             parts = max(1, -(-hashed // _MERGE_ENTRIES)) if self._duck and not plain else 1
             merge = partial(self._sql.journal_merge, empty=empty, released=released > 0,
