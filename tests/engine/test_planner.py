@@ -20,7 +20,7 @@ from syncline.errors import SynclineError
 from syncline.sources.duckdb import DuckDBSource
 from syncline.sources.registry import model_sql
 from tests.engine.placing import place_of
-from tests.engine.test_pushdown import crash_with_a_journal
+from tests.engine.test_pushdown import crash_in_a_first_run_filled_directly, crash_with_a_journal
 
 TABLE = '"My Schema"."User ""Table"""'
 
@@ -285,6 +285,14 @@ def test_a_journal_left_by_a_crash_is_merged_first_in_duckdb(
     _make(tmp_path / "w.duckdb", _rows(50))
     src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
     crash_with_a_journal(lambda: _planner(tmp_path, src, mode="append"))
+    src.close()
+
+
+def test_a_first_run_filled_directly_then_killed_in_duckdb(tmp_path: Path) -> None:
+    """The same crash as on the SQL databases, in the local DuckDB file."""
+    _make(tmp_path / "w.duckdb", _rows(50))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    crash_in_a_first_run_filled_directly(lambda: _planner(tmp_path, src))
     src.close()
 
 

@@ -348,6 +348,77 @@ def crash_with_a_journal(make: Callable[[], Planner]) -> None:
     p.close()
 
 
+def crash_in_a_first_run_filled_directly(make: Callable[[], Planner]) -> None:
+    """A profile sync's first run writes accepted keys straight into the snapshot
+    (``Snapshot.fill_directly``): nothing in the journal, nothing to merge. A run that dies
+    after 20 of 50 keys leaves exactly those 20 keys, once each; the next run is an ordinary
+    incremental one that plans only the other 30, journals them, and merges them in.
+    """
+    p = make()
+    plan = p.plan()
+    keys = _keys(plan)
+    assert (len(keys), plan.counts.new) == (50, 50)
+    hashes = {k: h for b in p.plan().batches(50)
+              for k, h in zip(b.to_pydict()["__syncline_key"], b.to_pydict()["__syncline_hash"],
+                              strict=True)}
+    snap = p.snapshot()
+    assert snap.fill_directly()
+    snap.commit(keys[:12], [hashes[k] for k in keys[:12]], 7)
+    snap.commit(keys[12:20], [hashes[k] for k in keys[12:20]], 7)
+    store = p.store
+    journal, table = snap.journal, snap.table
+    assert store.query(f"SELECT COUNT(*) FROM {journal}")[0][0] == 0
+    assert store.query(f"SELECT COUNT(*) FROM {table}")[0][0] == 20
+    p._store.close()  # SIGKILL: no merge, no mark
+    p = make()
+    plan = p.plan()
+    assert (plan.counts.new, plan.counts.unchanged) == (30, 20)
+    assert _keys(plan) == keys[20:]
+    snap = p.snapshot()
+    assert snap.run_counts(7) == (20, 0)
+    assert not snap.first_run()
+    assert not snap.fill_directly()  # the snapshot holds keys: the journal again
+    snap.commit(keys[20:], [hashes[k] for k in keys[20:]], 8)
+    assert p.store.query(f"SELECT COUNT(*) FROM {journal}")[0][0] == 30
+    snap.merge()
+    rows = p.store.query(f"SELECT COUNT(*), COUNT(DISTINCT sync_key) FROM {table}")[0]
+    assert tuple(rows) == (50, 50)
+    assert p.plan().counts.unchanged == 50
+    p.close()
+
+
+def test_a_first_run_filled_directly_then_killed_loses_and_repeats_nothing(
+        db: Database, tmp_path: Path) -> None:
+    _create(db, _rows(50))
+    src = db.source()
+    crash_in_a_first_run_filled_directly(lambda: _planner(tmp_path, src))
+    src.close()
+
+
+def test_a_first_run_with_an_in_flight_mark_falls_back_to_the_journal(
+        db: Database, tmp_path: Path) -> None:
+    """An entry other than an acceptance (a mark, a release) goes to the journal, and every
+    entry after it too: the merge settles them, one row per key."""
+    _create(db, _rows(10))
+    src = db.source()
+    p = _planner(tmp_path, src, mode="append")
+    keys = _keys(p.plan())
+    snap = p.snapshot()
+    assert snap.fill_directly()
+    snap.commit(keys[:2], ["1", "2"], 3)
+    snap.mark_in_flight(keys[2:6], ["3", "4", "5", "6"], 3)
+    snap.commit(keys[2:4], ["3", "4"], 3)
+    snap.release(keys[4:5], 3)
+    assert p.store.query(f"SELECT COUNT(*) FROM {snap.journal}")[0][0] == 7
+    snap.merge()
+    assert snap.run_counts(3) == (4, 1)
+    assert snap.in_doubt_keys() == [keys[5]]
+    rows = p.store.query(f"SELECT COUNT(*), COUNT(DISTINCT sync_key) FROM {snap.table}")[0]
+    assert tuple(rows) == (5, 5)
+    p.close()
+    src.close()
+
+
 def test_a_journal_left_by_a_crash_is_merged_before_anything_reads_the_snapshot(
         db: Database, tmp_path: Path) -> None:
     _create(db, _rows(50))

@@ -180,3 +180,32 @@ def test_a_keyed_snapshot_of_an_older_version_is_rebuilt_without_its_key(
         assert p.plan().counts.unchanged == 20 + run - 1
         p.close()
     src.close()
+
+
+def test_an_event_first_run_is_merged_in_parts_of_its_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Into an empty snapshot, a part is cut by the entries its anti-join hashes (the answers),
+    not by every entry: a mark and an answer per key would otherwise double the parts, each
+    a scan of the journal more. The merged snapshot is the same: answers, and the marks left
+    unanswered, one row per key."""
+    monkeypatch.setattr(snapshot_module, "_MERGE_ENTRIES", 8)
+    _make(tmp_path / "w.duckdb", _rows(12))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src, mode="append")
+    h = _hashes(p)
+    keys = sorted(h)
+    snap = p.snapshot()
+    snap.mark_in_flight(keys, [h[k] for k in keys], 1)  # 12 marks
+    snap.record(1, accepted=(keys[:7], [h[k] for k in keys[:7]]), released=keys[7:8])
+    merges: list[list[str]] = []
+    execute = p.store.execute
+    monkeypatch.setattr(p.store, "execute",
+                        lambda statements: (merges.append(list(statements)), execute(statements)))
+    snap.merge()
+    assert len(merges) == 1  # 8 answers: one part (by every entry, 20: three)
+    state = _state(p)
+    assert sorted(state) == keys[:7] + keys[8:]
+    assert [state[k][1] for k in keys[:7]] == ["accepted"] * 7
+    assert snap.in_doubt_keys() == keys[8:]
+    p.close()
+    src.close()

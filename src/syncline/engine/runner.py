@@ -320,6 +320,8 @@ class Runner:
                             budget=slots, halt=lease.lost.is_set)
         run.stack.callback(delivery.close)
         abandoned: list[Batch] = []
+        if sync.object == "profile":  # a first run writes its keys once, not journal + merge
+            run.snapshot.fill_directly()
         try:
             self._send_plan(run, plan, delivery, lease)
             for result in delivery.drain(grace_s=self.stop_grace_s):

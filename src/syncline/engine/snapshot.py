@@ -3,6 +3,8 @@
 A run does not write the keyed snapshot batch by batch: it appends what happened (a key marked
 in flight, accepted, or released) to the sync's *journal*, a table without key or index, and
 folds the journal into the snapshot once, at the end of the run (``merge``), in one transaction.
+A profile sync's first run has nothing to fold: its accepted keys go straight into the empty
+snapshot (``fill_directly``).
 Keeping the snapshot's key index up to date batch by batch was most of a run's snapshot cost
 (DuckDB: 1.8 CPU-s per 1M keys with the key, 0.6 without), and it ran between batches.
 
@@ -31,10 +33,11 @@ __all__ = ["Snapshot"]
 
 # the marker's key: text no model key is expected to take (keys are the model's own values)
 _HISTORY_MARKER = "\u2063syncline: history: skip in progress"
-# DuckDB merges the journal this many entries at a time, each part one transaction: its
-# UPDATE's join and its INSERT's anti-join (and the anti-join for in-flight marks) hash one
-# part's keys, which must fit the diff's memory limit (sources/duckdb.py MEMORY_LIMIT). A first
-# run without in-flight marks needs no part: one plain INSERT, hashing nothing.
+# DuckDB merges the journal in parts of about this many hashed entries, each part one
+# transaction: its UPDATE's join and its INSERT's anti-join (and the anti-join for in-flight
+# marks) hash one part's keys, which must fit the diff's memory limit (sources/duckdb.py
+# MEMORY_LIMIT). A first run without in-flight marks needs no part: one plain INSERT, hashing
+# nothing.
 _MERGE_ENTRIES = 1_000_000
 
 
@@ -47,6 +50,7 @@ class Snapshot:
         self._duck = store.dialect.sqlglot == "duckdb"
         self._keyed_table = store.dialect.keyed_snapshot
         self._pending = True  # a crashed run may have left a journal: look before trusting it
+        self._direct = False  # accepted keys go straight into the snapshot (``fill_directly``)
 
     def _write(self, keys: Sequence[str], hashes: Sequence[object], run_id: int,
                status: str) -> None:
@@ -96,9 +100,27 @@ class Snapshot:
             statuses += [status] * len(k)
         if not keys:
             return
-        self._store.write([self._sql.journal_append()],
+        direct = self._direct and len(accepted[0]) == len(keys)
+        if not direct:  # an entry to settle by the merge: every later one goes there too
+            self._direct = False
+        self._store.write([self._sql.journal_append("snapshot" if direct else "journal")],
                           {"k": keys, "h": hashes, "s": statuses, "r": [run_id] * len(keys)})
-        self._pending = True
+        self._pending = self._pending or not direct
+
+    def fill_directly(self) -> bool:
+        """A profile sync's first run: its accepted keys are appended to the snapshot itself.
+
+        Only while the snapshot is empty and nothing is journalled, and for accepted keys only
+        (no in-flight mark, no release): the keys of one plan are distinct, so the plain
+        appends build the same snapshot the journal's merge would (its one INSERT), without
+        writing every key twice. Each append is committed before the call returns, as a
+        journal append is: a run that crashes leaves the keys accepted so far, which is what
+        ``recover`` would have made of its journal; the next run is then an ordinary
+        incremental run that sends only the rest. Answers whether it is on.
+        """
+        self.merge()
+        self._direct = self.is_empty()
+        return self._direct
 
     def merge(self) -> None:
         """Fold the journal into the keyed snapshot: a run's last write.
@@ -116,7 +138,14 @@ class Snapshot:
         if entries:
             empty = self.is_empty()
             plain = empty and not in_flight  # one INSERT: no join, nothing hashed
-            parts = -(-entries // _MERGE_ENTRIES) if self._duck and not plain else 1
+            # what a part's statements hash: into an empty snapshot, the settled entries (the
+            # marks' anti-join); else every entry (the UPDATE's join, the semi-join). An event
+            # first run (a mark and an answer per key) is one part per 1M events, not per 500k:
+            # each part scans the journal again (1M events: 1.7-1.9 CPU-s in two parts, 0.8-1.1
+            # in one, at the same peak; bench/PROFILING.md, "Round two: snapshot writes, the
+            # first run's merge, and checkpoints")
+            hashed = entries - in_flight if empty else entries
+            parts = max(1, -(-hashed // _MERGE_ENTRIES)) if self._duck and not plain else 1
             merge = partial(self._sql.journal_merge, empty=empty, released=released > 0,
                             in_flight=in_flight > 0)
             if parts == 1:

@@ -166,9 +166,11 @@ class DiffSQL:
                 f"INSERT INTO {rebuilt} SELECT sync_key, row_hash, status, run_id FROM {snap}",
                 f"DROP TABLE {snap}", f"ALTER TABLE {rebuilt} RENAME TO {d.quote(name)}"]
 
-    def journal_append(self) -> str:
-        """Append rows to the journal (DuckDB: from `__syncline_in`; else bound parameters)."""
-        cols = f"{self.tables['journal']} (sync_key, row_hash, status, run_id)"
+    def journal_append(self, table: str = "journal") -> str:
+        """Append rows to the journal (DuckDB: from `__syncline_in`; else bound parameters);
+        ``table="snapshot"``: to the snapshot itself (a profile sync's first run,
+        ``Snapshot.fill_directly``)."""
+        cols = f"{self.tables[table]} (sync_key, row_hash, status, run_id)"
         if self.dialect.sqlglot == "duckdb":
             return f"INSERT INTO {cols} SELECT k, h, s, r FROM __syncline_in"
         return f"INSERT INTO {cols} VALUES (:k, :h, :s, :r)"
