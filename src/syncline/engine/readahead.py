@@ -2,9 +2,9 @@
 
 The runner reads, builds, screens and encodes the plan's next chunk here while its own thread
 keeps the upload slots full: built on that thread, the chunk kept every slot that freed during
-the build idle until the build ended (bench/PROFILING.md, round two: W5). DuckDB's reader and
-Arrow's kernels release the GIL; the Python parts of a build give it up at every switch
-interval, so a freed slot waits milliseconds rather than a build.
+the build idle until the build ended (bench/PROFILING.md, "Round two: W5, the next chunk read
+ahead"). DuckDB's reader and Arrow's kernels release the GIL; the Python parts of a build give
+it up at every switch interval, so a freed slot waits milliseconds rather than a build.
 
 The items are handed over in order, and the producer touches nothing the consumer owns: what it
 finds goes into the items, and the consumer applies it. An error in the producer is raised in

@@ -353,9 +353,10 @@ class Runner:
 
         The chunks are read, built, screened and encoded a chunk ahead on a thread of their
         own (``ReadAhead``), so an upload slot that frees while the next chunk is built is
-        filled at once rather than when the build ends (bench/PROFILING.md, round two: W5 read
-        ahead). This thread applies each chunk's findings before sending its batches, in plan
-        order: the run's accounting, its writes and the requests are those of one thread.
+        filled at once rather than when the build ends (bench/PROFILING.md, "Round two: W5,
+        the next chunk read ahead"). This thread applies each chunk's findings before sending
+        its batches, in plan order: the run's accounting, its writes and the requests are those
+        of one thread.
         """
         run.last_store = time.monotonic()
         with ReadAhead(lambda: self._prepare(run, plan), ahead=READ_AHEAD,
