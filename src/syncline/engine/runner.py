@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from typing import Literal
 
 from syncline.config.load import LoadedProject
@@ -29,7 +28,6 @@ from syncline.engine.guard import SnapshotGuard
 from syncline.engine.opened import OpenedRun, RunOpener, holder
 from syncline.engine.outcomes import Outcomes
 from syncline.engine.planner import Plan
-from syncline.engine.readahead import ReadAhead
 from syncline.engine.summary import NullProgress, Progress, RunSummary
 from syncline.engine.synclog import LogEntry, SyncLog, key_history
 from syncline.errors import ConfigError, SynclineError
@@ -48,9 +46,6 @@ _COMMIT_PROFILES_EVERY = 20_000
 STOP_GRACE_S = 15.0
 """How long a cancelled run waits for its uploads in flight to answer before giving up on them."""
 UNANSWERED = "no answer before the run stopped"
-READ_AHEAD = 1
-"""Chunks (``validation.READ_ROWS`` rows) read, built and encoded ahead of the one being sent:
-one covers a build at 300 ms upload latency, and each costs a chunk's memory at the peak."""
 
 
 class Runner:
@@ -349,42 +344,15 @@ class Runner:
             summary.error = "cancelled by a user"
 
     def _send_plan(self, run: OpenedRun, plan: Plan, delivery: Delivery, lease: Lease) -> None:
-        """Send the plan's batches (``_prepare``), until it ends or the run stops.
+        """Cut the plan into batches and send them, until it ends or the run stops.
 
-        The chunks are read, built, screened and encoded a chunk ahead on a thread of their
-        own (``ReadAhead``), so an upload slot that frees while the next chunk is built is
-        filled at once rather than when the build ends (bench/PROFILING.md, "Round two: W5,
-        the next chunk read ahead"). This thread applies each chunk's findings before sending
-        its batches, in plan order: the run's accounting, its writes and the requests are those
-        of one thread.
-        """
-        run.last_store = time.monotonic()
-        with ReadAhead(lambda: self._prepare(run, plan), ahead=READ_AHEAD,
-                       name=f"syncline-read-{run.name}") as prepared:  # fmt: skip
-            for screened, ready in prepared:
-                if screened is not None:
-                    validation.apply(run, screened, self.outcomes)
-                elif self._stopping(run):  # the last rows, fewer than a batch
-                    break
-                if ready:
-                    self._submit(run, delivery, ready, lease)
-                if self._stopping(run):
-                    break
-
-    @staticmethod
-    def _prepare(run: OpenedRun,
-                 plan: Plan) -> Iterator[tuple[validation.Screened | None, list[Batch]]]:
-        """The plan's chunks (``validation.screen``), each with the batches it completes, their
-        bodies encoded; last, with no chunk, the batch of the rows left over.
-
-        Runs on the read-ahead thread: it reads the run's configuration and client and writes
-        nothing of the run. Chunks wait whole in ``pending`` until they hold a batch: each
-        batch is cut once, by index, rather than re-slicing everything still pending for every
-        batch. A chunk's batches are handed over together, so one write can mark several.
+        Chunks wait whole in ``pending`` until they hold a batch: each batch is cut once, by
+        index, rather than re-slicing everything still pending for every batch. A chunk's
+        batches are handed to ``_submit`` together, so one write can mark several of them.
         """
         size, pending, count = run.sync.batch_size, list[Batch](), 0
-        for screened in validation.screen(run, plan):
-            chunk = screened.batch
+        run.last_store = time.monotonic()
+        for chunk in validation.chunks(run, plan, self.outcomes):
             if chunk.keys:
                 pending.append(chunk)
                 count += len(chunk.keys)
@@ -393,13 +361,12 @@ class Runner:
                 batch, pending = _take(pending, size)
                 count -= size
                 ready.append(batch)
-            for batch in ready:
-                batch.body = run.client.encode(batch.records)
-            yield screened, ready
-        if pending:
-            last = _take(pending, count)[0]
-            last.body = run.client.encode(last.records)
-            yield None, [last]
+            if ready:
+                self._submit(run, delivery, ready, lease)
+            if self._stopping(run):
+                break
+        if pending and not self._stopping(run):
+            self._submit(run, delivery, [_take(pending, count)[0]], lease)
 
     def _delete(self, run: OpenedRun, plan: Plan, lease: Lease) -> None:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
@@ -437,8 +404,7 @@ class Runner:
 
     def _submit(self, run: OpenedRun, delivery: Delivery, batches: list[Batch],
                 lease: Lease) -> None:
-        """Send ``batches`` (their bodies encoded) in order, as many at a time as there are
-        free upload slots.
+        """Send ``batches`` in order, as many at a time as there are free upload slots.
 
         Events: the batches about to be sent are marked in flight in one write, together with
         the answers that came in before it, and never more of them than the free slots; so at
@@ -447,6 +413,8 @@ class Runner:
         batches cost a write per group rather than one each (bench/PROFILING.md, round two:
         W3 events).
         """
+        for batch in batches:
+            batch.body = run.client.encode(batch.records)
         events, at = run.sync.object == "event", 0
         while at < len(batches):
             finished = delivery.wait_for_slot()

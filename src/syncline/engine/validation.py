@@ -10,7 +10,6 @@ same steps over a whole plan for ``syncline plan`` and the dashboard's preview, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import cast
 
 from syncline.destinations.base import FieldFault, Record, Rejection
@@ -20,7 +19,7 @@ from syncline.engine.opened import OpenedRun
 from syncline.engine.outcomes import Outcomes
 from syncline.engine.planner import HASH, Plan
 
-__all__ = ["Screened", "apply", "check_all", "chunks", "local_rejection", "screen"]
+__all__ = ["check_all", "chunks", "local_rejection"]
 
 _EXAMPLES = 3  # example keys `plan` shows per rejection code and column
 
@@ -37,28 +36,12 @@ save a little more CPU for another 130 MB.
 """
 
 
-@dataclass(slots=True)
-class Screened:
-    """One chunk, built and screened, and what it found, not yet written anywhere.
-
-    ``screen`` touches nothing shared, so it can run on the runner's read-ahead thread;
-    ``apply`` reports the findings on the thread that owns the run.
-    """
-
-    batch: Batch
-    """The chunk's valid records (rows at fault left out)."""
-    rejections: list[tuple[str, Rejection, Record | None]]
-    """Rows rejected, in row order: key, why, the record as built."""
-    drops: list[tuple[str, list[FieldFault]]]
-    """Records sent without some fields (``on_invalid_field: drop_field``), in row order."""
-
-
-def screen(run: OpenedRun, plan: Plan) -> Iterator[Screened]:
-    """The plan's chunks, a chunk per Arrow batch of ``READ_ROWS`` or more, built and screened.
+def chunks(run: OpenedRun, plan: Plan, outcomes: Outcomes) -> Iterator[Batch]:
+    """The plan's valid records, a chunk per Arrow batch of ``READ_ROWS`` or more; rejected
+    rows are noted on the way.
 
     The destination screens each chunk by column; only the rows it suspects are checked
-    one by one, with the exact rules. Reads ``run``'s configuration and client, writes
-    nothing of it (see ``Screened``).
+    one by one, with the exact rules.
     """
     builder = RecordBuilder(run.sync, run.mapping)
     drop = run.sync.on_invalid_field == "drop_field"
@@ -80,33 +63,18 @@ def screen(run: OpenedRun, plan: Plan) -> Iterator[Screened]:
                     drops.setdefault(i, []).extend(rejection.faults)
                     continue
             rejections[i] = rejection
-        dropped = [(built.keys[i], faults) for i, faults in drops.items() if i not in rejections]
+        for i, faults in drops.items():
+            if i not in rejections:
+                outcomes.drop_fields(run, built.keys[i], faults)
         if not rejections:
-            yield Screened(Batch(built.keys, hashes, cast(list[Record], built.records)), [],
-                           dropped)  # fmt: skip
+            yield Batch(built.keys, hashes, cast(list[Record], built.records))
             continue
-        rejected = [(built.keys[i], rejections[i], built.records[i]) for i in sorted(rejections)]
+        run.reached += len(rejections)
+        for i in sorted(rejections):
+            outcomes.reject(run, built.keys[i], rejections[i], built.records[i])
         keep = [i for i in range(len(built.keys)) if i not in rejections]
-        yield Screened(Batch([built.keys[i] for i in keep], [hashes[i] for i in keep],
-                             [cast(Record, built.records[i]) for i in keep]),
-                       rejected, dropped)  # fmt: skip
-
-
-def apply(run: OpenedRun, screened: Screened, outcomes: Outcomes) -> None:
-    """Report a screened chunk's dropped fields and rejected rows (on the run's own thread)."""
-    for key, faults in screened.drops:
-        outcomes.drop_fields(run, key, faults)
-    run.reached += len(screened.rejections)
-    for key, rejection, record in screened.rejections:
-        outcomes.reject(run, key, rejection, record)
-
-
-def chunks(run: OpenedRun, plan: Plan, outcomes: Outcomes) -> Iterator[Batch]:
-    """The plan's valid records, chunk by chunk (``screen``); rejected rows are noted on the
-    way, before their chunk is handed out."""
-    for screened in screen(run, plan):
-        apply(run, screened, outcomes)
-        yield screened.batch
+        yield Batch([built.keys[i] for i in keep], [hashes[i] for i in keep],
+                    [cast(Record, built.records[i]) for i in keep])
 
 
 def local_rejection(run: OpenedRun, record: Record) -> Rejection | None:
