@@ -324,8 +324,10 @@ class Planner:
         """
         if not self._store.dialect.typed_hash:
             return None
-        typed = self._typed_columns()
-        self._sql = replace(self._sql, typed=typed if self.diff == "source" else None)
+        # the model's types (a DESCRIBE, which plans a query model once more) only where a
+        # typed hash is rendered: reading the source in place, or migrating from that form
+        typed = self._typed_columns() if self.diff == "source" else None
+        self._sql = replace(self._sql, typed=typed)
         want = self._sql.form
         rows = self._store.query(self._sql.form_read())
         found = int(rows[0][0]) if rows and rows[0][0] is not None else None
@@ -335,7 +337,9 @@ class Planner:
         if found == want or self._snapshot.is_empty():
             self._run(self._sql.form_write(want))  # record it: nothing to migrate
             return None
-        return replace(self._sql, typed=typed if found == TYPED_FORM else None)
+        if found != TYPED_FORM:
+            return replace(self._sql, typed=None)
+        return replace(self._sql, typed=self._typed_columns() if typed is None else typed)
 
     def _migrate(self, old: DiffSQL) -> None:
         """Give every unchanged snapshot row its hash in the new form, then plan as usual.
