@@ -270,20 +270,20 @@ class Planner:
         if old is not None:
             self._migrate(old)
         self._run(sql.plan(full=full, skip=skip, columns=self._plan_columns()))
-        try:
-            row = self._store.query(sql.counts())[0]
-        except (duckdb.Error, sa.exc.SQLAlchemyError) as exc:
-            raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
-        total, nulls, dups, new, planned, in_snapshot, bad_in_snapshot = (
-            int(v or 0) for v in row)
-        # skip: the snapshot is empty and no valid row is planned, so nothing was removed
-        removed = 0 if skip else in_snapshot - (total - nulls - dups - new) - bad_in_snapshot
+        counts = self._counts(skip)
         if skip:
             self._accept_history()
+        return Plan(self._store, sql, counts)
+
+    def _counts(self, skip: bool) -> PlanCounts:
+        """The plan's counts, from the ``bad`` and ``plan`` tables (``DiffSQL.counts``)."""
+        total, nulls, dups, new, planned, in_snapshot, bad_in_snapshot = (
+            int(v or 0) for v in self._query(self._sql.counts())[0])
+        # skip: the snapshot is empty and no valid row is planned, so nothing was removed
+        removed = 0 if skip else in_snapshot - (total - nulls - dups - new) - bad_in_snapshot
         changed = planned - new
         unchanged = total - nulls - dups - new - changed
-        counts = PlanCounts(total, new, changed, unchanged, removed, nulls, dups, in_snapshot)
-        return Plan(self._store, sql, counts)
+        return PlanCounts(total, new, changed, unchanged, removed, nulls, dups, in_snapshot)
 
     def _incremental(self) -> PlanCounts | None:
         """Nothing changed? Then plan nothing, without the bad-key pass or the join.
@@ -291,8 +291,8 @@ class Planner:
         One pass over the model sums a digest of each (key, typed hash) pair, and one over the
         snapshot the same of its pairs (``DiffSQL.summary``): equal counts and sums mean the
         plan would be empty (10M rows: about 1.6 CPU-s, against the join's 5-9 and the bad-key
-        pass's 2). Otherwise ``_one_pass`` plans; None: it found a key that may be duplicated,
-        and the plan runs as usual. Only in the typed form: the text form's hash costs 3.5-4.3
+        pass's 2). Otherwise ``_one_pass`` plans (None: the usual passes, which tests use to
+        compare). Only in the typed form: the text form's hash costs 3.5-4.3
         CPU-s more per pass (bench/PROFILING.md).
         """
         rows, keys, total, held, held_total = self._query(self._sql.summary())[0]
@@ -311,15 +311,17 @@ class Planner:
         keys are distinct, so the model rows that matched one (``keys - new``) outnumber the
         snapshot keys that were matched (``held - removed``) exactly when one was matched twice,
         identical duplicates included. Without one, the bad keys are the NULL-key rows
-        (``rows - keys``) and every count follows; with one, None, and the usual passes find
-        and report them (``Plan.invalid_rows``), this join spent.
+        (``rows - keys``) and every count follows. With one, the bad-key pass finds them (for
+        ``Plan.invalid_rows`` and their counts), and the plan takes the join's keys less those:
+        the usual plan's keys, without a second join.
         """
         sql = self._sql
         self._run([*sql.drop_work(), sql.plan_diff()])
         new, distinct_new, removed, differ = (
             int(v or 0) for v in self._query(sql.diff_counts())[0])
         if distinct_new < new or keys - new > held - removed:
-            return None
+            self._run([sql.bad_keys(), sql.plan_joined(valid=True)])
+            return self._counts(skip=False)
         nulls = rows - keys
         self._run([sql.bad_nulls(nulls), sql.plan_joined()])
         changed = differ - new - removed

@@ -15,7 +15,8 @@ model's (key, hash) pairs with the snapshot's (``summary``): equal, nothing chan
 plan is two empty tables (``plan_nothing``) without steps 1 and 2. Otherwise one FULL OUTER JOIN
 keeps what differs (``plan_diff``); when that shows no duplicated key, ``bad`` holds only the
 NULL-key rows, the rows are picked by ``plan_joined``, the counts follow from the summary's and
-``diff_counts``, and steps 1 and 3 are not run (planner.py ``_one_pass``).
+``diff_counts``, and steps 1 and 3 are not run; with one, step 1 runs and the plan takes the
+join's keys less the bad ones (planner.py ``_one_pass``).
 Identifiers are always quoted and the salt is an escaped literal; the model is the relation the
 user configured (a quoted table name, or their own query as a subquery).
 """
@@ -326,11 +327,17 @@ class DiffSQL:
                 f"{self.dialect.text_type}) AS k, CAST({int(nulls)} AS BIGINT) AS n "
                 f"WHERE {int(nulls)} > 0")
 
-    def plan_joined(self) -> str:
-        """The plan of a non-empty snapshot: the model's rows of the keys in ``keys``."""
+    def plan_joined(self, *, valid: bool = False) -> str:
+        """The plan of a non-empty snapshot: the model's rows of the keys in ``keys``.
+
+        ``valid``: less the keys in ``bad`` (``keys`` came from ``plan_diff``, which does not
+        know them); without, ``keys`` holds no duplicated key.
+        """
+        bad = (f" WHERE NOT EXISTS (SELECT 1 FROM {self.tables['bad']} b WHERE b.k = p.k)"
+               if valid else "")
         return (f"{self._create} {self.tables['plan']} AS SELECT m.*, p.k AS {KEY}, "
                 f"p.h AS {HASH} FROM {self._m} JOIN {self.tables['keys']} p "
-                f"ON p.k = {self._key()}")
+                f"ON p.k = {self._key()}{bad}")
 
     def _every_row(self, where: str) -> str:
         return (f"SELECT m.*, {self._key()} AS {KEY}, {self._hash()} AS {HASH} "
