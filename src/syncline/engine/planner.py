@@ -291,9 +291,9 @@ class Planner:
         One pass over the model sums a digest of each (key, typed hash) pair, and one over the
         snapshot the same of its pairs (``DiffSQL.summary``): equal counts and sums mean the
         plan would be empty (10M rows: about 1.6 CPU-s, against the join's 5-9 and the bad-key
-        pass's 2). Otherwise ``_one_pass`` plans (None: the usual passes, which tests use to
-        compare). Only in the typed form: the text form's hash costs 3.5-4.3
-        CPU-s more per pass (bench/PROFILING.md).
+        pass's 2). Otherwise ``_one_pass`` plans from one join. None would send the plan
+        through the usual passes (tests patch it so, to compare the two). Only in the typed
+        form: the text form's hash costs 3.5-4.3 CPU-s more per pass (bench/PROFILING.md).
         """
         rows, keys, total, held, held_total = self._query(self._sql.summary())[0]
         if not (rows == keys == held and rows and total == held_total):
@@ -302,8 +302,8 @@ class Planner:
         n = int(rows)
         return PlanCounts(n, 0, 0, n, 0, 0, 0, n)
 
-    def _one_pass(self, rows: int, keys: int, held: int) -> PlanCounts | None:
-        """Plan with one join and no bad-key pass, when no key is duplicated; else None.
+    def _one_pass(self, rows: int, keys: int, held: int) -> PlanCounts:
+        """Plan with one join; without the bad-key pass when no key is duplicated.
 
         ``rows``, ``keys`` (non-NULL), ``held`` (snapshot keys): the summary's. The join keeps
         only what differs (``DiffSQL.plan_diff``). A duplicated key shows there either among
