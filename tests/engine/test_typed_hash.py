@@ -6,7 +6,9 @@ tests check, in real DuckDB, that the typed hash tells apart what the text form 
 the text form sends nothing again: unchanged rows get their typed hash on the first plan, a
 changed row is still planned, an event sync keeps its statuses, and a crash at any point of the
 migration leaves a snapshot that plans the same. Then the pre-check of a plan: nothing changed
-answered without the join, and the same answer as the full plan on random changes.
+answered without the join, and the same answer as the full plan on random changes; and the plan
+after it, one join without the bad-key pass, the same answer as the usual passes, duplicated
+keys of every kind sending it back to them.
 """
 
 from __future__ import annotations
@@ -370,9 +372,9 @@ def test_the_pre_check_answers_as_the_full_plan(tmp_path: Path, seed: int,
         _mutate(tmp_path, rng, 12)
         ran = _spy(p)
         with_check = p.plan()
-        fast = not any("GROUP BY" in s for s in ran)
+        fast = not any("JOIN" in s for s in ran)  # the summary alone
         with_check.close()
-        monkeypatch.setattr(Planner, "_unchanged", lambda self: None)
+        monkeypatch.setattr(Planner, "_incremental", lambda self: None)
         plan = p.plan()
         monkeypatch.undo()
         c = plan.counts
@@ -384,6 +386,102 @@ def test_the_pre_check_answers_as_the_full_plan(tmp_path: Path, seed: int,
         for keys in plan.removed_keys(100):
             p.snapshot().forget(keys)
         plan.close()
+    p.close()
+    src.close()
+
+
+def _mutate_more(tmp: Path, rng: Any, n: int) -> None:
+    """As ``_mutate``, more at once, and duplicates of every kind: a key the snapshot holds
+    copied with the same values (the copies match the snapshot's hash) or others, a new key
+    twice, a NULL key next to them. Half the rounds first drop every duplicate and make none,
+    so the plan without a bad-key pass is taken too."""
+    clean = rng.random() < 0.5
+    if clean:
+        _write(tmp, f"DELETE FROM {TABLE} WHERE rowid NOT IN (SELECT min(rowid) FROM {TABLE} "
+                    "GROUP BY \"User Id\")")
+    for _ in range(rng.choice([1, 2, 3, 4, 6])):
+        i = rng.randrange(n)
+        key, new = f"u{i:03d}", f"n{rng.random()}" if clean else f"n{rng.randrange(4)}"
+        changes = [
+            f"UPDATE {TABLE} SET \"Name\" = 'z{rng.random()}' WHERE \"User Id\" = '{key}'",
+            f"UPDATE {TABLE} SET other = other + 1 WHERE \"User Id\" = '{key}'",
+            f"INSERT INTO {TABLE} VALUES ('{new}', 'a', 'b', 1)",
+            f"DELETE FROM {TABLE} WHERE \"User Id\" = '{key}'",
+            f"UPDATE {TABLE} SET \"User Id\" = NULL WHERE \"User Id\" = '{key}'",
+            f"INSERT INTO {TABLE} VALUES (NULL, 'a', NULL, {i})",
+            f"UPDATE {TABLE} SET \"User Id\" = 'moved{rng.random()}' WHERE \"User Id\" = '{key}'",
+        ]
+        duplicates = [
+            f"INSERT INTO {TABLE} VALUES ('{new}', 'a', 'b', 1), ('{new}', 'a', 'b', 1)",
+            f"INSERT INTO {TABLE} SELECT * FROM {TABLE} WHERE \"User Id\" = '{key}'",
+            f"INSERT INTO {TABLE} VALUES ('{key}', 'dup', NULL, 0)",
+            f"UPDATE {TABLE} SET \"User Id\" = '{key}' WHERE \"User Id\" = 'u{(i + 1) % n:03d}'",
+        ]
+        _write(tmp, rng.choice(changes if clean else changes + duplicates))
+
+
+def _everything(p: Planner, plan: Any) -> tuple[Any, ...]:
+    """All a plan answers: counts, rows to send (with key and hash), invalid and removed keys."""
+    rows = [r for b in plan.batches(5) for r in b.to_pylist()]
+    removed = [k for keys in plan.removed_keys(100) for k in keys]
+    return plan.counts, rows, list(plan.invalid_rows()), removed
+
+
+@pytest.mark.parametrize("seed", range(32))
+def test_the_one_pass_plan_answers_as_the_full_plan(tmp_path: Path, seed: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """On random changes with NULL and duplicated keys, the plan after the summary (one join,
+    no bad-key pass: ``Planner._one_pass``) answers exactly what the usual passes do: counts,
+    rows with their keys and hashes, invalid rows, removed keys. When it may have a duplicated
+    key it must run the bad-key pass (the join cannot tell which keys, nor count their rows)."""
+    import random
+
+    rng = random.Random(seed)
+    mode = "append" if seed % 4 == 3 else "upsert"
+    src = _source(tmp_path, 12)
+    p = _planner(tmp_path, src, mode=mode)
+    _commit_all(p, p.plan())
+    for _ in range(4):  # each round: changes, the two answers, then send it all
+        _mutate_more(tmp_path, rng, 12)
+        ran = _spy(p)
+        plan = p.plan()
+        one_pass = any("FULL OUTER JOIN" in s for s in ran) and not any(
+            "GROUP BY" in s for s in ran)
+        got = _everything(p, plan)
+        plan.close()
+        with monkeypatch.context() as m:
+            m.setattr(Planner, "_one_pass", lambda self, *a: None)
+            plan = p.plan()
+        want = _everything(p, plan)
+        assert got == want, (seed, one_pass)
+        if one_pass:
+            assert got[0].duplicate_keys == 0
+        else:
+            assert sum("FULL OUTER JOIN" in s for s in ran) <= 1  # no second join
+        _commit_all(p, plan)
+        p.snapshot().forget(want[3])
+        plan.close()
+    p.close()
+    src.close()
+
+
+@pytest.mark.parametrize("mode", ["upsert", "append"])
+def test_an_identical_copy_of_a_held_key_is_reported_not_planned(tmp_path: Path,
+                                                                 mode: str) -> None:
+    """A row copied as it is matches the snapshot's hash, so the one-pass join drops both
+    copies: only the arithmetic (more model rows matched than snapshot keys) sees it."""
+    src = _source(tmp_path, 12)
+    p = _planner(tmp_path, src, mode=mode)
+    _commit_all(p, p.plan())
+    _write(tmp_path, f"INSERT INTO {TABLE} SELECT * FROM {TABLE} WHERE \"User Id\" = 'u003'")
+    _write(tmp_path, f"INSERT INTO {TABLE} VALUES ('n1', 'a', 'b', 1)")
+    plan = p.plan()
+    c = plan.counts
+    assert (c.rows_in_model, c.new, c.changed, c.unchanged, c.duplicate_keys) == (
+        14, 1, 0, 11, 2)
+    assert [k for k, _, _ in plan.invalid_rows()] == ["u003", "u003"]
+    assert [b.to_pydict()["__syncline_key"] for b in plan.batches()] == [["n1"]]
+    plan.close()
     p.close()
     src.close()
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -263,47 +263,75 @@ class Planner:
         skip = self.mode == "append" and history == "skip" and first
         sql = self._sql
         if old is None and not (full or first) and sql.form == TYPED_FORM:
-            same = self._unchanged()
-            if same is not None:
-                return Plan(self._store, sql, same)
+            quick = self._incremental()
+            if quick is not None:
+                return Plan(self._store, self._sql, quick)
         self._run([*sql.drop_work(), sql.bad_keys()])
         if old is not None:
             self._migrate(old)
         self._run(sql.plan(full=full, skip=skip, columns=self._plan_columns()))
-        try:
-            row = self._store.query(sql.counts())[0]
-        except (duckdb.Error, sa.exc.SQLAlchemyError) as exc:
-            raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
-        total, nulls, dups, new, planned, in_snapshot, bad_in_snapshot = (
-            int(v or 0) for v in row)
-        # skip: the snapshot is empty and no valid row is planned, so nothing was removed
-        removed = 0 if skip else in_snapshot - (total - nulls - dups - new) - bad_in_snapshot
+        counts = self._counts(skip)
         if skip:
             self._accept_history()
-        changed = planned - new
-        unchanged = total - nulls - dups - new - changed
-        counts = PlanCounts(total, new, changed, unchanged, removed, nulls, dups, in_snapshot)
         return Plan(self._store, sql, counts)
 
-    def _unchanged(self) -> PlanCounts | None:
+    def _counts(self, skip: bool) -> PlanCounts:
+        """The plan's counts, from the ``bad`` and ``plan`` tables (``DiffSQL.counts``)."""
+        total, nulls, dups, new, planned, in_snapshot, bad_in_snapshot = (
+            int(v or 0) for v in self._query(self._sql.counts())[0])
+        # skip: the snapshot is empty and no valid row is planned, so nothing was removed
+        removed = 0 if skip else in_snapshot - (total - nulls - dups - new) - bad_in_snapshot
+        changed = planned - new
+        unchanged = total - nulls - dups - new - changed
+        return PlanCounts(total, new, changed, unchanged, removed, nulls, dups, in_snapshot)
+
+    def _incremental(self) -> PlanCounts | None:
         """Nothing changed? Then plan nothing, without the bad-key pass or the join.
 
         One pass over the model sums a digest of each (key, typed hash) pair, and one over the
         snapshot the same of its pairs (``DiffSQL.summary``): equal counts and sums mean the
         plan would be empty (10M rows: about 1.6 CPU-s, against the join's 5-9 and the bad-key
-        pass's 2). Otherwise the plan runs as usual, this pass spent. Only in the typed form:
-        the text form's hash costs 3.5-4.3 CPU-s more per pass (bench/PROFILING.md).
+        pass's 2). Otherwise ``_one_pass`` plans from one join. None would send the plan
+        through the usual passes (tests patch it so, to compare the two). Only in the typed
+        form: the text form's hash costs 3.5-4.3 CPU-s more per pass (bench/PROFILING.md).
         """
-        try:
-            row = self._store.query(self._sql.summary())[0]
-        except duckdb.Error as exc:
-            raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
-        rows, keys, total, held, held_total = row
+        rows, keys, total, held, held_total = self._query(self._sql.summary())[0]
         if not (rows == keys == held and rows and total == held_total):
-            return None
+            return self._one_pass(int(rows), int(keys), int(held))
         self._run(self._sql.plan_nothing())
         n = int(rows)
         return PlanCounts(n, 0, 0, n, 0, 0, 0, n)
+
+    def _one_pass(self, rows: int, keys: int, held: int) -> PlanCounts:
+        """Plan with one join; without the bad-key pass when no key is duplicated.
+
+        ``rows``, ``keys`` (non-NULL), ``held`` (snapshot keys): the summary's. The join keeps
+        only what differs (``DiffSQL.plan_diff``). A duplicated key shows there either among
+        new keys (fewer distinct keys than new rows) or among the keys the snapshot holds: its
+        keys are distinct, so the model rows that matched one (``keys - new``) outnumber the
+        snapshot keys that were matched (``held - removed``) exactly when one was matched twice,
+        identical duplicates included. Without one, the bad keys are the NULL-key rows
+        (``rows - keys``) and every count follows. With one, the bad-key pass finds them (for
+        ``Plan.invalid_rows`` and their counts), and the plan takes the join's keys less those:
+        the usual plan's keys, without a second join.
+        """
+        sql = self._sql
+        self._run([*sql.drop_work(), sql.plan_diff()])
+        new, distinct_new, removed, differ = (
+            int(v or 0) for v in self._query(sql.diff_counts())[0])
+        if distinct_new < new or keys - new > held - removed:
+            self._run([sql.bad_keys(), sql.plan_joined(valid=True)])
+            return self._counts(skip=False)
+        nulls = rows - keys
+        self._run([sql.bad_nulls(nulls), sql.plan_joined()])
+        changed = differ - new - removed
+        return PlanCounts(rows, new, changed, keys - new - changed, removed, nulls, 0, held)
+
+    def _query(self, sql: str) -> list[tuple[Any, ...]]:
+        try:
+            return self._store.query(sql)
+        except (duckdb.Error, sa.exc.SQLAlchemyError) as exc:
+            raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
 
     def _typed_columns(self) -> frozenset[str]:
         """The hash columns the typed form hashes as values: the model's non-nested ones."""

@@ -12,7 +12,11 @@ Each statement is one pass over the model, and none copies unchanged rows:
    snapshot's size; keys gone from the model follow by arithmetic (see ``counts``).
 In the typed form (DuckDB, see dialects.py) an incremental plan first compares a summary of the
 model's (key, hash) pairs with the snapshot's (``summary``): equal, nothing changed, and the
-plan is two empty tables (``plan_nothing``) without steps 1 and 2.
+plan is two empty tables (``plan_nothing``) without steps 1 and 2. Otherwise one FULL OUTER JOIN
+keeps what differs (``plan_diff``); when that shows no duplicated key, ``bad`` holds only the
+NULL-key rows, the rows are picked by ``plan_joined``, the counts follow from the summary's and
+``diff_counts``, and steps 1 and 3 are not run; with one, step 1 runs and the plan takes the
+join's keys less the bad ones (planner.py ``_one_pass``).
 Identifiers are always quoted and the salt is an escaped literal; the model is the relation the
 user configured (a quoted table name, or their own query as a subquery).
 """
@@ -295,6 +299,47 @@ class DiffSQL:
                 f"LEFT JOIN {snap} s ON s.sync_key = d.k "
                 f"WHERE d.k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {self.tables['bad']} b "
                 f"WHERE b.k = d.k) AND ({send}) AND EXISTS (SELECT 1 FROM {snap})")
+
+    def plan_diff(self) -> str:
+        """The typed form's one pass: every (key, hash) pair not matched and equal, into ``keys``.
+
+        A FULL OUTER JOIN of the model's (key, hash) pairs with the snapshot keeps new keys and
+        changed ones (``k`` and ``h`` set, ``s`` NULL when new) and snapshot keys the model lost
+        (``k`` NULL, ``s`` the key); NULL-key rows and unchanged pairs are dropped in the join.
+        ``diff_counts`` then tells whether a key may be duplicated; if none is, ``keys`` is the
+        plan's keys as ``plan_keys`` would have made them (its rows without ``k`` join nothing),
+        and the bad-key pass and the ``counts`` statement are not needed (planner.py
+        ``_one_pass``). Only after the summary found a change, on a non-empty snapshot.
+        """
+        snap = self.tables["snapshot"]
+        changed = " OR s.row_hash <> d.h" if self.mode == "upsert" else ""
+        return (f"{self._create} {self.tables['keys']} AS SELECT d.k, d.h, s.sync_key AS s "
+                f"FROM (SELECT {self._key()} AS k, {self._hash()} AS h FROM {self._m}) AS d "
+                f"FULL OUTER JOIN {snap} s ON s.sync_key = d.k "
+                f"WHERE (d.k IS NULL) <> (s.sync_key IS NULL){changed}")
+
+    def diff_counts(self) -> str:
+        """From ``plan_diff``'s table: new rows, their distinct keys, removed keys, all rows."""
+        return ("SELECT COUNT(*) FILTER (WHERE s IS NULL), COUNT(DISTINCT k) FILTER (WHERE s IS "
+                f"NULL), COUNT(*) FILTER (WHERE k IS NULL), COUNT(*) FROM {self.tables['keys']}")
+
+    def bad_nulls(self, nulls: int) -> str:
+        """``bad`` when no key is duplicated: one row for the ``nulls`` NULL-key rows, if any."""
+        return (f"{self._create} {self.tables['bad']} AS SELECT CAST(NULL AS "
+                f"{self.dialect.text_type}) AS k, CAST({int(nulls)} AS BIGINT) AS n "
+                f"WHERE {int(nulls)} > 0")
+
+    def plan_joined(self, *, valid: bool = False) -> str:
+        """The plan of a non-empty snapshot: the model's rows of the keys in ``keys``.
+
+        ``valid``: less the keys in ``bad`` (``keys`` came from ``plan_diff``, which does not
+        know them); without, ``keys`` holds no duplicated key.
+        """
+        bad = (f" WHERE NOT EXISTS (SELECT 1 FROM {self.tables['bad']} b WHERE b.k = p.k)"
+               if valid else "")
+        return (f"{self._create} {self.tables['plan']} AS SELECT m.*, p.k AS {KEY}, "
+                f"p.h AS {HASH} FROM {self._m} JOIN {self.tables['keys']} p "
+                f"ON p.k = {self._key()}{bad}")
 
     def _every_row(self, where: str) -> str:
         return (f"SELECT m.*, {self._key()} AS {KEY}, {self._hash()} AS {HASH} "
