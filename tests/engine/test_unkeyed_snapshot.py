@@ -39,6 +39,16 @@ def _hashes(p: Planner) -> dict[str, object]:
     return out
 
 
+def _events(tmp_path: Path, rows: int) -> tuple[DuckDBSource, Planner, list[str],
+                                                 dict[str, object]]:
+    """An event sync on a DuckDB model of ``rows`` rows: source, planner, sorted keys, hashes."""
+    _make(tmp_path / "w.duckdb", _rows(rows))
+    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
+    p = _planner(tmp_path, src, mode="append")
+    h = _hashes(p)
+    return src, p, sorted(h), h
+
+
 @pytest.fixture(params=[1, 3], ids=["one-part", "parts"])
 def parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
     """Merge in one transaction, or in parts of 4 journal entries (several per merge)."""
@@ -95,11 +105,7 @@ def test_no_merge_gives_a_key_a_second_row(tmp_path: Path, parts: int) -> None:
 def test_a_merge_in_parts_cut_short_and_done_again(tmp_path: Path) -> None:
     """A crash between two parts leaves the journal whole and some parts merged: merging it
     again updates what the first parts wrote instead of inserting it twice."""
-    _make(tmp_path / "w.duckdb", _rows(30))
-    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
-    p = _planner(tmp_path, src, mode="append")
-    h = _hashes(p)
-    keys = sorted(h)
+    src, p, keys, h = _events(tmp_path, 30)
     snap = p.snapshot()
     for empty in (True, False):  # the first run's parts, then a later run's
         snap.mark_in_flight(keys, [h[k] for k in keys], 1)
@@ -189,11 +195,7 @@ def test_an_event_first_run_is_merged_in_parts_of_its_answers(
     a scan of the journal more. The merged snapshot is the same: answers, and the marks left
     unanswered, one row per key."""
     monkeypatch.setattr(snapshot_module, "_MERGE_ENTRIES", 8)
-    _make(tmp_path / "w.duckdb", _rows(12))
-    src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
-    p = _planner(tmp_path, src, mode="append")
-    h = _hashes(p)
-    keys = sorted(h)
+    src, p, keys, h = _events(tmp_path, 12)
     snap = p.snapshot()
     snap.mark_in_flight(keys, [h[k] for k in keys], 1)  # 12 marks
     snap.record(1, accepted=(keys[:7], [h[k] for k in keys[:7]]), released=keys[7:8])
