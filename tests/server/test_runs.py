@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from .served import (
     ACCOUNT,
@@ -126,10 +127,23 @@ def test_a_scheduled_event_sync_fires_and_a_locked_one_is_skipped(app: Served) -
             time.sleep(0.3)
         waited = app.wait_run(client, _wait_for_runs(client, "orders", 2)[0]["id"])
         assert waited["status"] == "succeeded" and waited["trigger"] == "schedule"
-        with app.store.lease("orders", holder="a-long-run"):  # held past the retries
-            app.clock.advance(timedelta(hours=1))
-            skipped = _wait_for_runs(client, "orders", 3)[0]
+        inserted: list[object] = []  # every run row written while the lock is held
+
+        def runs_written(conn: object, cursor: object, statement: str, parameters: object,
+                         context: object, executemany: bool) -> None:
+            if statement.lstrip().upper().startswith("INSERT INTO RUNS"):
+                inserted.append(parameters)
+
+        event.listen(app.store.engine, "before_cursor_execute", runs_written)
+        try:
+            with app.store.lease("orders", holder="a-long-run"):  # held past the retries
+                app.clock.advance(timedelta(hours=1))
+                skipped = _wait_for_runs(client, "orders", 3)[0]
+        finally:
+            event.remove(app.store.engine, "before_cursor_execute", runs_written)
         assert skipped["status"] == "skipped" and "still going" in skipped["error"]
+        # skipped from its first commit: a poller never sees it running (one insert, final)
+        assert len(inserted) == 1 and "skipped" in repr(inserted[0]), inserted
         client.post("/api/syncs/orders/pause")
         app.clock.advance(timedelta(hours=2))
         time.sleep(0.3)

@@ -451,8 +451,6 @@ class RunManager:
         return self.store.lease_run(sync) is not None
 
     def _record_skipped(self, sync: str, due: datetime) -> None:
-        run_id = self.store.start_run(sync, trigger="schedule", full=False)
-        self.store.finish_run(
-            run_id, "skipped",
-            error=f"the previous run was still going at {due.isoformat()}; this run was skipped",
-        )
+        self.store.record_skipped(
+            sync, error=f"the previous run was still going at {due.isoformat()}; this run was "
+            "skipped")

@@ -29,7 +29,7 @@ from syncline.store.records import (
     RunRecord,
     SnapshotMark,
 )
-from syncline.store.statuses import FAILED, STATUSES, run_status, stored_status
+from syncline.store.statuses import FAILED, SKIPPED, STATUSES, run_status, stored_status
 
 __all__ = ["Lease", "StateStore"]  # Lease: re-exported from syncline.store.leases
 
@@ -185,6 +185,20 @@ class StateStore:
         values: dict[str, Any] = {c: 0 for c in t.COUNTS}
         values.update(sync=sync, status="running", trigger=trigger, full=full,
                       started_at=now, heartbeat_at=now)
+        with self.engine.begin() as conn:
+            result = conn.execute(sa.insert(t.runs).values(**values).returning(t.runs.c.id))
+            return int(result.scalar_one())
+
+    def record_skipped(self, sync: str, *, error: str, trigger: str = "schedule") -> int:
+        """Record a run that was skipped, final from its first commit; returns its id.
+
+        One insert, not ``start_run`` then ``finish_run``: between those two commits the API
+        would list the skipped run as running, and whoever polls it (a dashboard, an
+        orchestrator waiting for a final status) could act on a status it never really had."""
+        now = utc_now()
+        values: dict[str, Any] = {c: 0 for c in t.COUNTS}
+        values.update(sync=sync, status=SKIPPED, trigger=trigger, full=False, error=error,
+                      started_at=now, heartbeat_at=now, finished_at=now)
         with self.engine.begin() as conn:
             result = conn.execute(sa.insert(t.runs).values(**values).returning(t.runs.c.id))
             return int(result.scalar_one())
