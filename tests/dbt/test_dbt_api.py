@@ -6,7 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.server.served import destination_body, served
+
+# every dbt test on one pytest-xdist worker (--dist loadgroup): dbt builds the project once
+# per worker (conftest.py `built`), ~8 CPU-s each
+pytestmark = pytest.mark.xdist_group("dbt")
 
 DBT_SOURCE = {"kind": "source", "name": "wh", "config": {
     "type": "duckdb", "path": "warehouse.duckdb", "dbt": {"project_dir": "dbt"}}}

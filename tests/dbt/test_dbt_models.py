@@ -18,6 +18,10 @@ from syncline_sandbox.testing import SandboxServer
 from tests.dbt.conftest import ACCOUNT
 from tests.dbt.project import write_config
 
+# every dbt test on one pytest-xdist worker (--dist loadgroup): dbt builds the project once
+# per worker (conftest.py `built`), ~8 CPU-s each
+pytestmark = pytest.mark.xdist_group("dbt")
+
 
 def cli(root: Path, env: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "syncline", *args, "--project", str(root)],

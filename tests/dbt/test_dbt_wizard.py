@@ -7,10 +7,15 @@ import shutil
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.dbt.test_dbt_api import DBT_SOURCE
 from tests.server.served import SOURCE_BODY, destination_body, served
 from tests.server.test_alerts_page import _csrf, _sign_in
+
+# every dbt test on one pytest-xdist worker (--dist loadgroup): dbt builds the project once
+# per worker (conftest.py `built`), ~8 CPU-s each
+pytestmark = pytest.mark.xdist_group("dbt")
 
 
 def test_the_model_step_picks_a_dbt_model(built: Path, tmp_path: Path) -> None:
