@@ -465,6 +465,47 @@ def test_the_one_pass_plan_answers_as_the_full_plan(tmp_path: Path, seed: int,
     src.close()
 
 
+_MODELS = {
+    "table": ModelConfig(table=TABLE),
+    "query": ModelConfig(query=f"SELECT * FROM {TABLE}"),
+    "view": ModelConfig(table='"My Schema".v'),
+    "own rowid": ModelConfig(table=TABLE),
+}
+
+
+@pytest.mark.parametrize("kind", list(_MODELS))
+def test_a_table_model_fetches_the_planned_rows_by_rowid(tmp_path: Path, kind: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-pass plan of a base table reads the planned rows by rowid; a query, a view
+    (no rowid) and a table with a column named ``rowid`` (all 0 here: joined on it, every
+    row would match every key) join on the key. Each answers what the usual passes do."""
+    src = _source(tmp_path, 12)
+    if kind == "view":
+        _write(tmp_path, f'CREATE VIEW "My Schema".v AS SELECT * FROM {TABLE}')
+    if kind == "own rowid":
+        _write(tmp_path, f"ALTER TABLE {TABLE} ADD COLUMN rowid INTEGER DEFAULT 0")
+    sql = model_sql(_MODELS[kind], src)
+    p = Planner("users", src, sql, key_column="User Id", hash_columns=COLUMNS, salt="m1",
+                mode="upsert", place=place_of(src, "source"), local_path=tmp_path / "d.duckdb")
+    _commit_all(p, p.plan())
+    _write(tmp_path, f"UPDATE {TABLE} SET \"Name\" = 'z' WHERE \"User Id\" IN ('u003', 'u007')")
+    _write(tmp_path, f"INSERT INTO {TABLE} (\"User Id\", \"Name\") VALUES ('n1', 'a')")
+    ran = _spy(p)
+    plan = p.plan()
+    fetched = [s for s in ran if s.startswith("CREATE") and '"plan_users"' in s]
+    got = _everything(p, plan)
+    plan.close()
+    with monkeypatch.context() as m:
+        m.setattr(Planner, "_one_pass", lambda self, *a: None)
+        plan = p.plan()
+    assert got == _everything(p, plan)
+    assert (got[0].new, got[0].changed, len(got[1])) == (1, 2, 3)
+    assert len(fetched) == 1 and ("rowid" in fetched[0]) == (kind == "table")
+    plan.close()
+    p.close()
+    src.close()
+
+
 @pytest.mark.parametrize("mode", ["upsert", "append"])
 def test_an_identical_copy_of_a_held_key_is_reported_not_planned(tmp_path: Path,
                                                                  mode: str) -> None:

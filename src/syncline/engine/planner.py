@@ -315,7 +315,7 @@ class Planner:
         ``Plan.invalid_rows`` and their counts), and the plan takes the join's keys less those:
         the usual plan's keys, without a second join.
         """
-        sql = self._sql
+        sql = replace(self._sql, by_rowid=self._has_rowid())
         self._run([*sql.drop_work(), sql.plan_diff()])
         new, distinct_new, removed, differ = (
             int(v or 0) for v in self._query(sql.diff_counts())[0])
@@ -326,6 +326,20 @@ class Planner:
         self._run([sql.bad_nulls(nulls), sql.plan_joined()])
         changed = differ - new - removed
         return PlanCounts(rows, new, changed, keys - new - changed, removed, nulls, 0, held)
+
+    def _has_rowid(self) -> bool:
+        """Whether the model is a DuckDB base table whose rows ``rowid`` names (for
+        ``DiffSQL.plan_joined``): a table name read in place, not a view (which has no rowid,
+        so binding it fails) and without a column of its own called ``rowid`` (which would
+        stand in for it). A query model is read as it is."""
+        if self.diff != "source" or not isinstance(self._store, DuckDBStore) or \
+                self.model_sql.lstrip().startswith("("):
+            return False
+        try:
+            rows = self._store.query(f"DESCRIBE SELECT rowid AS r, * FROM {self.model_sql}")
+        except duckdb.Error:
+            return False
+        return not any(str(r[0]).lower() == "rowid" for r in rows[1:])
 
     def _query(self, sql: str) -> list[tuple[Any, ...]]:
         try:

@@ -48,6 +48,9 @@ class DiffSQL:
     typed: frozenset[str] | None = None
     """The typed row hash: these hash columns as their own values, the others as text (see
     dialects.py); None: the text form. Only where the dialect has ``typed_hash``."""
+    by_rowid: bool = False
+    """The model is a DuckDB base table with its own ``rowid`` (not a query, not a view, no
+    column of that name): ``plan_joined`` then fetches the plan's rows by rowid (see there)."""
     tables: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -333,13 +336,22 @@ class DiffSQL:
         """The plan of a non-empty snapshot: the model's rows of the keys in ``keys``.
 
         ``valid``: less the keys in ``bad`` (``keys`` came from ``plan_diff``, which does not
-        know them); without, ``keys`` holds no duplicated key.
+        know them); without, ``keys`` holds no duplicated key. ``by_rowid``: the keys are
+        matched on the key column alone, and only the matched rows' other columns are read,
+        fetched by rowid (DuckDB pushes the join's rowids into the scan as a filter). Joining
+        every column of the model to ``keys`` decoded all of them for every row, as DuckDB's
+        filter on a text key lets nearly every row through: at 10M rows, 1% planned, that
+        cost about 1.7 CPU-s against 1.0 (bench/PROFILING.md, "late materialization").
         """
-        bad = (f" WHERE NOT EXISTS (SELECT 1 FROM {self.tables['bad']} b WHERE b.k = p.k)"
-               if valid else "")
-        return (f"{self._create} {self.tables['plan']} AS SELECT m.*, p.k AS {KEY}, "
-                f"p.h AS {HASH} FROM {self._m} JOIN {self.tables['keys']} p "
-                f"ON p.k = {self._key()}{bad}")
+        keys, bad = self.tables["keys"], ""
+        if valid:
+            bad = f" WHERE NOT EXISTS (SELECT 1 FROM {self.tables['bad']} b WHERE b.k = p.k)"
+        select = f"{self._create} {self.tables['plan']} AS SELECT m.*, p.k AS {KEY}, p.h AS {HASH}"
+        if not self.by_rowid:
+            return f"{select} FROM {self._m} JOIN {keys} p ON p.k = {self._key()}{bad}"
+        found = (f"SELECT t.rowid AS r, p.k, p.h FROM {self.model} AS t JOIN {keys} p "
+                 f"ON p.k = {self.dialect.key(self.key_column, 't.')}{bad}")
+        return f"{select} FROM {self.model} AS m JOIN ({found}) AS p ON p.r = m.rowid"
 
     def _every_row(self, where: str) -> str:
         return (f"SELECT m.*, {self._key()} AS {KEY}, {self._hash()} AS {HASH} "
