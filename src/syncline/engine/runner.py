@@ -450,7 +450,7 @@ class Runner:
         self.outcomes.flush_accepted(run)
         self.outcomes.flush_rejections(run)
         if run.log is not None:  # after the snapshot commit: the log never holds it up
-            run.log.flush()
+            run.log.flush(whole_groups=True)
         if run.summary.run_id is not None:
             self.store.update_run(run.summary.run_id, **run.summary.store_counts())
         return time.monotonic()

@@ -3,9 +3,11 @@ runs, so analysts can join it to their own tables ("which users never reached Cl
 why?"), as Census and Hightouch write theirs back to the warehouse.
 
 Rows are buffered by column and written in bulk when the runner flushes (about once a second and
-at the end): one Arrow insert in DuckDB, one ``executemany`` (multi-row INSERTs) elsewhere. The
-log is a record *of* the run, not part of it: it is written after the snapshot commits, and a
-failure to write it is reported as a warning on the run, never a reason to fail or resend.
+at the end): one Arrow insert in DuckDB, one ``executemany`` (multi-row INSERTs) elsewhere.
+DuckDB's once-a-second flushes write whole row groups only (``ROW_GROUP`` rows each), so a
+crash can lose up to that many rows more of the log than a second's. The log is a record *of*
+the run, not part of it: it is written after the snapshot commits, and a failure to write it is
+reported as a warning on the run, never a reason to fail or resend.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any, Literal
 
 import duckdb
@@ -30,6 +33,8 @@ log = logging.getLogger("syncline.run")
 
 Outcome = Literal["accepted", "rejected", "invalid", "fields_dropped", "failed", "in_doubt",
                   "deleted"]
+ROW_GROUP = 122_880
+"""DuckDB's rows per row group (its ``row_group_size``, which Syncline leaves as it is)."""
 _COLUMNS = ("run_id", "sync", "sync_key", "operation", "outcome", "code", "message",
             "column_name", "logged_at")
 
@@ -156,12 +161,34 @@ class SyncLog:
             "outcome": outcome, "code": code, "message": message, "column_name": column,
             "logged_at": datetime.now(UTC).replace(tzinfo=None)}))
 
-    def flush(self) -> None:
-        """Write what is buffered in one bulk insert; a failure is kept on ``error``."""
-        segments, self._segments = self._segments, []
-        n = sum(len(seg.keys) for seg in segments)
+    def flush(self, *, whole_groups: bool = False) -> None:
+        """Write what is buffered in one bulk insert; a failure is kept on ``error``.
+
+        ``whole_groups`` (the runner's flush once a second): into DuckDB, only whole row groups
+        are written, and the rest waits for the next flush (the run's last writes everything).
+        DuckDB writes an insert's full row groups straight to the file, compressed; the rows of
+        a smaller insert go through the WAL first and are compressed again at its checkpoint,
+        which made the log cost twice as much (bench/PROFILING.md, round two: W6 sync log).
+        """
+        n = sum(len(seg.keys) for seg in self._segments)
+        if whole_groups and isinstance(self.store, DuckDBStore):
+            n -= n % ROW_GROUP
+        segments = self._take(n)
         if n and self._guard(lambda: self._insert(segments)):
             self.written += n
+
+    def _take(self, n: int) -> list[_Segment]:
+        """The first ``n`` buffered rows, as segments; a segment cut in two keeps its values."""
+        taken: list[_Segment] = []
+        while n and self._segments:
+            seg = self._segments[0]
+            if len(seg.keys) > n:
+                taken.append(_Segment(seg.keys[:n], seg.values))
+                self._segments[0] = _Segment(seg.keys[n:], seg.values)
+                break
+            taken.append(self._segments.pop(0))
+            n -= len(seg.keys)
+        return taken
 
     def _insert(self, segments: list[_Segment]) -> None:
         if isinstance(self.store, DuckDBStore):
@@ -191,15 +218,20 @@ _TYPES = {"run_id": pa.int64(), "logged_at": pa.timestamp("us")}
 
 
 def _arrow(segments: list[_Segment]) -> pa.RecordBatch:
-    """The segments as one batch in the table's column order: keys, then repeated values."""
+    """The segments as one batch in the table's column order: keys, then shared values.
+
+    A shared value is a run-end encoded column: one value and one run end per segment, which
+    DuckDB's Arrow scan expands itself, instead of a Python scalar and a repeated array per
+    segment and column (about 8,000 of them for a million accepted keys).
+    """
+    ends = pa.array(list(accumulate(len(seg.keys) for seg in segments)), pa.int32())
     columns = {}
     for name in _COLUMNS:
         if name == "sync_key":
             columns[name] = pa.array([k for seg in segments for k in seg.keys], pa.string())
             continue
-        kind = _TYPES.get(name, pa.string())
-        columns[name] = pa.concat_arrays([
-            pa.repeat(pa.scalar(seg.values[name], kind), len(seg.keys)) for seg in segments])
+        values = pa.array([seg.values[name] for seg in segments], _TYPES.get(name, pa.string()))
+        columns[name] = pa.RunEndEncodedArray.from_arrays(ends, values)
     return pa.RecordBatch.from_pydict(columns)
 
 
