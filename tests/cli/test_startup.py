@@ -21,8 +21,10 @@ _PROBE = """\
 import atexit, sys
 import orjson
 names = sys.argv[1].split(",")
+# a module syncline.lazy placed but nobody read is not imported: its code never ran
+loaded = lambda n: n in sys.modules and type(sys.modules[n]).__name__ != "_LazyModule"
 atexit.register(lambda: sys.stderr.write(
-    "\\nIMPORTED " + orjson.dumps(sorted(n for n in names if n in sys.modules)).decode() + "\\n"))
+    "\\nIMPORTED " + orjson.dumps(sorted(n for n in names if loaded(n))).decode() + "\\n"))
 sys.argv = ["syncline", *sys.argv[2:]]
 from syncline.cli.main import main
 main()
@@ -31,6 +33,8 @@ main()
 # what a run of a DuckDB project without alerts has no use for: the alerts (mail, TLS,
 # webhooks) and the Google Sheets source (its cryptography)
 NOT_FOR_A_PLAIN_RUN = ("syncline.alerts", "smtplib", "syncline.sources.sheets", "cryptography")
+# a run with nothing to send builds no HTTP client and normalises no phone number
+NOT_FOR_NOTHING_TO_SEND = ("httpx", "httpcore", "certifi", "phonenumbers")
 # `syncline --version` needs only the command line itself
 NOT_FOR_VERSION = ("sqlalchemy", "pydantic", "pyarrow", "duckdb", "httpx", "sqlglot",
                    "syncline.store", "syncline.config", "syncline.engine")
@@ -52,6 +56,20 @@ def test_a_run_without_alerts_imports_neither_alerts_nor_other_sources(
     summary = orjson.loads(out)
     assert summary["status"] == "succeeded_with_rejections"  # the run did its whole work
     assert summary["accepted"] > 0
+    assert imported == []
+
+
+def test_a_run_with_nothing_to_send_loads_no_http_client(
+        tmp_path: Path, sandbox_account: dict[str, Any]) -> None:
+    project = Project.create(tmp_path, sandbox_account, users=20)
+    first, _ = _imported(project.env, NOT_FOR_NOTHING_TO_SEND, "run", "users",
+                         "--project", str(project.root), "--json")
+    assert "httpx" in first  # the probe sees a run that sends
+    imported, out = _imported(project.env, NOT_FOR_NOTHING_TO_SEND, "run", "users",
+                              "--project", str(project.root), "--json")
+    summary = orjson.loads(out)
+    assert summary["status"].startswith("succeeded")  # the fixture's invalid rows stay so
+    assert summary["counts"]["sent"] == 0 and summary["planned"]["unchanged"] > 0
     assert imported == []
 
 

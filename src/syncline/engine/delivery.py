@@ -29,8 +29,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import httpx
-
 from syncline.destinations.base import BatchOutcome, DestinationClient, Record
 from syncline.errors import (
     DestinationError,
@@ -119,6 +117,12 @@ def is_ambiguous(error: DestinationError) -> bool:
     if error.status == 503:
         return False
     cause = error.__cause__
+    if cause is None or not any(c.__module__.startswith("httpx") for c in type(cause).__mro__):
+        return True
+    # imported here, not at start-up (a run with nothing to send never needs httpx); it is
+    # loaded already, as ``cause`` is one of its errors
+    import httpx
+
     return not isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 

@@ -371,3 +371,17 @@ def test_validate_lists_every_field_and_drop_fields_leaves_a_valid_record() -> N
         assert whole is not None and whole.code == "523" and whole.faults == ()
     finally:
         client.close()
+
+
+def test_the_connection_pool_is_made_by_the_first_request() -> None:
+    """A run with nothing to send never builds httpx's client (TLS context, CA bundle)."""
+    client = _client(_ok)
+    assert client._http_client is None
+    client.check()
+    assert client._http_client is not None
+    client.close()
+    unused = CleverTapClient(_config())
+    unused.close()  # closing one that never sent builds nothing
+    assert unused._http_client is None
+    with pytest.raises(RuntimeError):  # used after close: refused, as httpx refuses
+        unused._http.get("/v1/connect")

@@ -12,11 +12,11 @@ decides retries with one ``isinstance`` on ``Transient``/``Terminal`` (docs/clev
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Collection, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 import orjson
 
 from syncline.config.models import CleverTapDestinationConfig
@@ -39,6 +39,13 @@ from syncline.errors import (
     DestinationUnavailableError,
     DestinationUnreachableError,
 )
+from syncline.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import httpx
+else:  # loaded on first use (syncline/lazy.py)
+    httpx = lazy_module("httpx")
+
 
 __all__ = ["CAPABILITIES", "CleverTapClient"]
 
@@ -110,10 +117,27 @@ class CleverTapClient:
         self.budget_key = f"clevertap:{config.account_id}"
         self.base_url = base_url(config.region, config.endpoint)
         self._transport = transport
-        self._http = self._new_http()
+        # made on first use: a run with nothing to send never needs it, and building it (TLS
+        # context, CA bundle) is about 50 ms of every start-up (bench/PROFILING.md)
+        self._http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+        self._closed = False
         self._upload_url = f"{self.base_url}/1/upload"
         self._dry_run_url = f"{self._upload_url}?dryRun=1"
         self._discarded = frozenset(config.discarded_events)
+
+    @property
+    def _http(self) -> httpx.Client:
+        """The shared connection pool, made by the first request (of any delivery thread)."""
+        client = self._http_client
+        if client is None:
+            with self._http_lock:
+                client = self._http_client
+                if client is None:
+                    client = self._http_client = self._new_http()
+                    if self._closed:  # used after close(): as httpx does, refuse to send
+                        client.close()
+        return client
 
     def _new_http(self) -> httpx.Client:
         limits = httpx.Limits(
@@ -335,5 +359,9 @@ class CleverTapClient:
             )  # fmt: skip
 
     def close(self) -> None:
-        """Close the shared connection pool."""
-        self._http.close()
+        """Close the shared connection pool (if a request made one)."""
+        with self._http_lock:
+            self._closed = True
+            client = self._http_client
+        if client is not None:
+            client.close()

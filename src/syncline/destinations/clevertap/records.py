@@ -12,13 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncline.destinations.clevertap.rules import STANDARD_PROFILE_FIELDS
+from syncline.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import phonenumbers
+else:  # loaded on first use (syncline/lazy.py)
+    phonenumbers = lazy_module("phonenumbers")
+
 
 __all__ = [
     "STANDARD_PROFILE_FIELDS",
