@@ -3,35 +3,43 @@
 A nothing-changed run of a large model is mostly its one DuckDB statement and the process's
 start-up; httpx (45 ms of imports) and phonenumbers (15 ms) are needed only once a row is sent
 or a phone number normalised (bench/PROFILING.md, "Round two: start-up of a nothing-changed
-run"). ``lazy_module`` gives the module object at once and runs its code on the first attribute
-read (``importlib.util.LazyLoader``), so ``except httpx.HTTPError`` and ``isinstance`` checks
-keep working unchanged.
+run"). ``lazy_module`` gives a stand-in module at once; the first attribute read it does not
+hold imports the real module and copies its namespace in, so ``except httpx.HTTPError`` and
+``isinstance`` checks keep working unchanged and later reads cost what a module's do.
+
+Not ``importlib.util.LazyLoader``: on Python 3.11 its first attribute read has no lock, and a
+second thread reading meanwhile sees a half-run module (delivery threads, the server's request
+threads). Here the import is a plain ``import_module``, which Python's import lock serialises,
+and the stand-in is never put in ``sys.modules``: an ``import httpx`` elsewhere gets the real
+module, as ever.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-import sys
 from types import ModuleType
+from typing import Any
 
 __all__ = ["lazy_module"]
 
 
-def lazy_module(name: str) -> ModuleType:
-    """``name``, imported already or loaded on its first attribute read.
+class _Deferred(ModuleType):
+    """A module's stand-in until its first use: see the module docstring."""
 
-    The first read should not race between threads (Python 3.11's ``LazyLoader`` has no lock):
-    callers touch the module first on one thread, before any that use it in parallel.
+    def __getattr__(self, attr: str) -> Any:
+        # called only for names the stand-in does not hold yet: the first read, or a name the
+        # real module lacks (then getattr raises AttributeError, as the module itself would)
+        real = importlib.import_module(self.__name__)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attr)
+
+
+def lazy_module(name: str) -> ModuleType:
+    """A stand-in for module ``name`` that imports it on its first attribute read.
+
+    A module that is not installed fails here, as ``import`` would, not at its first use.
     """
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:  # not installed: fail here, as `import` would
+    if importlib.util.find_spec(name) is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+    return _Deferred(name)

@@ -21,10 +21,8 @@ _PROBE = """\
 import atexit, sys
 import orjson
 names = sys.argv[1].split(",")
-# a module syncline.lazy placed but nobody read is not imported: its code never ran
-loaded = lambda n: n in sys.modules and type(sys.modules[n]).__name__ != "_LazyModule"
 atexit.register(lambda: sys.stderr.write(
-    "\\nIMPORTED " + orjson.dumps(sorted(n for n in names if loaded(n))).decode() + "\\n"))
+    "\\nIMPORTED " + orjson.dumps(sorted(n for n in names if n in sys.modules)).decode() + "\\n"))
 sys.argv = ["syncline", *sys.argv[2:]]
 from syncline.cli.main import main
 main()
