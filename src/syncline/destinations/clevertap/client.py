@@ -118,7 +118,7 @@ class CleverTapClient:
         self.base_url = base_url(config.region, config.endpoint)
         self._transport = transport
         # made on first use: a run with nothing to send never needs it, and building it (TLS
-        # context, CA bundle) is about 50 ms of every start-up (bench/PROFILING.md)
+        # context, CA bundle) was about 40 ms of every start-up (bench/PROFILING.md)
         self._http_client: httpx.Client | None = None
         self._http_lock = threading.Lock()
         self._closed = False
