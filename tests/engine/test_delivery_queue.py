@@ -100,3 +100,30 @@ def test_a_stop_keeps_queued_batches_from_starting() -> None:
     assert [b.keys[0] for b in delivery.unsent()] == ["1"]
     assert client.started == [b"0"]
     delivery.close()
+
+
+class Slots:
+    """A shared budget holding no slot until the first ``acquire`` (as ``UploadSlots``)."""
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.acquired = 0
+
+    def acquire(self, want: int, *, stop: object = None) -> int:
+        self.acquired += 1
+        self.held = want
+        return self.held
+
+
+def test_the_first_queued_batch_takes_a_shared_slot_and_starts_at_once() -> None:
+    """No waiting for the caller's next wait: ``queue`` itself acquires the first slots."""
+    client = GatedClient()
+    slots = Slots()
+    delivery = Delivery(client, in_flight=2, budget=slots)  # type: ignore[arg-type]
+    delivery.queue(_batches(client, 3))
+    assert client.wait_started(2) == [b"0", b"1"]
+    assert slots.acquired == 1
+    for i in range(3):
+        client.gate(str(i).encode()).set()
+    assert sorted(r.batch.keys[0] for r in delivery.drain()) == ["0", "1", "2"]
+    delivery.close()

@@ -248,7 +248,7 @@ class Delivery:
         """
         with self._lock:
             self._queued.extend(batches)
-        self._start_queued()
+        self._start_idle()
 
     @property
     def queued(self) -> int:
@@ -261,13 +261,19 @@ class Delivery:
         With nothing in flight it starts queued batches first (waiting for a shared slot if
         the budget holds none), and returns at once if none can start.
         """
+        self._start_idle()
+        return list(self._wait(FIRST_COMPLETED))
+
+    def _start_idle(self) -> None:
+        """Start queued batches; with nothing in flight and no shared slot held (a run's first
+        upload, or other runs took them all), wait for one first, as ``wait_for_slot`` does."""
         with self._lock:
             idle = not self._pending
-        if idle and self._queued and not self._halted():
-            if self._budget is not None and self._limit() == 0:
-                self._budget.acquire(self._in_flight, stop=self._halted)
-            self._start_queued()
-        return list(self._wait(FIRST_COMPLETED))
+        budget = self._budget
+        if idle and budget is not None and budget.held == 0 and self._queued \
+                and not self._halted():
+            budget.acquire(self._in_flight, stop=self._halted)
+        self._start_queued()
 
     def unsent(self) -> list[Batch]:
         """Take back the queued batches that were never started (the run stopped)."""
