@@ -17,14 +17,21 @@ in the state store, shared with every other run to that account) caps the upload
 below ``in_flight`` while other runs hold slots; a ``halt`` (the run lost its lease) stops all
 sending: no batch starts and no retry is made once it is true, and the batches not sent come
 back with ``attempts == 0``.
+
+Batches can also be *queued* ahead (``queue``): each is started by the delivering thread whose
+answer freed a slot, at once, rather than when the run's thread next gets round to it (it may
+be building the next chunk, or committing). See bench/PROFILING.md, round two: W5, a freed slot
+starts the next upload itself.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -42,6 +49,13 @@ __all__ = ["Batch", "BatchResult", "Budget", "Delivery", "RetryPolicy", "is_ambi
            "uploads_in_flight"]
 
 _CANCEL_POLL_S = 0.1
+SWITCH_INTERVAL_S = 0.001
+"""The interpreter's thread switch interval while delivering (Python's default is 5 ms).
+
+The run's thread is CPU-bound (building chunks) while the delivering threads only need the
+GIL briefly, to read an answer and to send the next upload; each time, they waited up to the
+whole interval for it. Set once for the process, never raised (bench/PROFILING.md, round two:
+W5, a freed slot starts the next upload itself)."""
 
 
 class Budget(Protocol):
@@ -163,8 +177,14 @@ class Delivery:
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="syncline-deliver")
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._pending: set[Future[BatchResult]] = set()
         self._sending: dict[Future[BatchResult], Batch] = {}
+        self._queued: deque[Batch] = deque()
+        # `_pending`, `_sending` and `_queued` change on the delivering threads too (a freed
+        # slot starts the next queued batch there)
+        self._lock = threading.Lock()
         self._abandoned = False
         self._budget = budget
         self._halt = halt
@@ -206,7 +226,8 @@ class Delivery:
         ``wait_for_slot``, ``collect_done`` or ``drain`` has handed it back): a caller that
         marks this many batches in flight before sending them never marks more than it sends.
         """
-        return max(0, self._limit() - len(self._pending))
+        with self._lock:
+            return max(0, self._limit() - len(self._pending))
 
     def _limit(self) -> int:
         """Uploads this run may have in flight now: ``in_flight``, or fewer slots if shared."""
@@ -216,9 +237,83 @@ class Delivery:
 
     def send(self, batch: Batch) -> None:
         """Queue ``batch`` for sending now."""
+        with self._lock:
+            future = self._start(batch)
+        future.add_done_callback(self._start_queued)
+
+    def queue(self, batches: Iterable[Batch]) -> None:
+        """Hold ``batches`` (in order) to be sent as soon as slots free, starting what fits now.
+
+        A queued batch is started by the delivering thread whose answer freed its slot, so the
+        slot does not wait for the caller (building the next chunk, committing). No queued
+        batch starts once ``halt``, ``cancel`` or ``stop`` is set; ``unsent`` hands them back.
+        Not for batches that must be marked in flight before they are sent (events): the
+        caller cannot tell when a queued batch goes.
+        """
+        with self._lock:
+            self._queued.extend(batches)
+        self._start_idle()
+
+    @property
+    def queued(self) -> int:
+        """Batches queued and not started yet."""
+        return len(self._queued)
+
+    def wait_any(self) -> list[BatchResult]:
+        """Block until an upload answers (or ``cancel`` is noticed); the results collected.
+
+        With nothing in flight it starts queued batches first (waiting for a shared slot if
+        the budget holds none), and returns at once if none can start.
+        """
+        self._start_idle()
+        return list(self._wait(FIRST_COMPLETED))
+
+    def _start_idle(self) -> None:
+        """Start queued batches; with nothing in flight and no shared slot held (a run's first
+        upload, or other runs took them all), wait for one first, as ``wait_for_slot`` does."""
+        with self._lock:
+            idle = not self._pending
+        budget = self._budget
+        if idle and budget is not None and budget.held == 0 and self._queued \
+                and not self._halted():
+            budget.acquire(self._in_flight, stop=self._halted)
+        self._start_queued()
+
+    def unsent(self) -> list[Batch]:
+        """Take back the queued batches that were never started (the run stopped)."""
+        with self._lock:
+            batches = list(self._queued)
+            self._queued.clear()
+        return batches
+
+    def _halted(self) -> bool:
+        """Whether no new upload may start: halted, cancelled or stopped."""
+        return self._halt() or self._cancelled() or self._stopped.is_set()
+
+    def _start(self, batch: Batch) -> Future[BatchResult]:
+        """Submit ``batch`` to the pool and count it pending; the caller holds ``_lock``."""
         future = self._pool.submit(self._send, batch)
         self._pending.add(future)
         self._sending[future] = batch
+        return future
+
+    def _start_queued(self, _done: Future[BatchResult] | None = None) -> None:
+        """Start queued batches while uploads in flight are under the limit.
+
+        Also the done-callback of every upload: it runs on the delivering thread as soon as
+        the answer is in, so the freed slot is used without waiting for the run's thread.
+        In flight here means not answered yet (an answer not collected holds no slot).
+        """
+        started: list[Future[BatchResult]] = []
+        with self._lock:
+            while self._queued and not self._halted():
+                running = sum(1 for f in self._pending if not f.done())
+                if running >= self._limit():
+                    break
+                started.append(self._start(self._queued[0]))
+                self._queued.popleft()  # after: a pool shut down meanwhile leaves it queued
+        for future in started:  # outside the lock: a future done already calls back at once
+            future.add_done_callback(self._start_queued)
 
     def collect_done(self) -> Iterator[BatchResult]:
         """The results of batches that finished, without waiting."""
@@ -231,13 +326,13 @@ class Delivery:
         by ``grace_s``; batches still unanswered then are left to ``abandon``.
         """
         deadline: float | None = None
-        while self._pending:
+        while self._pending or (self._queued and not self._halted()):
             if deadline is None and grace_s is not None and self._cancelled():
                 self.stop()
                 deadline = time.monotonic() + grace_s
             if deadline is not None and time.monotonic() >= deadline:
                 return
-            yield from self._wait(FIRST_COMPLETED)
+            yield from self.wait_any()
 
     def abandon(self) -> list[Batch]:
         """Give up on the batches still unanswered and return them (their fate is unknown).
@@ -246,8 +341,9 @@ class Delivery:
         (events in doubt, profiles failed) and may exit while they are still on the wire.
         """
         self.stop()
-        batches = [self._sending.pop(f) for f in list(self._pending) if f in self._sending]
-        self._pending.clear()
+        with self._lock:
+            batches = [self._sending.pop(f) for f in list(self._pending) if f in self._sending]
+            self._pending.clear()
         if batches:
             self._abandoned = True
         return batches
@@ -266,17 +362,23 @@ class Delivery:
     def _wait(self, how: str) -> Iterator[BatchResult]:
         # with a cancel event, wake up now and then to notice it (a signal sets it)
         timeout = None if self._cancel is None else _CANCEL_POLL_S
-        done, _ = wait(self._pending, timeout=timeout, return_when=how)
-        for future in done:
-            self._pending.discard(future)
-            self._sending.pop(future, None)
-            yield future.result()
+        with self._lock:
+            pending = set(self._pending)
+        done, _ = wait(pending, timeout=timeout, return_when=how)
+        yield from self._take(done)
 
     def _collect_done(self) -> Iterator[BatchResult]:
-        for future in [f for f in self._pending if f.done()]:
-            self._pending.discard(future)
-            self._sending.pop(future, None)
-            yield future.result()
+        with self._lock:
+            done = [f for f in self._pending if f.done()]
+        yield from self._take(done)
+
+    def _take(self, done: Iterable[Future[BatchResult]]) -> list[BatchResult]:
+        """Collect answered uploads: they leave ``_pending`` (and free its slot there)."""
+        with self._lock:
+            for future in done:
+                self._pending.discard(future)
+                self._sending.pop(future, None)
+        return [future.result() for future in done]
 
     def _send(self, batch: Batch) -> BatchResult:
         result = BatchResult(batch)

@@ -23,7 +23,7 @@ from syncline.config.load import LoadedProject
 from syncline.config.models import SyncConfig
 from syncline.destinations.base import Record
 from syncline.engine import deletes, validation
-from syncline.engine.delivery import Batch, Delivery, RetryPolicy
+from syncline.engine.delivery import Batch, BatchResult, Delivery, RetryPolicy
 from syncline.engine.guard import SnapshotGuard
 from syncline.engine.opened import OpenedRun, RunOpener, holder
 from syncline.engine.outcomes import Outcomes
@@ -46,6 +46,11 @@ _COMMIT_PROFILES_EVERY = 20_000
 STOP_GRACE_S = 15.0
 """How long a cancelled run waits for its uploads in flight to answer before giving up on them."""
 UNANSWERED = "no answer before the run stopped"
+READY_AHEAD = 5
+"""Profiles: encoded batches left queued for the delivering threads while the run's thread
+builds the next chunk (about one chunk of ``validation.READ_ROWS`` at 1,000 rows a batch): a
+slot that frees during the build takes one of them at once (bench/PROFILING.md, round two: W5,
+a freed slot starts the next upload itself)."""
 
 
 class Runner:
@@ -331,6 +336,8 @@ class Runner:
         finally:
             # stopped (cancel, an error, Ctrl+C twice without the CLI's handler): what was sent
             # and not answered is accounted for, never silently dropped
+            for batch in delivery.unsent():  # queued, never started: not sent, not failed
+                run.reached -= len(batch.keys)
             abandoned = delivery.abandon()
             for batch in abandoned:
                 self.outcomes.unanswered(run, batch)
@@ -417,7 +424,10 @@ class Runner:
         """
         for batch in batches:
             batch.body = run.client.encode(batch.records)
-        events, at = run.sync.object == "event", 0
+        if run.sync.object != "event":
+            self._queue(run, delivery, batches, lease)
+            return
+        events, at = True, 0
         while at < len(batches):
             finished = delivery.wait_for_slot()
             finished.extend(delivery.collect_done())  # answered already: in this write too
@@ -444,6 +454,39 @@ class Runner:
             # run, and the counts saved here are what a dashboard and a canceller see
             if time.monotonic() - run.last_store > _STORE_EVERY_S:
                 run.last_store = self._heartbeat(run, lease)
+
+    def _queue(self, run: OpenedRun, delivery: Delivery, batches: list[Batch],
+               lease: Lease) -> None:
+        """Profiles: queue ``batches`` for the delivering threads, then handle answers until at
+        most ``READY_AHEAD`` batches wait, and return to build the next chunk.
+
+        A freed slot starts the next queued batch on the thread that got the answer, so it does
+        not wait for this thread's build or commit. Profiles mark nothing in flight (an upsert
+        sent twice is harmless), so the run need not know when each batch goes; queued batches
+        a stop leaves unsent are taken back as not sent (``Delivery.unsent``).
+        """
+        if self._stopping(run):
+            return
+        if run.first_upload is None:
+            run.first_upload = time.monotonic()
+        run.reached += sum(len(batch.keys) for batch in batches)
+        delivery.queue(batches)
+        while True:
+            for result in delivery.collect_done():
+                self._handle(run, delivery, result)
+            # per chunk at least, waiting or not: what a dashboard and a canceller see
+            if time.monotonic() - run.last_store > _STORE_EVERY_S:
+                run.last_store = self._heartbeat(run, lease)
+            if self._stopping(run) or delivery.queued <= READY_AHEAD:
+                break
+            for result in delivery.wait_any():
+                self._handle(run, delivery, result)
+
+    def _handle(self, run: OpenedRun, delivery: Delivery, result: BatchResult) -> None:
+        """Account for one answer; a run it aborts stops retrying and starting uploads."""
+        self.outcomes.handle(run, result)
+        if run.aborted:
+            delivery.stop()
 
     def _heartbeat(self, run: OpenedRun, lease: Lease) -> float:
         # the lease renews itself (Lease.keep_alive); this saves the run's progress
