@@ -27,7 +27,6 @@ starts the next upload itself.
 from __future__ import annotations
 
 import random
-import sys
 import threading
 import time
 from collections import deque
@@ -49,13 +48,6 @@ __all__ = ["Batch", "BatchResult", "Budget", "Delivery", "RetryPolicy", "is_ambi
            "uploads_in_flight"]
 
 _CANCEL_POLL_S = 0.1
-SWITCH_INTERVAL_S = 0.001
-"""The interpreter's thread switch interval while delivering (Python's default is 5 ms).
-
-The run's thread is CPU-bound (building chunks) while the delivering threads only need the
-GIL briefly, to read an answer and to send the next upload; each time, they waited up to the
-whole interval for it. Set once for the process, never raised (bench/PROFILING.md, round two:
-W5, a freed slot starts the next upload itself)."""
 
 
 class Budget(Protocol):
@@ -177,8 +169,6 @@ class Delivery:
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="syncline-deliver")
-        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
-            sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._pending: set[Future[BatchResult]] = set()
         self._sending: dict[Future[BatchResult], Batch] = {}
         self._queued: deque[Batch] = deque()
