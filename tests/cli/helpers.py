@@ -8,11 +8,14 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import httpx
 import orjson
+
+if TYPE_CHECKING:
+    from syncline.engine.summary import RunSummary
 
 PLANS = ("free", "starter", "pro", "business")
 COUNTRIES = ("US", "IN", "GB", "DE", "SG")
@@ -179,3 +182,17 @@ def upload(url: str, account: dict[str, str], records: list[dict[str, Any]]) -> 
     headers = {"X-CleverTap-Account-Id": account["account_id"],
                "X-CleverTap-Passcode": account["passcode"]}
     return httpx.post(f"{url}/1/upload", headers=headers, json={"d": records}).json()
+
+
+def run_in_process(project: Project, sync: str) -> RunSummary:
+    """One run of ``sync`` by the engine in this process (so a test can patch it), with a
+    SQLite state store of its own in the project's folder."""
+    from syncline.config.load import load_project
+    from syncline.engine.runner import Runner
+    from syncline.store import StateStore
+
+    store = StateStore(f"sqlite:///{project.root / 'state.db'}")
+    try:
+        return Runner(load_project(project.root, env=project.env), store).run(sync)
+    finally:
+        store.close()

@@ -19,10 +19,8 @@ from typing import Any
 
 import pytest
 
-from syncline.config.load import load_project
 from syncline.engine.diff.store import DuckDBStore
-from syncline.engine.runner import Runner
-from syncline.store import StateStore
+from tests.cli.helpers import run_in_process
 from tests.cli.test_event_sync import EventProject
 
 BATCH, IN_FLIGHT, ORDERS = 25, 4, 600
@@ -64,11 +62,7 @@ def test_a_crash_never_leaves_more_in_flight_than_the_batches_sent(
                 cur.close()
 
     monkeypatch.setattr(DuckDBStore, "write", durable_write)
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    try:
-        summary = Runner(load_project(tmp_path, env=project.env), store).run("orders")
-    finally:
-        store.close()
+    summary = run_in_process(project, "orders")
     assert (summary.status, summary.accepted) == ("succeeded", ORDERS)
     assert len(widest) >= len(marked) >= 2  # every marking write was checked (and more)
     assert max(widest) > BATCH  # the sandbox was slow enough for batches to overlap

@@ -15,14 +15,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from syncline.config.load import load_project
 from syncline.destinations.base import BatchOutcome
 from syncline.destinations.clevertap.client import CleverTapClient
 from syncline.engine import validation
 from syncline.engine.builder import BuiltBatch, RecordBuilder
-from syncline.engine.runner import Runner
-from syncline.store import StateStore
-from tests.cli.helpers import Project, sandbox_profiles
+from tests.cli.helpers import Project, run_in_process, sandbox_profiles
 
 USERS, BATCH, CHUNK, BUILD_S = 1_500, 100, 500, 0.4
 
@@ -56,11 +53,7 @@ def test_uploads_start_while_the_run_builds_the_next_chunk(
 
     monkeypatch.setattr(RecordBuilder, "build", slow_build)
     monkeypatch.setattr(CleverTapClient, "deliver", noted_deliver)
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    try:
-        summary = Runner(load_project(tmp_path, env=project.env), store).run("users")
-    finally:
-        store.close()
+    summary = run_in_process(project, "users")
     assert summary.error is None
     assert summary.accepted + summary.rejected == summary.new  # every valid row ends once
     assert summary.not_sent == 0 and summary.failed == 0
