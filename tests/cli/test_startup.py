@@ -31,8 +31,8 @@ main()
 # what a run of a DuckDB project without alerts has no use for: the alerts (mail, TLS,
 # webhooks) and the Google Sheets source (its cryptography)
 NOT_FOR_A_PLAIN_RUN = ("syncline.alerts", "smtplib", "syncline.sources.sheets", "cryptography")
-# a run with nothing to send builds no HTTP client and normalises no phone number
-NOT_FOR_NOTHING_TO_SEND = ("httpx", "httpcore", "certifi", "phonenumbers")
+# a run with nothing to send builds no HTTP client, no record and normalises no phone number
+NOT_FOR_NOTHING_TO_SEND = ("httpx", "httpcore", "certifi", "phonenumbers", "pyarrow.compute")
 # `syncline --version` needs only the command line itself
 NOT_FOR_VERSION = ("sqlalchemy", "pydantic", "pyarrow", "duckdb", "httpx", "sqlglot",
                    "syncline.store", "syncline.config", "syncline.engine")
@@ -63,11 +63,19 @@ def test_a_run_with_nothing_to_send_loads_no_http_client(
     first, _ = _imported(project.env, NOT_FOR_NOTHING_TO_SEND, "run", "users",
                          "--project", str(project.root), "--json")
     assert "httpx" in first  # the probe sees a run that sends
+    # the fixture's rejected rows (a bad phone, a bad email) would be retried, and their records
+    # built, on every run: fixed and sent once, the next run has nothing at all to build or send
+    project.sql("UPDATE users SET phone = '+14155550004' WHERE user_id = 4")
+    project.sql("UPDATE users SET email = 'user2@example.com' WHERE user_id = 2")
+    fixed, _ = _imported(project.env, NOT_FOR_NOTHING_TO_SEND, "run", "users",
+                         "--project", str(project.root), "--json")
+    assert "pyarrow.compute" in fixed  # the probe sees a run that builds records
     imported, out = _imported(project.env, NOT_FOR_NOTHING_TO_SEND, "run", "users",
                               "--project", str(project.root), "--json")
     summary = orjson.loads(out)
-    assert summary["status"].startswith("succeeded")  # the fixture's invalid rows stay so
-    assert summary["counts"]["sent"] == 0 and summary["planned"]["unchanged"] > 0
+    assert summary["status"].startswith("succeeded")  # the fixture's invalid keys stay so
+    assert summary["counts"]["sent"] == 0 and summary["counts"]["rejected"] == 0
+    assert summary["planned"]["unchanged"] > 0
     assert imported == []
 
 

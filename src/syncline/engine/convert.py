@@ -11,10 +11,9 @@ import json
 import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from syncline.destinations.base import Rejection
 from syncline.destinations.clevertap.records import (
@@ -26,6 +25,12 @@ from syncline.destinations.clevertap.records import (
     to_string,
 )
 from syncline.engine.mapping import FieldMap
+from syncline.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:  # loaded on first use (syncline/lazy.py): a run with nothing to send never needs it
+    pc = lazy_module("pyarrow.compute")
 
 __all__ = [
     "Converter", "Failures", "convert_column", "convert_list", "converter", "items_column",

@@ -15,10 +15,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from syncline.destinations.clevertap.rules import STANDARD_PROFILE_FIELDS
 from syncline.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:  # loaded on first use (syncline/lazy.py): a run with nothing to send never needs it
+    pc = lazy_module("pyarrow.compute")
 
 if TYPE_CHECKING:
     import phonenumbers

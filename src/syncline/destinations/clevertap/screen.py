@@ -16,14 +16,19 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from syncline.destinations.base import RecordColumns
 from syncline.destinations.clevertap import multivalue, rules
 from syncline.destinations.clevertap.rules import catalog, checks
+from syncline.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:  # loaded on first use (syncline/lazy.py): a run with nothing to send never needs it
+    pc = lazy_module("pyarrow.compute")
 
 __all__ = ["suspects"]
 
