@@ -181,13 +181,7 @@ class StateStore:
 
     def start_run(self, sync: str, *, trigger: str = "manual", full: bool = False) -> int:
         """Record a new running run; returns its id."""
-        now = utc_now()
-        values: dict[str, Any] = {c: 0 for c in t.COUNTS}
-        values.update(sync=sync, status="running", trigger=trigger, full=full,
-                      started_at=now, heartbeat_at=now)
-        with self.engine.begin() as conn:
-            result = conn.execute(sa.insert(t.runs).values(**values).returning(t.runs.c.id))
-            return int(result.scalar_one())
+        return self._insert_run(sync=sync, status="running", trigger=trigger, full=full)
 
     def record_skipped(self, sync: str, *, error: str, trigger: str = "schedule") -> int:
         """Record a run that was skipped, final from its first commit; returns its id.
@@ -195,10 +189,15 @@ class StateStore:
         One insert, not ``start_run`` then ``finish_run``: between those two commits the API
         would list the skipped run as running, and whoever polls it (a dashboard, an
         orchestrator waiting for a final status) could act on a status it never really had."""
+        return self._insert_run(sync=sync, status=SKIPPED, trigger=trigger, full=False,
+                                error=error, finished=True)
+
+    def _insert_run(self, *, finished: bool = False, **fields: Any) -> int:
+        """Insert one run row (every count 0, started now) and return its id."""
         now = utc_now()
         values: dict[str, Any] = {c: 0 for c in t.COUNTS}
-        values.update(sync=sync, status=SKIPPED, trigger=trigger, full=False, error=error,
-                      started_at=now, heartbeat_at=now, finished_at=now)
+        values.update(fields, started_at=now, heartbeat_at=now,
+                      **({"finished_at": now} if finished else {}))
         with self.engine.begin() as conn:
             result = conn.execute(sa.insert(t.runs).values(**values).returning(t.runs.c.id))
             return int(result.scalar_one())
