@@ -92,25 +92,39 @@ def targets(f: dict[str, float]) -> list[str]:
                    f"{f['w2_rss_10m']:.0f} MB → "
                    f"{mark(max(f.get('w2_rss_1m', 0), f['w2_rss_10m']) <= RSS_MB)}")  # fmt: skip
     out += _flat_rss(f, mark)
-    ceiling_300, ceiling_1000 = f"{w5_ceiling(300):,.0f}", f"{w5_ceiling(1000):,.0f}"
-    if "w5_delivery_share" in f:
-        share = f["w5_delivery_share"]
-        out.append(f"W5 ≥ 90% of the {ceiling_300} records/s ceiling, while delivering: "
-                   f"{share:.0%} → {mark(share >= 0.9)} (end to end, with start-up and the "
-                   f"plan: {f['w5_share']:.0%})")  # fmt: skip
-    elif "w5_share" in f:
-        out.append(f"W5 ≥ 90% of the {ceiling_300} records/s ceiling: {f['w5_share']:.0%} → "
-                   f"{mark(f['w5_share'] >= 0.9)}")  # fmt: skip
-    if "w5_1000_share" in f:
-        share = f.get("w5_1000_delivery_share", f["w5_1000_share"])
-        out.append(f"W5 at 1,000 ms latency: {share:.0%} of the {ceiling_1000} records/s "
-                   f"ceiling while delivering, {f['w5_1000_share']:.0%} end to end (no target)"
-                   )  # fmt: skip
+    out += _w5_targets(f, mark)
     if "w6_wall_ratio" in f:
         ratio = f["w6_wall_ratio"]
         out.append(f"W6 a 1M run with the sync log ≤ 1.10× the time without: {ratio:.2f}× "
                    f"(CPU {f['w6_cpu_ratio']:.2f}×) → {mark(ratio <= 1.10)}")  # fmt: skip
     return out or ["(no workload with a target ran)"]
+
+
+def _w5_targets(f: dict[str, float], mark: Callable[[bool], str]) -> list[str]:
+    """Issue #18's delivery targets, at 300 ms and at 1,000 ms: at least 95% of the ceiling
+    while delivering, 90% end to end, no upload refused with 429.
+
+    They read the minimal sink's run, as the CPU and rate targets do: the sandbox runs on the
+    same 2 CPUs as the run it answers, which CleverTap's servers do not; its figures are quoted
+    beside them.
+    """
+    out = []
+    for latency in (300, 1000):
+        sink, sandbox = f"w5_{latency}_sink", f"w5_{latency}_sandbox"
+        if f"{sink}_share" not in f:
+            continue
+        delivering = f.get(f"{sink}_delivery_share", 0.0)
+        whole, refused = f[f"{sink}_share"], int(f[f"{sink}_429"])
+        line = (f"W5 at {latency:,} ms latency, {w5_ceiling(latency):,.0f} records/s ceiling "
+                f"(minimal sink): ≥ 95% while delivering: {delivering:.0%} → "
+                f"{mark(delivering >= 0.95)}; ≥ 90% end to end: {whole:.0%} → "
+                f"{mark(whole >= 0.9)}; no 429: {refused} refused → {mark(refused == 0)}")
+        if f"{sandbox}_share" in f:
+            line += (f" (to the sandbox: {f.get(f'{sandbox}_delivery_share', 0.0):.0%} while "
+                     f"delivering, {f[f'{sandbox}_share']:.0%} end to end, "
+                     f"{int(f[f'{sandbox}_429'])} refused)")
+        out.append(line)
+    return out
 
 
 def _flat_rss(f: dict[str, float], mark: Callable[[bool], str]) -> list[str]:

@@ -295,7 +295,6 @@ def w5_latency(b: Bench) -> None:
     db = d / "warehouse.duckdb"
     datagen.make_users(db, n)
     for latency in (300, 1000):
-        ceiling = w5_ceiling(latency)
         sync = f"users_{latency}"  # its own snapshot (in the warehouse file): a fresh start
         proj = sl.write_project(
             d / f"syncline-{latency}",
@@ -304,16 +303,23 @@ def w5_latency(b: Bench) -> None:
         )
         with Receiver("sandbox", latency_ms=latency) as rx:
             step = f"sandbox, {latency:,} ms latency, 15 in flight"
-            r = run_syncline(b, rx, "W5", step, n, proj, sync)
-        r.ideal = _w5_share(r, ceiling)
-        key = "w5" if latency == 300 else f"w5_{latency}"
-        b.facts[f"{key}_share"] = r.rate / ceiling
-        if r.delivery_s:
-            b.facts[f"{key}_delivery_share"] = r.sent / r.delivery_s / ceiling
+            _w5_facts(b, latency, "sandbox", run_syncline(b, rx, "W5", step, n, proj, sync))
         with Receiver("sink", latency_ms=latency) as sink:
             step = f"minimal sink, {latency:,} ms latency, --full"
             r = run_syncline(b, sink, "W5", step, n, proj, sync, extra=("--full",))
-        r.ideal = _w5_share(r, ceiling)
+            _w5_facts(b, latency, "sink", r)
+
+
+def _w5_facts(b: Bench, latency: int, receiver: str, r: Result) -> None:
+    """Record one W5 run's shares of the ceiling (``w5_<latency>_<receiver>_...``) and the
+    uploads its receiver refused with 429, and write the shares into its row."""
+    ceiling = w5_ceiling(latency)
+    r.ideal = _w5_share(r, ceiling)
+    key = f"w5_{latency}_{receiver}"
+    b.facts[f"{key}_share"] = r.rate / ceiling
+    if r.delivery_s:
+        b.facts[f"{key}_delivery_share"] = r.sent / r.delivery_s / ceiling
+    b.facts[f"{key}_429"] = float(r.use.refused if r.use is not None else 0)
 
 
 def w5_ceiling(latency_ms: int) -> float:
