@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from syncline.config.load import find_project, load_project, state_url
 from syncline.errors import ConfigError
@@ -91,3 +92,20 @@ def test_built_in_types_keep_their_clear_errors(tmp_path: Path) -> None:
     message = str(err.value)
     assert "syncline.yml:2: sources.warehouse.type: unknown source type `duckbd`" in message
     assert "known types: duckdb, sqlite, postgres, mysql, mariadb" in message
+
+
+def test_one_yaml_constructor_builds_every_scalar_of_a_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scalars are built by one ``SafeConstructor`` per load, not a new one per value."""
+    made: list[type] = []
+    init = yaml.constructor.SafeConstructor.__init__
+
+    def counting(self: yaml.constructor.SafeConstructor) -> None:
+        made.append(type(self))
+        init(self)
+
+    monkeypatch.setattr(yaml.constructor.SafeConstructor, "__init__", counting)
+    good = GOOD.replace("type: text", "type: string")
+    loaded = load_project(_write(tmp_path, good), env={"ACCOUNT": "A-1"})
+    assert loaded.project.destinations["ct"].account_id == "A-1"
+    assert made.count(yaml.constructor.SafeConstructor) == 1  # the loader's own is a subclass

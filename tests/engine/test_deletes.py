@@ -49,7 +49,8 @@ def _sql(db: Database, statement: str) -> None:
 def _planner(db: Database, diff: str, tmp: Path) -> Planner:
     src = db.source()
     return Planner("people", src, model_sql(ModelConfig(table="people"), src),
-                   key_column="User Id", hash_columns=["Name"], salt="s", mode="upsert",
+                   model_is_table=True, key_column="User Id", hash_columns=["Name"], salt="s",
+                   mode="upsert",
                    place=place_of(src, diff), local_path=tmp / "diff" / "d.duckdb")
 
 

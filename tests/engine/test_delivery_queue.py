@@ -127,3 +127,20 @@ def test_the_first_queued_batch_takes_a_shared_slot_and_starts_at_once() -> None
         client.gate(str(i).encode()).set()
     assert sorted(r.batch.keys[0] for r in delivery.drain()) == ["0", "1", "2"]
     delivery.close()
+
+
+def test_a_batch_sent_and_batches_queued_behind_it_all_go() -> None:
+    """``send`` (events) adds no done-callback: its answer starts nothing queued. Were a run
+    to mix the two, the queued batches would still start, from ``drain`` (``wait_any``)."""
+    client = GatedClient()
+    delivery = Delivery(client, in_flight=1)  # type: ignore[arg-type]
+    sent, *queued = _batches(client, 3)
+    delivery.send(sent)
+    delivery.queue(queued)
+    assert client.wait_started(1) == [b"0"]
+    assert delivery.queued == 2  # the slot is the sent batch's
+    for i in range(3):
+        client.gate(str(i).encode()).set()
+    assert [r.batch.keys[0] for r in delivery.drain()] == ["0", "1", "2"]
+    assert delivery.unsent() == []
+    delivery.close()

@@ -46,7 +46,8 @@ def _rows(n: int) -> list[tuple[object, ...]]:
 def _planner(tmp: Path, src: DuckDBSource, *, diff: str = "source", salt: str = "m1",
              mode: str = "upsert") -> Planner:
     sql = model_sql(ModelConfig(table='"My Schema"."User ""Table"""'), src)
-    return Planner("users", src, sql, key_column="User Id", hash_columns=["Name", "city"],
+    return Planner("users", src, sql, model_is_table=True, key_column="User Id",
+                   hash_columns=["Name", "city"],
                    salt=salt, mode=mode, place=place_of(src, diff),
                    local_path=tmp / "diff.duckdb")
 
@@ -263,8 +264,8 @@ def test_a_model_query_reads_nothing_but_the_source_file(tmp_path: Path) -> None
     src = DuckDBSource("wh", tmp_path / "w.duckdb", read_only=False)
     query = ModelConfig(query=f"SELECT t.*, (SELECT content FROM read_text('{secret}')) AS x "
                               f"FROM {TABLE} t")
-    p = Planner("users", src, model_sql(query, src), key_column="User Id", hash_columns=["x"],
-                salt="m1", mode="upsert", place=place_of(src, "source"),
+    p = Planner("users", src, model_sql(query, src), model_is_table=False, key_column="User Id",
+                hash_columns=["x"], salt="m1", mode="upsert", place=place_of(src, "source"),
                 local_path=tmp_path / "diff.duckdb")
     with pytest.raises(SynclineError, match="Cannot access file"):
         p.plan()

@@ -132,7 +132,8 @@ def _rows(n: int) -> list[tuple[object, ...]]:
 def _planner(tmp: Path, src: SQLSource, *, diff: str = "source", salt: str = "m1",
              mode: str = "upsert", name: str = "users") -> Planner:
     sql = model_sql(ModelConfig(table=TABLE), src)
-    return Planner(name, src, sql, key_column="User Id", hash_columns=["Name", "city"],
+    return Planner(name, src, sql, model_is_table=True, key_column="User Id",
+                   hash_columns=["Name", "city"],
                    salt=salt, mode=mode, place=place_of(src, diff),
                    local_path=tmp / "diff" / "d.duckdb")
 
@@ -272,7 +273,8 @@ def test_bad_key_column_is_a_model_error(db: Database, tmp_path: Path) -> None:
     _create(db, _rows(1))
     src = db.source()
     sql = model_sql(ModelConfig(table=TABLE), src)
-    p = Planner("users", src, sql, key_column="nope", hash_columns=["Name"], salt="s",
+    p = Planner("users", src, sql, model_is_table=True, key_column="nope",
+                hash_columns=["Name"], salt="s",
                 mode="upsert", place=place_of(src, "source"),
                 local_path=tmp_path / "d.duckdb")
     with pytest.raises(ModelError, match="`nope`"):

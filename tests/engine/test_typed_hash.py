@@ -157,8 +157,9 @@ def _source(tmp: Path, n: int = 20) -> DuckDBSource:
 def _planner(tmp: Path, src: DuckDBSource, *, diff: str = "source",
              mode: str = "upsert") -> Planner:
     sql = model_sql(ModelConfig(table=TABLE), src)
-    return Planner("users", src, sql, key_column="User Id", hash_columns=COLUMNS, salt="m1",
-                   mode=mode, place=place_of(src, diff), local_path=tmp / "diff.duckdb")
+    return Planner("users", src, sql, model_is_table=True, key_column="User Id",
+                   hash_columns=COLUMNS, salt="m1", mode=mode, place=place_of(src, diff),
+                   local_path=tmp / "diff.duckdb")
 
 
 def test_a_new_snapshot_takes_the_typed_form(tmp_path: Path) -> None:
@@ -478,21 +479,24 @@ def test_a_table_model_fetches_the_planned_rows_by_rowid(tmp_path: Path, kind: s
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-pass plan of a base table reads the planned rows by rowid; a query, a view
     (no rowid) and a table with a column named ``rowid`` (all 0 here: joined on it, every
-    row would match every key) join on the key. Each answers what the usual passes do."""
+    row would match every key) join on the key. Each answers what the usual passes do. The
+    planner is told the model is a table by its config (``model_is_table``)."""
     src = _source(tmp_path, 12)
     if kind == "view":
         _write(tmp_path, f'CREATE VIEW "My Schema".v AS SELECT * FROM {TABLE}')
     if kind == "own rowid":
         _write(tmp_path, f"ALTER TABLE {TABLE} ADD COLUMN rowid INTEGER DEFAULT 0")
     sql = model_sql(_MODELS[kind], src)
-    p = Planner("users", src, sql, key_column="User Id", hash_columns=COLUMNS, salt="m1",
-                mode="upsert", place=place_of(src, "source"), local_path=tmp_path / "d.duckdb")
+    p = Planner("users", src, sql, model_is_table=_MODELS[kind].query is None,
+                key_column="User Id", hash_columns=COLUMNS, salt="m1", mode="upsert",
+                place=place_of(src, "source"), local_path=tmp_path / "d.duckdb")
     _commit_all(p, p.plan())
     _write(tmp_path, f"UPDATE {TABLE} SET \"Name\" = 'z' WHERE \"User Id\" IN ('u003', 'u007')")
     _write(tmp_path, f"INSERT INTO {TABLE} (\"User Id\", \"Name\") VALUES ('n1', 'a')")
     ran = _spy(p)
     plan = p.plan()
     fetched = [s for s in ran if s.startswith("CREATE") and '"plan_users"' in s]
+    described = [s for s in ran if s.startswith("DESCRIBE")]
     got = _everything(p, plan)
     plan.close()
     with monkeypatch.context() as m:
@@ -501,6 +505,9 @@ def test_a_table_model_fetches_the_planned_rows_by_rowid(tmp_path: Path, kind: s
     assert got == _everything(p, plan)
     assert (got[0].new, got[0].changed, len(got[1])) == (1, 2, 3)
     assert len(fetched) == 1 and ("rowid" in fetched[0]) == (kind == "table")
+    # the rowid is asked for in the DESCRIBE that finds the typed columns; only a view, which
+    # has none, is described a second time
+    assert len(described) == (2 if kind == "view" else 1)
     plan.close()
     p.close()
     src.close()

@@ -134,7 +134,8 @@ def load_project(
         where = f"{FILENAME}:{mark.line + 1}" if mark is not None else FILENAME
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {reason}") from exc
-    data = _to_python(node, environ, (), _Budget()) if node is not None else {}
+    data = (_to_python(node, environ, (), _Budget(), yaml.constructor.SafeConstructor())
+            if node is not None else {})
     if not isinstance(data, dict):
         raise ConfigError(f"{FILENAME}:1: expected a mapping of sections")
     try:
@@ -182,8 +183,11 @@ class _Budget:
 
 
 def _to_python(node: yaml.Node, env: Mapping[str, str], keys: tuple[str, ...],
-               budget: _Budget, inside: frozenset[int] = frozenset()) -> Any:
+               budget: _Budget, scalars: yaml.constructor.SafeConstructor,
+               inside: frozenset[int] = frozenset()) -> Any:
     """Build plain Python from the node tree, interpolating strings as we go.
+
+    ``scalars``: one constructor for the whole load builds every scalar (``_scalar``).
 
     Aliases are shared nodes: one inside itself (``a: &a [*a]``) is refused, and every
     expansion counts against ``budget``, so neither recursion nor an alias bomb runs away.
@@ -200,23 +204,27 @@ def _to_python(node: yaml.Node, env: Mapping[str, str], keys: tuple[str, ...],
             if not isinstance(key_node, yaml.ScalarNode):
                 raise ConfigError(f"{FILENAME}:{key_node.start_mark.line + 1}: a key must be "
                                   "a plain value, not a list or mapping")
-            key = _scalar(key_node)
-            out[key] = _to_python(value_node, env, (*keys, str(key)), budget, inside)
+            key = _scalar(key_node, scalars)
+            out[key] = _to_python(value_node, env, (*keys, str(key)), budget, scalars, inside)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, env, (*keys, f"[{i}]"), budget, inside)
+        return [_to_python(v, env, (*keys, f"[{i}]"), budget, scalars, inside)
                 for i, v in enumerate(node.value)]
-    value = _scalar(node)
+    value = _scalar(node, scalars)
     if isinstance(value, str) and "${" in value:
         return _interpolate(value, env, node.start_mark.line + 1, keys)
     return value
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _scalar(node: yaml.Node, scalars: yaml.constructor.SafeConstructor) -> Any:
     """A scalar's value as ``yaml.safe_load`` would give it (the same tag resolution and
     constructors), built straight from the node: serializing each scalar and parsing it again
-    cost ~140 us a value, 28 s of CPU for a file at the ``MAX_YAML_NODES`` budget."""
-    return yaml.constructor.SafeConstructor().construct_object(node)
+    cost ~140 us a value, 28 s of CPU for a file at the ``MAX_YAML_NODES`` budget.
+
+    ``scalars`` is the load's one constructor, not a new one per value. It keeps what it built
+    by node, so a scalar an alias repeats is built once (scalars are immutable: sharing the
+    value is safe); the alias still counts against the budget each time it expands."""
+    return scalars.construct_object(node)
 
 
 def _interpolate(value: str, env: Mapping[str, str], line: int, keys: tuple[str, ...]) -> str:

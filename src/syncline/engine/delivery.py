@@ -226,10 +226,15 @@ class Delivery:
         return min(self._in_flight, self._budget.held)
 
     def send(self, batch: Batch) -> None:
-        """Queue ``batch`` for sending now."""
+        """Start sending ``batch`` now (a slot is free: ``wait_for_slot``, ``free_slots``).
+
+        Its answer starts no queued batch: a run sends (events, ``submit``) or queues
+        (profiles), and only a queued upload's done-callback (``_start_queued``) is needed to
+        refill a slot from the delivering thread. Were the two mixed, queued batches would
+        still start, from ``wait_any`` and ``drain`` (a test holds this).
+        """
         with self._lock:
-            future = self._start(batch)
-        future.add_done_callback(self._start_queued)
+            self._start(batch)
 
     def queue(self, batches: Iterable[Batch]) -> None:
         """Hold ``batches`` (in order) to be sent as soon as slots free, starting what fits now.
@@ -290,8 +295,8 @@ class Delivery:
     def _start_queued(self, _done: Future[BatchResult] | None = None) -> None:
         """Start queued batches while uploads in flight are under the limit.
 
-        Also the done-callback of every upload: it runs on the delivering thread as soon as
-        the answer is in, so the freed slot is used without waiting for the run's thread.
+        Also the done-callback of every queued upload: it runs on the delivering thread as soon
+        as the answer is in, so the freed slot is used without waiting for the run's thread.
         In flight here means not answered yet (an answer not collected holds no slot).
         """
         started: list[Future[BatchResult]] = []

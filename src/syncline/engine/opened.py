@@ -101,7 +101,7 @@ class RunOpener:
         local_dir = self.project.root / ".syncline" / "diff"
         local_dir.mkdir(parents=True, exist_ok=True)
         planner = Planner(
-            self.name, source, sql, key_column=sync.sync_key,
+            self.name, source, sql, model_is_table=model.query is None, key_column=sync.sync_key,
             hash_columns=mapping.hash_columns, salt=mapping.fingerprint,
             mode="upsert" if sync.object == "profile" else "append",
             place=place, local_path=local_dir / f"{self.name}.duckdb",

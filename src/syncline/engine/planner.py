@@ -142,9 +142,12 @@ class Plan:
 class Planner:
     """Plans one sync: owns the diff store and the sync's snapshot table."""
 
-    def __init__(self, sync_name: str, source: Source, model_sql: str, *, key_column: str,
-                 hash_columns: Sequence[str], salt: str, mode: Literal["upsert", "append"],
-                 place: DiffPlace, local_path: Path) -> None:
+    def __init__(self, sync_name: str, source: Source, model_sql: str, *, model_is_table: bool,
+                 key_column: str, hash_columns: Sequence[str], salt: str,
+                 mode: Literal["upsert", "append"], place: DiffPlace, local_path: Path) -> None:
+        """``model_is_table``: the model names a table (or a view) rather than holding a
+        query, as its config says (``sources.registry.model_sql`` renders either); told, not
+        read back from ``model_sql``'s text."""
         self.sync_name, self.source, self.model_sql = sync_name, source, model_sql
         self.key_column, self.hash_columns, self.salt, self.mode = (
             key_column, list(hash_columns), salt, mode)
@@ -152,6 +155,12 @@ class Planner:
         self.diff = place.diff
         self._local_path = local_path
         self._store = self._open(local_path)
+        # a table the DuckDB source's file is read in place from: its rowid may name its rows
+        self._reads_table = (model_is_table and self.diff == "source"
+                             and isinstance(self._store, DuckDBStore))
+        self._by_rowid = False
+        """Whether ``rowid`` names the model's rows (``DiffSQL.plan_joined``); found by
+        ``_typed_columns``' DESCRIBE, which every typed-form plan runs before ``_one_pass``."""
         safe = re.sub(r"[^A-Za-z0-9_]", "_", self._store.namespace + sync_name)
         model = model_sql if self.diff == "source" else self._store.dialect.table(f"stage_{safe}")
         self._sql = DiffSQL(self._store.dialect, safe, model, key_column, self.hash_columns,
@@ -315,7 +324,7 @@ class Planner:
         ``Plan.invalid_rows`` and their counts), and the plan takes the join's keys less those:
         the usual plan's keys, without a second join.
         """
-        sql = replace(self._sql, by_rowid=self._has_rowid())
+        sql = replace(self._sql, by_rowid=self._by_rowid)
         self._run([*sql.drop_work(), sql.plan_diff()])
         new, distinct_new, removed, differ = (
             int(v or 0) for v in self._query(sql.diff_counts())[0])
@@ -327,20 +336,6 @@ class Planner:
         changed = differ - new - removed
         return PlanCounts(rows, new, changed, keys - new - changed, removed, nulls, 0, held)
 
-    def _has_rowid(self) -> bool:
-        """Whether the model is a DuckDB base table whose rows ``rowid`` names (for
-        ``DiffSQL.plan_joined``): a table name read in place, not a view (which has no rowid,
-        so binding it fails) and without a column of its own called ``rowid`` (which would
-        stand in for it). A query model is read as it is."""
-        if self.diff != "source" or not isinstance(self._store, DuckDBStore) or \
-                self.model_sql.lstrip().startswith("("):
-            return False
-        try:
-            rows = self._store.query(f"DESCRIBE SELECT rowid AS r, * FROM {self.model_sql}")
-        except duckdb.Error:
-            return False
-        return not any(str(r[0]).lower() == "rowid" for r in rows[1:])
-
     def _query(self, sql: str) -> list[tuple[Any, ...]]:
         try:
             return self._store.query(sql)
@@ -350,11 +345,31 @@ class Planner:
     def _typed_columns(self) -> frozenset[str]:
         """The hash columns the typed form hashes as values: the model's non-nested ones."""
         try:
-            rows = self._store.query(f"DESCRIBE SELECT * FROM {self._sql.model}")
+            rows = self._describe()
         except duckdb.Error as exc:
             raise map_store_error(exc, self.sync_name, self.model_sql, self.key_column) from exc
         scalar = {str(r[0]).lower() for r in rows if not nested(str(r[1]))}
         return frozenset(c for c in self.hash_columns if c.lower() in scalar)
+
+    def _describe(self) -> list[tuple[Any, ...]]:
+        """The model's columns (DuckDB ``DESCRIBE`` rows), and ``_by_rowid`` set on the way.
+
+        A table read in place is described with its ``rowid`` asked for first, in the same
+        DESCRIBE: it binds for a base table, not for a view (which has none, so the plain
+        DESCRIBE follows); and where the table has a column of its own called ``rowid``,
+        that column stands in for it, so its rows are not fetched by rowid. A query model is
+        read as it is.
+        """
+        self._by_rowid = False
+        if self._reads_table:
+            try:
+                rows = self._store.query(f"DESCRIBE SELECT rowid AS r, * FROM {self._sql.model}")
+            except duckdb.Error:  # a view: no rowid
+                pass
+            else:
+                self._by_rowid = not any(str(r[0]).lower() == "rowid" for r in rows[1:])
+                return rows[1:]
+        return self._store.query(f"DESCRIBE SELECT * FROM {self._sql.model}")
 
     def _hash_form(self) -> DiffSQL | None:
         """Render the row hash in this placement's form; answer the snapshot's, if it differs.

@@ -380,19 +380,17 @@ class Runner:
     def _delete(self, run: OpenedRun, plan: Plan, lease: Lease) -> None:
         """Send the run's deletes (engine/deletes.py): removed keys, or an erasure sync's rows."""
         summary = run.summary
-        last_store = time.monotonic()
+        run.last_store = time.monotonic()
         # the run's journal first: deleting removed keys streams them from the work cursor,
         # which a merge in the middle (`Snapshot.forget`) would interrupt
         run.snapshot.merge()
 
         def tick() -> None:
-            nonlocal last_store
             if lease.lost.is_set() and summary.error is None:  # stops the deleter at once
                 run.aborted = summary.error = lease.lost_reason
             if run.sync.object == "delete":
                 self.progress.advance(summary, summary.deleted + summary.delete_failed)
-            if time.monotonic() - last_store > _STORE_EVERY_S:
-                last_store = self._heartbeat(run, lease)
+            self._maybe_heartbeat(run, lease)
 
         deleter = deletes.Deleter(run.name, run.sync, run.client, run.snapshot, summary,
                                   retry=self.retry, cancel=self.cancel, tick=tick, log=run.log)
@@ -452,8 +450,7 @@ class Runner:
                 return
             # per group, not per chunk: a chunk (validation.READ_ROWS) can hold a whole small
             # run, and the counts saved here are what a dashboard and a canceller see
-            if time.monotonic() - run.last_store > _STORE_EVERY_S:
-                run.last_store = self._heartbeat(run, lease)
+            self._maybe_heartbeat(run, lease)
 
     def _queue(self, run: OpenedRun, delivery: Delivery, batches: list[Batch],
                lease: Lease) -> None:
@@ -475,8 +472,7 @@ class Runner:
             for result in delivery.collect_done():
                 self._handle(run, delivery, result)
             # per chunk at least, waiting or not: what a dashboard and a canceller see
-            if time.monotonic() - run.last_store > _STORE_EVERY_S:
-                run.last_store = self._heartbeat(run, lease)
+            self._maybe_heartbeat(run, lease)
             if self._stopping(run) or delivery.queued <= READY_AHEAD:
                 break
             for result in delivery.wait_any():
@@ -487,6 +483,12 @@ class Runner:
         self.outcomes.handle(run, result)
         if run.aborted:
             delivery.stop()
+
+    def _maybe_heartbeat(self, run: OpenedRun, lease: Lease) -> None:
+        """Save the run's progress (``_heartbeat``) if more than ``_STORE_EVERY_S`` passed since
+        it was last saved (``run.last_store``, set when its sending or deleting starts)."""
+        if time.monotonic() - run.last_store > _STORE_EVERY_S:
+            run.last_store = self._heartbeat(run, lease)
 
     def _heartbeat(self, run: OpenedRun, lease: Lease) -> float:
         # the lease renews itself (Lease.keep_alive); this saves the run's progress
