@@ -12,7 +12,9 @@ Each statement is one pass over the model, and none copies unchanged rows:
    snapshot's size; keys gone from the model follow by arithmetic (see ``counts``).
 In the typed form (DuckDB, see dialects.py) an incremental plan first compares a summary of the
 model's (key, hash) pairs with the snapshot's (``summary``): equal, nothing changed, and the
-plan is two empty tables (``plan_nothing``) without steps 1 and 2. Otherwise one FULL OUTER JOIN
+plan is two empty tables (``plan_nothing``) without steps 1 and 2. An upsert plan of a DuckDB
+table first tries a cheaper proof of a change (``probe_counts``, ``probe``), and on one skips the
+summary (it would only find the change again). When either finds a change, one FULL OUTER JOIN
 keeps what differs (``plan_diff``); when that shows no duplicated key, ``bad`` holds only the
 NULL-key rows, the rows are picked by ``plan_joined``, the counts follow from the summary's and
 ``diff_counts``, and steps 1 and 3 are not run; with one, step 1 runs and the plan takes the
