@@ -50,7 +50,7 @@ Each range costs one more scan of the plan; ranges of 250k rows peaked no lower 
 PROBE_CHUNKS, PROBE_ROWS = 16, 2048
 """An incremental upsert plan of a DuckDB table first compares this many runs of this many
 rows, spread over the model, with the snapshot (``DiffSQL.probe``): a change found there
-skips the summary, which hashes every row. 10M rows, 1% changed: the probe about 0.5 CPU-s,
+skips the summary, which hashes every row. 10M rows, 1% changed: the probe 0.5-0.75 CPU-s,
 the summary 2.5-3 (bench/PROFILING.md, "the probe before the summary")."""
 SAMPLE_PER_PART = 100
 """Keys sampled per range to find where to cut them (ranges of roughly equal size)."""
