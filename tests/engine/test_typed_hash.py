@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncline.config.models import ModelConfig
+from syncline.engine import planner as planner_module
 from syncline.engine.diff.dialects import DIALECTS, TEXT_FORM, TYPED_FORM, nested
 from syncline.engine.planner import Planner
 from syncline.sources.duckdb import DuckDBSource
@@ -315,6 +316,12 @@ def _spy(p: Planner) -> list[str]:
     return ran
 
 
+def _probe(statement: str) -> bool:
+    """Whether ``statement`` is the probe (``DiffSQL.probe``): a few rowid ranges' rows joined
+    to the snapshot."""
+    return "rowid BETWEEN" in statement
+
+
 @pytest.mark.parametrize("mode", ["upsert", "append"])
 def test_a_nothing_changed_plan_runs_no_join_and_no_bad_key_pass(tmp_path: Path,
                                                                    mode: str) -> None:
@@ -326,9 +333,10 @@ def test_a_nothing_changed_plan_runs_no_join_and_no_bad_key_pass(tmp_path: Path,
     assert (plan.counts.unchanged, plan.counts.rows_in_model, plan.counts.in_snapshot) == (
         20, 20, 20)
     assert (list(plan.batches()), list(plan.invalid_rows())) == ([], [])
-    assert not [s for s in ran if not s.startswith("DROP") and (
+    assert not [s for s in ran if not s.startswith("DROP") and not _probe(s) and (
         "keys_users" in s or "GROUP BY" in s or "JOIN" in s)]
     assert any("SUM(hash(" in s for s in ran)
+    assert any(_probe(s) for s in ran) == (mode == "upsert")  # found nothing: the summary ran
     plan.close()
     ran.clear()
     plan = p.plan(full=True)  # a full resync: no pre-check, every row
@@ -373,7 +381,7 @@ def test_the_pre_check_answers_as_the_full_plan(tmp_path: Path, seed: int,
         _mutate(tmp_path, rng, 12)
         ran = _spy(p)
         with_check = p.plan()
-        fast = not any("JOIN" in s for s in ran)  # the summary alone
+        fast = not any("JOIN" in s and not _probe(s) for s in ran)  # no plan's join
         with_check.close()
         monkeypatch.setattr(Planner, "_incremental", lambda self: None)
         plan = p.plan()
@@ -439,6 +447,9 @@ def test_the_one_pass_plan_answers_as_the_full_plan(tmp_path: Path, seed: int,
 
     rng = random.Random(seed)
     mode = "append" if seed % 4 == 3 else "upsert"
+    if seed % 4 == 1:  # the probe sees two rows only: most changes are left to the summary
+        monkeypatch.setattr(planner_module, "PROBE_CHUNKS", 1)
+        monkeypatch.setattr(planner_module, "PROBE_ROWS", 2)
     src = _source(tmp_path, 12)
     p = _planner(tmp_path, src, mode=mode)
     _commit_all(p, p.plan())
@@ -462,6 +473,35 @@ def test_the_one_pass_plan_answers_as_the_full_plan(tmp_path: Path, seed: int,
         _commit_all(p, plan)
         p.snapshot().forget(want[3])
         plan.close()
+    p.close()
+    src.close()
+
+
+@pytest.mark.parametrize("where", ["probed", "not probed"])
+def test_a_change_the_probe_sees_skips_the_summary(tmp_path: Path, where: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A changed row inside the probe's rowid ranges sends the plan to its join with the
+    counts from the tables' statistics, without the summary's pass over every row; one
+    outside them leaves it to the summary. Both answer what the usual passes do."""
+    monkeypatch.setattr(planner_module, "PROBE_CHUNKS", 2)  # rows 0-1 and 18-19
+    monkeypatch.setattr(planner_module, "PROBE_ROWS", 2)
+    src = _source(tmp_path)
+    p = _planner(tmp_path, src)
+    _commit_all(p, p.plan())
+    key = "u019" if where == "probed" else "u007"
+    _write(tmp_path, f"UPDATE {TABLE} SET \"Name\" = 'z' WHERE \"User Id\" = '{key}'")
+    ran = _spy(p)
+    plan = p.plan()
+    got = _everything(p, plan)
+    plan.close()
+    assert [s for s in ran if _probe(s)] and any("FULL OUTER JOIN" in s for s in ran)
+    assert any("SUM(hash(" in s for s in ran) == (where == "not probed")
+    with monkeypatch.context() as m:
+        m.setattr(Planner, "_incremental", lambda self: None)
+        plan = p.plan()
+    assert got == _everything(p, plan)
+    assert (got[0].changed, got[0].unchanged, got[0].rows_in_model) == (1, 19, 20)
+    plan.close()
     p.close()
     src.close()
 

@@ -47,6 +47,11 @@ ranges, and DuckDB alone streamed 10M rows for 17 CPU-s sorted whole against 10 
 Each range costs one more scan of the plan; ranges of 250k rows peaked no lower than 1M
 (DuckDB's buffer pool fills to its limit either way). bench/PROFILING.md, "first-run peak at
 10M and 30M"."""
+PROBE_CHUNKS, PROBE_ROWS = 16, 2048
+"""An incremental upsert plan of a DuckDB table first compares this many runs of this many
+rows, spread over the model, with the snapshot (``DiffSQL.probe``): a change found there
+skips the summary, which hashes every row. 10M rows, 1% changed: the probe 0.5-0.75 CPU-s,
+the summary 2.5-3 (bench/PROFILING.md, "the probe before the summary")."""
 SAMPLE_PER_PART = 100
 """Keys sampled per range to find where to cut them (ranges of roughly equal size)."""
 
@@ -303,7 +308,16 @@ class Planner:
         pass's 2). Otherwise ``_one_pass`` plans from one join. None would send the plan
         through the usual passes (tests patch it so, to compare the two). Only in the typed
         form: the text form's hash costs 3.5-4.3 CPU-s more per pass (bench/PROFILING.md).
+
+        Before it, an upsert plan of a DuckDB table takes the summary's counts from the tables'
+        statistics and compares a few runs of rows with the snapshot (``DiffSQL.probe``): if
+        either shows a change, the summary would only say so, so the plan goes to its join
+        with those counts. Otherwise the summary decides, as without the probe.
         """
+        if self._by_rowid and self.mode == "upsert":  # set by _hash_form's DESCRIBE
+            rows, keys, held = (int(v) for v in self._query(self._sql.probe_counts())[0])
+            if not rows == keys == held != 0 or self._query(self._sql.probe(_chunks(rows)))[0][0]:
+                return self._one_pass(rows, keys, held)
         rows, keys, total, held, held_total = self._query(self._sql.summary())[0]
         if not (rows == keys == held and rows and total == held_total):
             return self._one_pass(int(rows), int(keys), int(held))
@@ -314,15 +328,15 @@ class Planner:
     def _one_pass(self, rows: int, keys: int, held: int) -> PlanCounts:
         """Plan with one join; without the bad-key pass when no key is duplicated.
 
-        ``rows``, ``keys`` (non-NULL), ``held`` (snapshot keys): the summary's. The join keeps
-        only what differs (``DiffSQL.plan_diff``). A duplicated key shows there either among
-        new keys (fewer distinct keys than new rows) or among the keys the snapshot holds: its
-        keys are distinct, so the model rows that matched one (``keys - new``) outnumber the
-        snapshot keys that were matched (``held - removed``) exactly when one was matched twice,
-        identical duplicates included. Without one, the bad keys are the NULL-key rows
-        (``rows - keys``) and every count follows. With one, the bad-key pass finds them (for
-        ``Plan.invalid_rows`` and their counts), and the plan takes the join's keys less those:
-        the usual plan's keys, without a second join.
+        ``rows``, ``keys`` (non-NULL), ``held`` (snapshot keys): the summary's (or the probe's,
+        the same counts). The join keeps only what differs (``DiffSQL.plan_diff``). A
+        duplicated key shows there either among new keys (fewer distinct keys than new rows) or
+        among the keys the snapshot holds: its keys are distinct, so the model rows that matched
+        one (``keys - new``) outnumber the snapshot keys that were matched (``held - removed``)
+        exactly when one was matched twice, identical duplicates included. Without one, the bad
+        keys are the NULL-key rows (``rows - keys``) and every count follows. With one, the
+        bad-key pass finds them (for ``Plan.invalid_rows`` and their counts), and the plan takes
+        the join's keys less those: the usual plan's keys, without a second join.
         """
         sql = replace(self._sql, by_rowid=self._by_rowid)
         self._run([*sql.drop_work(), sql.plan_diff()])
@@ -427,6 +441,14 @@ class Planner:
             self._snapshot.close()
         finally:
             self._store.close()
+
+
+def _chunks(rows: int) -> list[tuple[int, int]]:
+    """``PROBE_CHUNKS`` rowid ranges of ``PROBE_ROWS`` rows each (first and last rowid),
+    spread evenly from the model's first row to its last (``DiffSQL.probe``)."""
+    span = max(rows - PROBE_ROWS, 0)
+    starts = sorted({span * i // max(PROBE_CHUNKS - 1, 1) for i in range(PROBE_CHUNKS)})
+    return [(a, a + PROBE_ROWS - 1) for a in starts]
 
 
 def _exact(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

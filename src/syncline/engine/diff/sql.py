@@ -12,7 +12,9 @@ Each statement is one pass over the model, and none copies unchanged rows:
    snapshot's size; keys gone from the model follow by arithmetic (see ``counts``).
 In the typed form (DuckDB, see dialects.py) an incremental plan first compares a summary of the
 model's (key, hash) pairs with the snapshot's (``summary``): equal, nothing changed, and the
-plan is two empty tables (``plan_nothing``) without steps 1 and 2. Otherwise one FULL OUTER JOIN
+plan is two empty tables (``plan_nothing``) without steps 1 and 2. An upsert plan of a DuckDB
+table first tries a cheaper proof of a change (``probe_counts``, ``probe``), and on one skips the
+summary (it would only find the change again). When either finds a change, one FULL OUTER JOIN
 keeps what differs (``plan_diff``); when that shows no duplicated key, ``bad`` holds only the
 NULL-key rows, the rows are picked by ``plan_joined``, the counts follow from the summary's and
 ``diff_counts``, and steps 1 and 3 are not run; with one, step 1 runs and the plan takes the
@@ -147,6 +149,29 @@ class DiffSQL:
                 f"(SELECT COUNT(*) AS n, COUNT(d.k) AS keys, SUM({m}) AS total FROM "
                 f"(SELECT {self._key()} AS k{h} FROM {self._m}) AS d) AS x, "
                 f"(SELECT COUNT(*) AS n, SUM({s}) AS total FROM {self.tables['snapshot']}) AS t")
+
+    def probe_counts(self) -> str:
+        """(model rows, non-null keys, snapshot rows): the summary's counts, without its pass.
+
+        On DuckDB tables these come from the tables' row counts and the key column's
+        statistics (10M rows: milliseconds, against the summary's 1.5-3 CPU-s).
+        """
+        return (f"SELECT (SELECT COUNT(*) FROM {self._m}), "
+                f"(SELECT COUNT({self._key()}) FROM {self._m}), "
+                f"(SELECT COUNT(*) FROM {self.tables['snapshot']})")
+
+    def probe(self, ranges: Sequence[tuple[int, int]]) -> str:
+        """How many model rows in the ``rowid`` ranges (first, last) the snapshot lacks or holds
+        with another hash (``by_rowid`` models, upsert). More than none proves a change,
+        so the plan goes to its join without the summary (planner.py ``_incremental``); none
+        proves nothing. DuckDB reads only the ranges' rows of the model (the filter is pushed
+        into the scan) and the snapshot's key and hash columns.
+        """
+        where = " OR ".join(f"m.rowid BETWEEN {int(a)} AND {int(b)}" for a, b in ranges)
+        return (f"SELECT COUNT(*) FROM (SELECT {self._key()} AS k, {self._hash()} AS h "
+                f"FROM {self.model} AS m WHERE {where}) AS d "
+                f"LEFT JOIN {self.tables['snapshot']} s ON s.sync_key = d.k "
+                "WHERE s.sync_key IS NULL OR s.row_hash <> d.h")
 
     def plan_nothing(self) -> list[str]:
         """Empty ``bad`` and ``plan`` tables, for a plan the summary found nothing to send."""
