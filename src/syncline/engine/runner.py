@@ -425,7 +425,7 @@ class Runner:
         if run.sync.object != "event":
             self._queue(run, delivery, batches, lease)
             return
-        events, at = True, 0
+        at = 0
         while at < len(batches):
             finished = delivery.wait_for_slot()
             finished.extend(delivery.collect_done())  # answered already: in this write too
@@ -437,15 +437,13 @@ class Runner:
                 at += len(sending)
                 if sending and run.first_upload is None:
                     run.first_upload = time.monotonic()
-                if events and sending:
+                if sending:
                     self.outcomes.flush_accepted(run, in_flight=sending)
                 for batch in sending:
                     delivery.send(batch)
                     run.reached += len(batch.keys)
             for result in finished:
-                self.outcomes.handle(run, result, settled=True)
-                if run.aborted:
-                    delivery.stop()
+                self._handle(run, delivery, result, settled=True)
             if self._stopping(run):
                 return
             # per group, not per chunk: a chunk (validation.READ_ROWS) can hold a whole small
@@ -478,9 +476,11 @@ class Runner:
             for result in delivery.wait_any():
                 self._handle(run, delivery, result)
 
-    def _handle(self, run: OpenedRun, delivery: Delivery, result: BatchResult) -> None:
-        """Account for one answer; a run it aborts stops retrying and starting uploads."""
-        self.outcomes.handle(run, result)
+    def _handle(self, run: OpenedRun, delivery: Delivery, result: BatchResult, *,
+                settled: bool = False) -> None:
+        """Account for one answer (``settled``: as ``Outcomes.handle``); a run it aborts stops
+        retrying and starting uploads."""
+        self.outcomes.handle(run, result, settled=settled)
         if run.aborted:
             delivery.stop()
 

@@ -20,13 +20,10 @@ from syncline.destinations.clevertap.rules import STANDARD_PROFILE_FIELDS
 from syncline.lazy import lazy_module
 
 if TYPE_CHECKING:
-    import pyarrow.compute as pc
-else:  # loaded on first use (syncline/lazy.py): a run with nothing to send never needs it
-    pc = lazy_module("pyarrow.compute")
-
-if TYPE_CHECKING:
     import phonenumbers
-else:  # loaded on first use (syncline/lazy.py)
+    import pyarrow.compute as pc
+else:  # loaded on first use (syncline/lazy.py): a run with nothing to send never needs them
+    pc = lazy_module("pyarrow.compute")
     phonenumbers = lazy_module("phonenumbers")
 
 
